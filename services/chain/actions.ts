@@ -1,0 +1,264 @@
+import { type BytesLike, getAddress, isAddress } from "ethers";
+import { AppError } from "../shared/errors.ts";
+import { contractInterface } from "./artifacts.ts";
+import type { Deployment } from "./deployment.ts";
+
+/**
+ * The typed meaning of one proposal call. Every action is exactly one call, so a proposal's actions
+ * and its (targets, values, calldatas) line up index by index, both when drafting and when decoding.
+ */
+export type Action =
+  | {
+      kind: "SET_MODEL_POLICY";
+      modelId: string;
+      approved: boolean;
+      maxTokensPerRequest: number;
+      requestsPerMinute: number;
+      allowedPurposes: string[];
+      blockedTerms: string[];
+      guidelineUri: string;
+      guidelineHash: string;
+    }
+  | { kind: "SUSPEND_MODEL"; modelId: string; reason: string }
+  | {
+      kind: "GRANT_ALLOCATION";
+      grantee: string;
+      /** Empty: any approved model. */
+      modelId: string;
+      tokensPerEpoch: bigint;
+      start: number;
+      end: number;
+    }
+  | { kind: "REVOKE_ALLOCATION"; grantId: bigint }
+  | { kind: "SET_COMMUNITY_POOL"; allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number }
+  | { kind: "UPDATE_GOVERNOR_SETTING"; setting: GovernorSetting; value: bigint }
+  /** A call this service does not know how to read (kept verbatim, never dropped). */
+  | { kind: "UNKNOWN"; target: string; calldata: string };
+
+export type ActionKind = Action["kind"];
+
+export const governorSettingFunctions = {
+  VOTING_DELAY: "setVotingDelay",
+  VOTING_PERIOD: "setVotingPeriod",
+  PROPOSAL_THRESHOLD: "setProposalThreshold",
+  QUORUM_NUMERATOR: "updateQuorumNumerator",
+  LATE_QUORUM_EXTENSION: "setLateQuorumVoteExtension",
+} as const;
+
+export type GovernorSetting = keyof typeof governorSettingFunctions;
+
+export interface EncodedCall {
+  target: string;
+  value: bigint;
+  calldata: string;
+}
+
+const MAX_UINT32 = 2 ** 32 - 1;
+const MAX_UINT48 = 2n ** 48n - 1n;
+const MAX_UINT64 = 2n ** 64n - 1n;
+const MAX_UINT128 = 2n ** 128n - 1n;
+const MAX_UINT256 = 2n ** 256n - 1n;
+
+function invalid(index: number, field: string, problem: string): never {
+  throw new AppError("BAD_USER_INPUT", `actions[${index}].${field} ${problem}`, { details: { index, field } });
+}
+
+function checkModelId(index: number, modelId: string, field = "modelId"): void {
+  const bytes = Buffer.byteLength(modelId);
+  if (bytes === 0 || bytes > 128) invalid(index, field, "must be 1 to 128 bytes long");
+  if (!/^[\x21-\x7e]+$/.test(modelId)) invalid(index, field, "must be printable ASCII without spaces");
+}
+
+function checkRange(index: number, field: string, value: bigint | number, min: bigint, max: bigint): void {
+  const v = BigInt(value);
+  if (v < min || v > max) invalid(index, field, `must be between ${min} and ${max}, got ${v}`);
+}
+
+/** Inclusive bounds of each governor setting, as the governor's setters accept them. */
+const governorSettingBounds: Record<GovernorSetting, [bigint, bigint]> = {
+  VOTING_DELAY: [0n, MAX_UINT48],
+  VOTING_PERIOD: [1n, BigInt(MAX_UINT32)],
+  PROPOSAL_THRESHOLD: [0n, MAX_UINT256],
+  QUORUM_NUMERATOR: [0n, 100n],
+  LATE_QUORUM_EXTENSION: [0n, MAX_UINT48],
+};
+
+/**
+ * Checks one action the way the contract will, so that a bad proposal is refused at drafting time with
+ * a message naming the field, rather than reverting at execution days later.
+ */
+export function validateAction(action: Action, index: number): void {
+  switch (action.kind) {
+    case "SET_MODEL_POLICY": {
+      checkModelId(index, action.modelId);
+      if (action.approved) {
+        checkRange(index, "maxTokensPerRequest", action.maxTokensPerRequest, 1n, BigInt(MAX_UINT32));
+        checkRange(index, "requestsPerMinute", action.requestsPerMinute, 1n, BigInt(MAX_UINT32));
+        if (!action.guidelineUri) invalid(index, "guidelineUri", "is required for an approved model");
+      } else {
+        checkRange(index, "maxTokensPerRequest", action.maxTokensPerRequest, 0n, BigInt(MAX_UINT32));
+        checkRange(index, "requestsPerMinute", action.requestsPerMinute, 0n, BigInt(MAX_UINT32));
+      }
+      if (!/^0x[0-9a-fA-F]{64}$/.test(action.guidelineHash)) {
+        invalid(index, "guidelineHash", "must be a 32-byte hex string (0x + 64 hex digits)");
+      }
+      if (action.approved && /^0x0{64}$/.test(action.guidelineHash)) {
+        invalid(index, "guidelineHash", "must not be zero for an approved model");
+      }
+      for (const [field, list] of [
+        ["allowedPurposes", action.allowedPurposes],
+        ["blockedTerms", action.blockedTerms],
+      ] as const) {
+        list.forEach((item, i) => {
+          if (item.trim() === "") invalid(index, `${field}[${i}]`, "must not be empty");
+        });
+        if (new Set(list).size !== list.length) invalid(index, field, "must not repeat an entry");
+      }
+      return;
+    }
+    case "SUSPEND_MODEL":
+      checkModelId(index, action.modelId);
+      if (action.reason.trim() === "") invalid(index, "reason", "must say why the model is suspended");
+      return;
+    case "GRANT_ALLOCATION":
+      if (!isAddress(action.grantee) || /^0x0{40}$/.test(action.grantee)) {
+        invalid(index, "grantee", "must be a non-zero address");
+      }
+      if (action.grantee !== action.grantee.toLowerCase() && getAddress(action.grantee) !== action.grantee) {
+        invalid(index, "grantee", "has a wrong checksum");
+      }
+      if (action.modelId !== "") checkModelId(index, action.modelId);
+      checkRange(index, "tokensPerEpoch", action.tokensPerEpoch, 1n, MAX_UINT128);
+      checkRange(index, "start", action.start, 0n, MAX_UINT64);
+      checkRange(index, "end", action.end, 0n, MAX_UINT64);
+      if (action.end <= action.start) invalid(index, "end", "must be after start");
+      return;
+    case "REVOKE_ALLOCATION":
+      checkRange(index, "grantId", action.grantId, 1n, MAX_UINT256);
+      return;
+    case "SET_COMMUNITY_POOL":
+      checkRange(index, "allowancePerAddress", action.allowancePerAddress, 0n, MAX_UINT128);
+      checkRange(index, "poolSizePerEpoch", action.poolSizePerEpoch, 0n, MAX_UINT128);
+      checkRange(index, "epochLength", action.epochLength, 1n, MAX_UINT64);
+      if (action.allowancePerAddress > action.poolSizePerEpoch) {
+        invalid(index, "allowancePerAddress", "must not exceed poolSizePerEpoch");
+      }
+      return;
+    case "UPDATE_GOVERNOR_SETTING": {
+      const bounds = governorSettingBounds[action.setting];
+      if (!bounds) invalid(index, "setting", "is not a governor setting");
+      checkRange(index, "value", action.value, bounds[0], bounds[1]);
+      return;
+    }
+    case "UNKNOWN":
+      invalid(index, "kind", "UNKNOWN cannot be proposed");
+  }
+}
+
+/** Encodes one validated action into the call the timelock will make. */
+export function encodeAction(contracts: Deployment["contracts"], action: Action): EncodedCall {
+  switch (action.kind) {
+    case "SET_MODEL_POLICY":
+      return call(contracts.registry, "registry", "setPolicy", [
+        action.modelId,
+        {
+          approved: action.approved,
+          maxTokensPerRequest: action.maxTokensPerRequest,
+          requestsPerMinute: action.requestsPerMinute,
+          allowedPurposes: action.allowedPurposes,
+          blockedTerms: action.blockedTerms,
+          guidelineURI: action.guidelineUri,
+          guidelineHash: action.guidelineHash,
+        },
+      ]);
+    case "SUSPEND_MODEL":
+      return call(contracts.registry, "registry", "suspendModel", [action.modelId, action.reason]);
+    case "GRANT_ALLOCATION":
+      return call(contracts.allocator, "allocator", "grant", [
+        getAddress(action.grantee),
+        action.modelId,
+        action.tokensPerEpoch,
+        action.start,
+        action.end,
+      ]);
+    case "REVOKE_ALLOCATION":
+      return call(contracts.allocator, "allocator", "revoke", [action.grantId]);
+    case "SET_COMMUNITY_POOL":
+      return call(contracts.allocator, "allocator", "setCommunityPool", [
+        {
+          allowancePerAddress: action.allowancePerAddress,
+          poolSizePerEpoch: action.poolSizePerEpoch,
+          epochLength: action.epochLength,
+        },
+      ]);
+    case "UPDATE_GOVERNOR_SETTING":
+      return call(contracts.governor, "governor", governorSettingFunctions[action.setting], [action.value]);
+    case "UNKNOWN":
+      return { target: action.target, value: 0n, calldata: action.calldata };
+  }
+}
+
+function call(target: string, role: "registry" | "allocator" | "governor", fn: string, args: unknown[]): EncodedCall {
+  return { target, value: 0n, calldata: contractInterface(role).encodeFunctionData(fn, args) };
+}
+
+/** Reads a proposal call back into its typed action; anything foreign becomes UNKNOWN, never an error. */
+export function decodeCall(contracts: Deployment["contracts"], target: string, calldata: BytesLike): Action {
+  const data = typeof calldata === "string" ? calldata : `0x${Buffer.from(calldata).toString("hex")}`;
+  const unknown: Action = { kind: "UNKNOWN", target: getAddress(target), calldata: data };
+  const to = getAddress(target);
+  try {
+    if (to === contracts.registry) {
+      const parsed = contractInterface("registry").parseTransaction({ data });
+      if (parsed?.name === "setPolicy") {
+        const [modelId, p] = parsed.args;
+        return {
+          kind: "SET_MODEL_POLICY",
+          modelId,
+          approved: p.approved,
+          maxTokensPerRequest: Number(p.maxTokensPerRequest),
+          requestsPerMinute: Number(p.requestsPerMinute),
+          allowedPurposes: [...p.allowedPurposes],
+          blockedTerms: [...p.blockedTerms],
+          guidelineUri: p.guidelineURI,
+          guidelineHash: p.guidelineHash,
+        };
+      }
+      if (parsed?.name === "suspendModel") {
+        return { kind: "SUSPEND_MODEL", modelId: parsed.args[0], reason: parsed.args[1] };
+      }
+    } else if (to === contracts.allocator) {
+      const parsed = contractInterface("allocator").parseTransaction({ data });
+      if (parsed?.name === "grant") {
+        const [grantee, modelId, tokensPerEpoch, start, end] = parsed.args;
+        return {
+          kind: "GRANT_ALLOCATION",
+          grantee: getAddress(grantee),
+          modelId,
+          tokensPerEpoch: BigInt(tokensPerEpoch),
+          start: Number(start),
+          end: Number(end),
+        };
+      }
+      if (parsed?.name === "revoke") return { kind: "REVOKE_ALLOCATION", grantId: BigInt(parsed.args[0]) };
+      if (parsed?.name === "setCommunityPool") {
+        const p = parsed.args[0];
+        return {
+          kind: "SET_COMMUNITY_POOL",
+          allowancePerAddress: BigInt(p.allowancePerAddress),
+          poolSizePerEpoch: BigInt(p.poolSizePerEpoch),
+          epochLength: Number(p.epochLength),
+        };
+      }
+    } else if (to === contracts.governor) {
+      const parsed = contractInterface("governor").parseTransaction({ data });
+      const setting = (Object.keys(governorSettingFunctions) as GovernorSetting[]).find(
+        (s) => governorSettingFunctions[s] === parsed?.name,
+      );
+      if (setting && parsed) return { kind: "UPDATE_GOVERNOR_SETTING", setting, value: BigInt(parsed.args[0]) };
+    }
+  } catch {
+    // Calldata that does not parse against our ABI is a foreign call: kept as UNKNOWN below.
+  }
+  return unknown;
+}

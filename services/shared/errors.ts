@@ -1,0 +1,71 @@
+/**
+ * The one table of coded errors. Clients branch on `code`, never on the message.
+ *
+ * - Gateway reason codes are the contract in design.md: they travel as OpenAI's error `code`.
+ * - API codes travel as GraphQL `extensions.code`.
+ * - Internal codes name faults at the edges (RPC, database, configuration) once they enter our code.
+ *
+ * `status` is the HTTP status a request answered with this error gets; `retryable` tells loops
+ * (indexer, upstream client) whether trying again can help.
+ */
+export const errorTable = {
+  // Gateway reason codes (design.md).
+  INVALID_API_KEY: { status: 401, type: "invalid_request_error", retryable: false },
+  MODEL_NOT_APPROVED: { status: 404, type: "invalid_request_error", retryable: false },
+  MODEL_SUSPENDED: { status: 403, type: "invalid_request_error", retryable: false },
+  PURPOSE_NOT_ALLOWED: { status: 403, type: "invalid_request_error", retryable: false },
+  CONTENT_BLOCKED: { status: 400, type: "invalid_request_error", retryable: false },
+  MAX_TOKENS_EXCEEDED: { status: 400, type: "invalid_request_error", retryable: false },
+  RATE_LIMITED: { status: 429, type: "rate_limit_error", retryable: true },
+  BUDGET_EXHAUSTED: { status: 429, type: "insufficient_quota", retryable: false },
+  POLICY_STATE_STALE: { status: 503, type: "server_error", retryable: true },
+  UPSTREAM_ERROR: { status: 502, type: "server_error", retryable: true },
+  // API codes (GraphQL extensions.code).
+  BAD_USER_INPUT: { status: 400, type: "invalid_request_error", retryable: false },
+  UNAUTHENTICATED: { status: 401, type: "invalid_request_error", retryable: false },
+  FORBIDDEN: { status: 403, type: "invalid_request_error", retryable: false },
+  NOT_FOUND: { status: 404, type: "invalid_request_error", retryable: false },
+  RELAYER_NOT_CONFIGURED: { status: 503, type: "server_error", retryable: false },
+  // Internal faults, wrapped where they enter our code.
+  CONFIG_INVALID: { status: 500, type: "server_error", retryable: false },
+  CONTRACTS_NOT_BUILT: { status: 500, type: "server_error", retryable: false },
+  RPC_ERROR: { status: 502, type: "server_error", retryable: true },
+  DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
+  INTERNAL: { status: 500, type: "server_error", retryable: false },
+} as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+/** Reason codes a gateway decision can carry (a subset of the table). */
+export type ReasonCode =
+  | "INVALID_API_KEY"
+  | "MODEL_NOT_APPROVED"
+  | "MODEL_SUSPENDED"
+  | "PURPOSE_NOT_ALLOWED"
+  | "CONTENT_BLOCKED"
+  | "MAX_TOKENS_EXCEEDED"
+  | "RATE_LIMITED"
+  | "BUDGET_EXHAUSTED"
+  | "POLICY_STATE_STALE"
+  | "UPSTREAM_ERROR";
+
+/** An error of ours: a code from the table, a message that says what was wrong, optional details. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.status = errorTable[code].status;
+    this.retryable = errorTable[code].retryable;
+    this.details = options.details;
+  }
+}
+
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}

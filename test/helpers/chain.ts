@@ -1,0 +1,216 @@
+import {
+  type Contract,
+  type ContractRunner,
+  Contract as EthersContract,
+  type HDNodeWallet,
+  id,
+  type Wallet,
+} from "ethers";
+import { network } from "hardhat";
+import { type Action, encodeAction } from "../../services/chain/actions.ts";
+import { type ContractRole, loadArtifact } from "../../services/chain/artifacts.ts";
+import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
+import type { Deployment } from "../../services/chain/deployment.ts";
+
+type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
+export type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
+
+export interface Chain {
+  ethers: HardhatEthers;
+  provider: HardhatEthers["provider"];
+  signers: Signer[];
+  deployment: Deployment;
+  config: DeployConfig;
+  /** Contracts bound to a runner (the first signer unless given). */
+  contract(role: ContractRole, runner?: ContractRunner): Contract;
+  /** Moves the chain's clock forward and mines a block. */
+  increaseTime(seconds: number | bigint): Promise<void>;
+  /** The latest block's timestamp. */
+  now(): Promise<number>;
+  mine(blocks?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh in-process EVM with the whole system deployed. The first `holders` signers get tokens and
+ * delegate to themselves, so they can vote at once.
+ */
+export async function createChain(
+  options: { holders?: number; configure?: (c: DeployConfig) => DeployConfig } = {},
+): Promise<Chain> {
+  const connection = await network.create();
+  const { ethers } = connection;
+  const signers = await ethers.getSigners();
+  const holders = signers.slice(0, options.holders ?? 3);
+  const base = devDeployConfig(holders.map((s) => s.address));
+  const config = options.configure ? options.configure(base) : base;
+  const deployment = await deploySystem(signers[0] as Signer, config);
+  const contract = (role: ContractRole, runner: ContractRunner = signers[0] as Signer) =>
+    new EthersContract(deployment.contracts[role], loadArtifact(role).abi, runner);
+  for (const holder of holders) {
+    await (await (contract("token", holder) as Contract).delegate(holder.address)).wait();
+  }
+  const mine = async (blocks = 1) => {
+    for (let i = 0; i < blocks; i++) await ethers.provider.send("evm_mine", []);
+  };
+  return {
+    ethers,
+    provider: ethers.provider,
+    signers,
+    deployment,
+    config,
+    contract,
+    async increaseTime(seconds) {
+      await ethers.provider.send("evm_increaseTime", [Number(seconds)]);
+      await mine();
+    },
+    async now() {
+      const block = await ethers.provider.getBlock("latest");
+      return block?.timestamp ?? 0;
+    },
+    mine,
+    close: () => connection.close(),
+  };
+}
+
+/** Vote support values of GovernorCountingSimple. */
+export const Vote = { Against: 0, For: 1, Abstain: 2 } as const;
+
+/**
+ * Drives one proposal through its lifecycle, like OpenZeppelin's GovernorHelper: propose, wait, vote,
+ * queue, execute. Each step returns the transaction receipt.
+ */
+export class GovernanceHelper {
+  readonly targets: string[];
+  readonly values: bigint[];
+  readonly calldatas: string[];
+  readonly description: string;
+  readonly descriptionHash: string;
+
+  constructor(
+    readonly chain: Chain,
+    actions: Action[],
+    description = `Proposal ${Math.random().toString(36).slice(2)}`,
+  ) {
+    const calls = actions.map((a) => encodeAction(chain.deployment.contracts, a));
+    this.targets = calls.map((c) => c.target);
+    this.values = calls.map((c) => c.value);
+    this.calldatas = calls.map((c) => c.calldata);
+    this.description = description;
+    this.descriptionHash = id(description);
+  }
+
+  governor(runner?: ContractRunner): Contract {
+    return this.chain.contract("governor", runner);
+  }
+
+  async id(): Promise<bigint> {
+    return this.governor().hashProposal(this.targets, this.values, this.calldatas, this.descriptionHash);
+  }
+
+  async propose(proposer: Signer = this.chain.signers[0] as Signer) {
+    const tx = await this.governor(proposer).propose(this.targets, this.values, this.calldatas, this.description);
+    return tx.wait();
+  }
+
+  async waitForSnapshot(offset = 0) {
+    const snapshot: bigint = await this.governor().proposalSnapshot(await this.id());
+    await this.waitUntil(Number(snapshot) + 1 + offset);
+  }
+
+  async waitForDeadline(offset = 0) {
+    const deadline: bigint = await this.governor().proposalDeadline(await this.id());
+    await this.waitUntil(Number(deadline) + 1 + offset);
+  }
+
+  async waitForEta() {
+    const eta: bigint = await this.governor().proposalEta(await this.id());
+    await this.waitUntil(Number(eta));
+  }
+
+  async vote(voter: Signer, support: number, reason?: string) {
+    const governor = this.governor(voter);
+    const proposalId = await this.id();
+    const tx = reason
+      ? await governor.castVoteWithReason(proposalId, support, reason)
+      : await governor.castVote(proposalId, support);
+    return tx.wait();
+  }
+
+  /** Signs an EIP-712 ballot with `voter` (an ethers signer) for relaying by anyone. */
+  async signBallot(voter: Signer | HDNodeWallet | Wallet, support: number) {
+    const governor = this.governor();
+    const proposalId = await this.id();
+    const nonce: bigint = await governor.nonces(voter.address);
+    const { chainId } = await this.chain.provider.getNetwork();
+    const domain = {
+      name: await governor.name(),
+      version: await governor.version(),
+      chainId,
+      verifyingContract: this.chain.deployment.contracts.governor,
+    };
+    const types = {
+      Ballot: [
+        { name: "proposalId", type: "uint256" },
+        { name: "support", type: "uint8" },
+        { name: "voter", type: "address" },
+        { name: "nonce", type: "uint256" },
+      ],
+    };
+    const signature = await voter.signTypedData(domain, types, {
+      proposalId,
+      support,
+      voter: voter.address,
+      nonce,
+    });
+    return { proposalId, support, voter: voter.address, nonce, signature };
+  }
+
+  async queue() {
+    return (await this.governor().queue(this.targets, this.values, this.calldatas, this.descriptionHash)).wait();
+  }
+
+  async execute(executor?: Signer) {
+    return (
+      await this.governor(executor).execute(this.targets, this.values, this.calldatas, this.descriptionHash)
+    ).wait();
+  }
+
+  async cancel(proposer: Signer = this.chain.signers[0] as Signer) {
+    return (
+      await this.governor(proposer).cancel(this.targets, this.values, this.calldatas, this.descriptionHash)
+    ).wait();
+  }
+
+  /** propose → vote For with every holder → queue → execute. */
+  async pass(voters: Signer[] = this.chain.signers.slice(0, 3)) {
+    await this.propose();
+    await this.waitForSnapshot();
+    for (const v of voters) await this.vote(v, Vote.For);
+    await this.waitForDeadline();
+    await this.queue();
+    await this.waitForEta();
+    return this.execute();
+  }
+
+  private async waitUntil(timestamp: number) {
+    const now = await this.chain.now();
+    if (timestamp > now) await this.chain.increaseTime(timestamp - now);
+  }
+}
+
+/** A policy action with sensible defaults, for tests. */
+export function policyAction(overrides: Partial<Extract<Action, { kind: "SET_MODEL_POLICY" }>> = {}): Action {
+  return {
+    kind: "SET_MODEL_POLICY",
+    modelId: "commons-dev-1",
+    approved: true,
+    maxTokensPerRequest: 512,
+    requestsPerMinute: 60,
+    allowedPurposes: ["research", "education"],
+    blockedTerms: ["forbidden-term"],
+    guidelineUri: "ipfs://guidelines/commons-dev-1",
+    guidelineHash: id("guideline commons-dev-1"),
+    ...overrides,
+  };
+}
