@@ -1,8 +1,10 @@
+import type { ApiTables } from "./api-tables.ts";
 import type { GatewayTables } from "./gateway-tables.ts";
 import type { IndexTables } from "./index-tables.ts";
 
 /**
  * The whole database, as Kysely sees it. Each part of the service owns the tables it writes:
- * the indexer writes IndexTables, the gateway and the API's sign-in write GatewayTables.
+ * the indexer IndexTables (0001), the gateway GatewayTables (0002: keys, ledger, audit), the API
+ * ApiTables (0003: sign-in nonces).
  */
-export interface Database extends IndexTables, GatewayTables {}
+export interface Database extends IndexTables, GatewayTables, ApiTables {}
