@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { AppError } from "./errors.ts";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const privateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+
+/**
+ * Every setting of the service, from the environment. Unset values fall back to the embedded
+ * development defaults (in-process chain, PGlite, local development model).
+ */
+const schema = z.object({
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Postgres URL; unset: PGlite in DATA_DIR. */
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().min(1).default(".data"),
+  /** JSON-RPC URL of the chain; unset: Hardhat's in-process EVM, served on RPC_PORT. */
+  RPC_URL: z.string().url().optional(),
+  RPC_PORT: port.default(8545),
+  /** Deployment file (chain id, addresses, deploy block); required with RPC_URL. */
+  DEPLOYMENT_FILE: z.string().min(1).optional(),
+  /** Blocks to wait before indexing a block (0 on the development chain). */
+  CONFIRMATIONS: z.coerce.number().int().min(0).max(1000).default(0),
+  POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  /** OpenAI-compatible upstream; unset: the local development model. */
+  UPSTREAM_URL: z.string().url().optional(),
+  UPSTREAM_API_KEY: z.string().min(1).optional(),
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Refuse AI calls with POLICY_STATE_STALE when the index is further behind than this (seconds). */
+  MAX_POLICY_STALENESS_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Admit calls on the last known policies even when the index is stale (operators' choice; off by default). */
+  ALLOW_STALE_POLICY: bool.default("false"),
+  /** max_tokens applied to requests that name none. */
+  DEFAULT_MAX_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(256),
+  /** Key that relays castVoteBySig ballots; unset: gasless voting is off. */
+  RELAYER_PRIVATE_KEY: privateKey.optional(),
+  /** Bearer token operators use for GraphQL usage/decisions of every consumer. */
+  OPERATOR_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** Domain that Sign-In with Ethereum messages must name; default host:port of the service. */
+  SIWE_DOMAIN: z.string().min(1).optional(),
+  /** GraphQL requests per minute per client. */
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Reads and validates the configuration; every bad value is named in one clear error. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, env[key] === "" ? undefined : env[key]]),
+  );
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new AppError("CONFIG_INVALID", `invalid configuration: ${problems}`);
+  }
+  const config = parsed.data;
+  if (config.RPC_URL && !config.DEPLOYMENT_FILE) {
+    throw new AppError("CONFIG_INVALID", "invalid configuration: DEPLOYMENT_FILE is required when RPC_URL is set");
+  }
+  if (config.UPSTREAM_API_KEY && !config.UPSTREAM_URL) {
+    throw new AppError("CONFIG_INVALID", "invalid configuration: UPSTREAM_API_KEY is set but UPSTREAM_URL is not");
+  }
+  return config;
+}
