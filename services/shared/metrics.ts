@@ -1,0 +1,60 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * Every Prometheus metric of the service, on one registry per service instance (no global registry,
+ * so tests and several instances in one process do not collide).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    decisions: new Counter({
+      name: "commons_gateway_decisions_total",
+      help: "Gateway decisions by outcome and reason code",
+      labelNames: ["decision", "reason", "model"] as const,
+      registers,
+    }),
+    gatewayOverhead: new Histogram({
+      name: "commons_gateway_overhead_seconds",
+      help: "Time the gateway adds to an AI call (decision, reservation, audit), without the upstream",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    upstreamLatency: new Histogram({
+      name: "commons_upstream_duration_seconds",
+      help: "Upstream AI call duration",
+      labelNames: ["endpoint", "outcome"] as const,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    ledgerWrites: new Counter({
+      name: "commons_ledger_writes_total",
+      help: "Ledger writes by kind (reserve, settle, release)",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    graphqlDuration: new Histogram({
+      name: "commons_graphql_duration_seconds",
+      help: "GraphQL request duration",
+      labelNames: ["operation"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    indexLag: new Gauge({
+      name: "commons_index_lag_blocks",
+      help: "Blocks between the chain head and the indexed block",
+      registers,
+    }),
+    indexedBlock: new Gauge({ name: "commons_indexed_block", help: "Last indexed block", registers }),
+    rpcErrors: new Counter({
+      name: "commons_rpc_errors_total",
+      help: "JSON-RPC errors seen (each retried)",
+      labelNames: ["method"] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
