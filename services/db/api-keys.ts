@@ -1,0 +1,97 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { getAddress, isAddress } from "ethers";
+import type { Kysely } from "kysely";
+import { AppError } from "../shared/errors.ts";
+import type { Database } from "./schema.ts";
+
+const KEY_PREFIX = "sk-commons-";
+/** Characters of the key kept in clear for display: the fixed prefix plus six random ones. */
+const DISPLAY_LENGTH = KEY_PREFIX.length + 6;
+
+export interface IssuedApiKey {
+  id: string;
+  /** The secret itself: shown once, never stored. */
+  key: string;
+  prefix: string;
+}
+
+export interface ApiKeyOwner {
+  id: string;
+  address: string;
+  revoked: boolean;
+}
+
+export interface ApiKeySummary {
+  id: string;
+  prefix: string;
+  label: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+function checksummed(address: string): string {
+  if (!isAddress(address)) throw new AppError("BAD_USER_INPUT", `not an Ethereum address: ${address}`);
+  return getAddress(address);
+}
+
+/** Issues a new key to `address`; only its hash and display prefix are stored. */
+export async function issueApiKey(
+  db: Kysely<Database>,
+  input: { address: string; label?: string },
+): Promise<IssuedApiKey> {
+  const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+  const row = {
+    id: randomUUID(),
+    key_hash: hashApiKey(key),
+    prefix: key.slice(0, DISPLAY_LENGTH),
+    address: checksummed(input.address),
+    label: input.label ?? null,
+  };
+  await db.insertInto("api_keys").values(row).execute();
+  return { id: row.id, key, prefix: row.prefix };
+}
+
+/** The owner of `key`, or null when no such key was ever issued. */
+export async function findApiKey(db: Kysely<Database>, key: string): Promise<ApiKeyOwner | null> {
+  if (!key.startsWith(KEY_PREFIX)) return null;
+  const row = await db
+    .selectFrom("api_keys")
+    .select(["id", "address", "revoked_at"])
+    .where("key_hash", "=", hashApiKey(key))
+    .executeTakeFirst();
+  return row ? { id: row.id, address: row.address, revoked: row.revoked_at !== null } : null;
+}
+
+/** Revokes key `id` if `address` owns it and it is live; true when this call revoked it. */
+export async function revokeApiKey(db: Kysely<Database>, input: { id: string; address: string }): Promise<boolean> {
+  const result = await db
+    .updateTable("api_keys")
+    .set({ revoked_at: new Date() })
+    .where("id", "=", input.id)
+    .where("address", "=", checksummed(input.address))
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Every key of `address`, newest first (never the secret). */
+export async function listApiKeys(db: Kysely<Database>, address: string): Promise<ApiKeySummary[]> {
+  const rows = await db
+    .selectFrom("api_keys")
+    .select(["id", "prefix", "label", "created_at", "revoked_at"])
+    .where("address", "=", checksummed(address))
+    .orderBy("created_at", "desc")
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    prefix: r.prefix,
+    label: r.label,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  }));
+}
