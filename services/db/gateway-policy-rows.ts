@@ -1,0 +1,50 @@
+import type { Kysely, Selectable } from "kysely";
+import type {
+  CommunityPoolVersionsTable,
+  GrantsTable,
+  IndexerCheckpointTable,
+  PolicyVersionsTable,
+} from "./index-tables.ts";
+import type { Database } from "./schema.ts";
+
+/** The index rows a policy snapshot is built from (services/policy/snapshot.ts buildSnapshot). */
+export interface PolicyRows {
+  /** The newest version of every model. */
+  policies: Selectable<PolicyVersionsTable>[];
+  /** Grants not revoked. */
+  grants: Selectable<GrantsTable>[];
+  /** The community pool in force, if the index has seen one. */
+  pool: Selectable<CommunityPoolVersionsTable> | null;
+  checkpoint: Selectable<IndexerCheckpointTable> | null;
+}
+
+/** Reads everything a policy decision needs, in one repeatable-read transaction (one consistent view). */
+export async function loadPolicyRows(db: Kysely<Database>): Promise<PolicyRows> {
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute(async (trx) => {
+      const policies = await trx
+        .selectFrom("policy_versions")
+        .selectAll()
+        .distinctOn("model_id")
+        .orderBy("model_id")
+        .orderBy("version", "desc")
+        .execute();
+      const grants = await trx.selectFrom("grants").selectAll().where("revoked", "=", false).execute();
+      const pool = await trx
+        .selectFrom("community_pool_versions")
+        .selectAll()
+        .orderBy("block_number", "desc")
+        .orderBy("log_index", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      const checkpoint = await trx
+        .selectFrom("indexer_checkpoint")
+        .selectAll()
+        .orderBy("updated_at", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return { policies, grants, pool: pool ?? null, checkpoint: checkpoint ?? null };
+    });
+}

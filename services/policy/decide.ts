@@ -1,0 +1,156 @@
+import type { ReasonCode } from "../shared/errors.ts";
+import type {
+  BudgetSource,
+  ConsumerUsage,
+  Decision,
+  DecisionRequest,
+  ModelPolicy,
+  PolicySnapshot,
+  Refused,
+} from "./types.ts";
+
+/**
+ * The documented order of checks: a call is refused with the FIRST rule it breaks. Cheap, request-
+ * only checks come before the ones that need the consumer's usage.
+ */
+export const checkOrder = [
+  "INVALID_API_KEY",
+  "POLICY_STATE_STALE",
+  "MODEL_NOT_APPROVED",
+  "MODEL_SUSPENDED",
+  "PURPOSE_NOT_ALLOWED",
+  "CONTENT_BLOCKED",
+  "MAX_TOKENS_EXCEEDED",
+  "RATE_LIMITED",
+  "BUDGET_EXHAUSTED",
+] as const satisfies readonly ReasonCode[];
+
+/** First second of the epoch containing `nowMs`; the pool in force sets the epoch length. */
+export function epochStartOf(snapshot: PolicySnapshot, nowMs: number): number {
+  const t = Math.floor(nowMs / 1000);
+  return t - (t % snapshot.pool.epochLength);
+}
+
+export function minuteStartOf(nowMs: number): number {
+  const t = Math.floor(nowMs / 1000);
+  return t - (t % 60);
+}
+
+/** The max_tokens a call runs with: as asked, or the configured default within the model's limit. */
+export function effectiveMaxTokens(snapshot: PolicySnapshot, model: ModelPolicy, asked: number | null): number {
+  return asked ?? Math.min(snapshot.settings.defaultMaxTokens, model.maxTokensPerRequest);
+}
+
+export function isStale(snapshot: PolicySnapshot, nowMs: number): boolean {
+  if (snapshot.settings.allowStale) return false;
+  return snapshot.index === null || nowMs - snapshot.index.heartbeatAt > snapshot.settings.maxStalenessMs;
+}
+
+function refuse(reason: ReasonCode, message: string, model: ModelPolicy | null): Refused {
+  return { admitted: false, reason, message, model };
+}
+
+function firstBlockedTerm(model: ModelPolicy, content: string): string | null {
+  const terms = model.blockedTermsLower;
+  for (let i = 0; i < terms.length; i++) {
+    const term = terms[i] as string;
+    if (content.includes(term)) return term;
+  }
+  return null;
+}
+
+/**
+ * Decides one AI call: admit (with what to reserve and from where) or refuse with the first rule
+ * broken in `checkOrder`. Pure: everything it needs is an argument, `nowMs` included.
+ */
+export function decide(
+  snapshot: PolicySnapshot,
+  request: DecisionRequest,
+  usage: ConsumerUsage,
+  nowMs: number,
+): Decision {
+  const consumer = request.consumer;
+  if (consumer === null) return refuse("INVALID_API_KEY", "the API key is missing, unknown or revoked", null);
+  if (isStale(snapshot, nowMs)) {
+    return refuse("POLICY_STATE_STALE", "the policy index is behind the chain; refusing until it catches up", null);
+  }
+  const model = snapshot.models.get(request.modelId);
+  if (model === undefined || !model.approved) {
+    return refuse("MODEL_NOT_APPROVED", `model ${request.modelId} is not approved by governance`, model ?? null);
+  }
+  if (model.suspended) {
+    return refuse("MODEL_SUSPENDED", `model ${model.modelId} is suspended: ${model.suspendReason ?? ""}`, model);
+  }
+  if (model.allowedPurposeSet.size > 0 && (request.purpose === null || !model.allowedPurposeSet.has(request.purpose))) {
+    return refuse(
+      "PURPOSE_NOT_ALLOWED",
+      `purpose ${request.purpose ?? "(none declared)"} is not allowed for ${model.modelId}; allowed: ${model.allowedPurposes.join(", ")}`,
+      model,
+    );
+  }
+  const blocked = firstBlockedTerm(model, request.content);
+  if (blocked !== null)
+    return refuse("CONTENT_BLOCKED", `the input contains a term blocked for ${model.modelId}`, model);
+  if (request.maxTokens !== null && request.maxTokens > model.maxTokensPerRequest) {
+    return refuse(
+      "MAX_TOKENS_EXCEEDED",
+      `max_tokens ${request.maxTokens} is above the limit of ${model.maxTokensPerRequest} for ${model.modelId}`,
+      model,
+    );
+  }
+  if (usage.requestsThisMinute >= model.requestsPerMinute) {
+    return refuse(
+      "RATE_LIMITED",
+      `more than ${model.requestsPerMinute} requests per minute on ${model.modelId}`,
+      model,
+    );
+  }
+
+  const maxTokens = effectiveMaxTokens(snapshot, model, request.maxTokens);
+  const reserve = request.promptTokens + maxTokens;
+  const epochStart = epochStartOf(snapshot, nowMs);
+  const nowS = Math.floor(nowMs / 1000);
+  const sources: BudgetSource[] = [];
+  let remaining = 0;
+  const grants = snapshot.grantsByConsumer.get(consumer);
+  if (grants !== undefined) {
+    for (let i = 0; i < grants.length; i++) {
+      const g = grants[i] as (typeof grants)[number];
+      if (g.start > nowS || nowS >= g.end || (g.modelId !== "" && g.modelId !== model.modelId)) continue;
+      const left = g.tokensPerEpoch - (usage.grantSpent.get(g.account) ?? 0);
+      if (left <= 0) continue;
+      remaining += left;
+      if (left >= reserve) {
+        sources.push({
+          kind: "grant",
+          account: g.account,
+          grantId: g.grantId,
+          limit: g.tokensPerEpoch,
+          remaining: left,
+        });
+      }
+    }
+  }
+  const pool = snapshot.pool;
+  const poolLeft = Math.min(pool.allowancePerAddress - usage.poolSpent, pool.poolSizePerEpoch - usage.poolTotalSpent);
+  if (poolLeft > 0) {
+    remaining += poolLeft;
+    if (poolLeft >= reserve) {
+      sources.push({
+        kind: "pool",
+        account: `pool:${consumer}`,
+        limit: pool.allowancePerAddress,
+        poolLimit: pool.poolSizePerEpoch,
+        remaining: poolLeft,
+      });
+    }
+  }
+  if (sources.length === 0) {
+    return refuse(
+      "BUDGET_EXHAUSTED",
+      `this call may cost up to ${reserve} tokens and ${remaining} are left this epoch`,
+      model,
+    );
+  }
+  return { admitted: true, model, maxTokens, reserve, sources, remaining, epochStart, minuteStart: nowS - (nowS % 60) };
+}

@@ -1,0 +1,111 @@
+import type { PolicyRows } from "../db/gateway-policy-rows.ts";
+import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, SnapshotSettings } from "./types.ts";
+
+/** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
+const FALLBACK_EPOCH_SECONDS = 86_400;
+
+/** Token amounts above 2^53 - 1 are unlimited in practice; numbers keep decisions allocation-free. */
+export function tokenAmount(value: string | bigint): number {
+  const n = BigInt(value);
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+function modelPolicy(row: PolicyRows["policies"][number]): ModelPolicy {
+  return {
+    modelId: row.model_id,
+    version: row.version,
+    approved: row.approved,
+    suspended: row.suspended,
+    suspendReason: row.suspend_reason,
+    maxTokensPerRequest: Number(row.max_tokens_per_request),
+    requestsPerMinute: Number(row.requests_per_minute),
+    allowedPurposes: row.allowed_purposes,
+    allowedPurposeSet: new Set(row.allowed_purposes.map((p) => p.toLowerCase())),
+    blockedTerms: row.blocked_terms,
+    blockedTermsLower: row.blocked_terms.map((t) => t.toLowerCase()).filter((t) => t !== ""),
+    guidelineUri: row.guideline_uri,
+    guidelineHash: row.guideline_hash,
+    provenance: {
+      proposalId: row.proposal_id,
+      txHash: row.tx_hash,
+      blockNumber: Number(row.block_number),
+      blockTime: Number(row.block_time),
+    },
+  };
+}
+
+function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
+  const grantId = String(row.grant_id);
+  return {
+    grantId,
+    account: `grant:${grantId}`,
+    grantee: row.grantee,
+    modelId: row.model_id,
+    tokensPerEpoch: tokenAmount(row.tokens_per_epoch),
+    start: Number(row.start_time),
+    end: Number(row.end_time),
+    provenance: {
+      proposalId: row.proposal_id,
+      txHash: row.tx_hash,
+      blockNumber: Number(row.block_number),
+      blockTime: Number(row.block_time),
+    },
+  };
+}
+
+function poolPolicy(row: PolicyRows["pool"]): PoolPolicy {
+  if (row === null) {
+    return { allowancePerAddress: 0, poolSizePerEpoch: 0, epochLength: FALLBACK_EPOCH_SECONDS, provenance: null };
+  }
+  return {
+    allowancePerAddress: tokenAmount(row.allowance_per_address),
+    poolSizePerEpoch: tokenAmount(row.pool_size_per_epoch),
+    epochLength: Number(row.epoch_length),
+    provenance: {
+      proposalId: row.proposal_id,
+      txHash: row.tx_hash,
+      blockNumber: Number(row.block_number),
+      blockTime: Number(row.block_time),
+    },
+  };
+}
+
+/** Narrow grants are spent before broad ones, then the oldest grant first. */
+function spendingOrder(a: GrantPolicy, b: GrantPolicy): number {
+  if ((a.modelId === "") !== (b.modelId === "")) return a.modelId === "" ? 1 : -1;
+  const d = BigInt(a.grantId) - BigInt(b.grantId);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+/** Builds the in-memory snapshot decisions read; done once per refresh, never per call. */
+export function buildSnapshot(rows: PolicyRows, settings: SnapshotSettings): PolicySnapshot {
+  const models = new Map(rows.policies.map((r) => [r.model_id, modelPolicy(r)]));
+  const grantsByConsumer = new Map<string, GrantPolicy[]>();
+  for (const row of rows.grants) {
+    const grant = grantPolicy(row);
+    const list = grantsByConsumer.get(grant.grantee) ?? [];
+    list.push(grant);
+    grantsByConsumer.set(grant.grantee, list);
+  }
+  for (const list of grantsByConsumer.values()) list.sort(spendingOrder);
+  const checkpoint = rows.checkpoint;
+  return {
+    models,
+    grantsByConsumer,
+    pool: poolPolicy(rows.pool),
+    index:
+      checkpoint === null
+        ? null
+        : {
+            blockNumber: Number(checkpoint.block_number),
+            headBlock: Number(checkpoint.head_block),
+            heartbeatAt: checkpoint.updated_at.getTime(),
+          },
+    settings,
+  };
+}
+
+/** Lowercases a request's input once, so that blocked-term matching is a plain substring scan. */
+export function normalizeContent(text: string): string {
+  return text.toLowerCase();
+}

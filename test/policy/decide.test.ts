@@ -1,0 +1,91 @@
+import fc from "fast-check";
+import t from "tap";
+import { checkOrder, decide } from "../../services/policy/decide.ts";
+import type { ConsumerUsage, DecisionRequest, PolicySnapshot } from "../../services/policy/types.ts";
+import { nowArb, requestArb, snapshotArb, usageArb } from "./fixtures.ts";
+
+type Rule = (typeof checkOrder)[number];
+
+/**
+ * The rules written out independently of decide(), one predicate per reason code: true when the call
+ * breaks the rule. The budget rule is "no single budget has room for the worst case".
+ */
+function brokenRules(s: PolicySnapshot, r: DecisionRequest, u: ConsumerUsage, now: number): Set<Rule> {
+  const broken = new Set<Rule>();
+  const model = s.models.get(r.modelId);
+  if (r.consumer === null) broken.add("INVALID_API_KEY");
+  if (!s.settings.allowStale && (s.index === null || now - s.index.heartbeatAt > s.settings.maxStalenessMs)) {
+    broken.add("POLICY_STATE_STALE");
+  }
+  if (!model?.approved) broken.add("MODEL_NOT_APPROVED");
+  if (model?.suspended) broken.add("MODEL_SUSPENDED");
+  if (model && model.allowedPurposes.length > 0) {
+    const allowed = model.allowedPurposes.map((p) => p.toLowerCase());
+    if (r.purpose === null || !allowed.includes(r.purpose)) broken.add("PURPOSE_NOT_ALLOWED");
+  }
+  if (model?.blockedTerms.some((term) => r.content.includes(term.toLowerCase()))) broken.add("CONTENT_BLOCKED");
+  if (model && r.maxTokens !== null && r.maxTokens > model.maxTokensPerRequest) broken.add("MAX_TOKENS_EXCEEDED");
+  if (model && u.requestsThisMinute >= model.requestsPerMinute) broken.add("RATE_LIMITED");
+  if (model && r.consumer !== null) {
+    const cost = r.promptTokens + (r.maxTokens ?? Math.min(s.settings.defaultMaxTokens, model.maxTokensPerRequest));
+    const t = Math.floor(now / 1000);
+    const grantRoom = (s.grantsByConsumer.get(r.consumer) ?? [])
+      .filter((g) => g.start <= t && t < g.end && (g.modelId === "" || g.modelId === r.modelId))
+      .map((g) => g.tokensPerEpoch - (u.grantSpent.get(`grant:${g.grantId}`) ?? 0));
+    const poolRoom = Math.min(s.pool.allowancePerAddress - u.poolSpent, s.pool.poolSizePerEpoch - u.poolTotalSpent);
+    if (![...grantRoom, poolRoom].some((room) => room >= cost)) broken.add("BUDGET_EXHAUSTED");
+  }
+  return broken;
+}
+
+const params = { numRuns: 20_000 };
+
+t.test("never admits a call that breaks a rule, and refuses with the first rule broken", async (t) => {
+  fc.assert(
+    fc.property(snapshotArb, requestArb, usageArb, nowArb, (s, r, u, now) => {
+      const decision = decide(s, r, u, now);
+      const broken = brokenRules(s, r, u, now);
+      const first = checkOrder.find((rule) => broken.has(rule));
+      if (first === undefined) return decision.admitted;
+      return !decision.admitted && decision.reason === first;
+    }),
+    params,
+  );
+  t.pass("property held");
+});
+
+t.test("an admitted call reserves its worst case from budgets that have room for it", async (t) => {
+  fc.assert(
+    fc.property(snapshotArb, requestArb, usageArb, nowArb, (s, r, u, now) => {
+      const d = decide(s, r, u, now);
+      if (!d.admitted) return true;
+      const model = s.models.get(r.modelId);
+      return (
+        model !== undefined &&
+        d.maxTokens <= model.maxTokensPerRequest &&
+        d.reserve === r.promptTokens + d.maxTokens &&
+        d.sources.length > 0 &&
+        d.sources.every((src) => src.remaining >= d.reserve) &&
+        // grants are offered before the pool
+        d.sources.every((src, i) => src.kind === "grant" || i === d.sources.length - 1) &&
+        d.epochStart % s.pool.epochLength === 0 &&
+        d.epochStart <= now / 1000 &&
+        now / 1000 < d.epochStart + s.pool.epochLength
+      );
+    }),
+    params,
+  );
+  t.pass("property held");
+});
+
+t.test("every reason code except UPSTREAM_ERROR is reachable by the generators", async (t) => {
+  const seen = new Set<string>();
+  fc.assert(
+    fc.property(snapshotArb, requestArb, usageArb, nowArb, (s, r, u, now) => {
+      const d = decide(s, r, u, now);
+      seen.add(d.admitted ? "ADMITTED" : d.reason);
+    }),
+    params,
+  );
+  t.same([...seen].sort(), ["ADMITTED", ...checkOrder].sort());
+});

@@ -1,0 +1,115 @@
+import fc from "fast-check";
+import { buildSnapshot } from "../../services/policy/snapshot.ts";
+import type { ConsumerUsage, DecisionRequest, PolicySnapshot } from "../../services/policy/types.ts";
+
+/** Two consumers, three models and a handful of terms/purposes, so that arbitrary picks often collide. */
+export const consumers = ["0x1111111111111111111111111111111111111111", "0x2222222222222222222222222222222222222222"];
+export const modelIds = ["m-a", "m-b", "m-c"];
+export const purposes = ["research", "education", "Commerce"];
+export const terms = ["secret", "Exploit", "weapon"];
+const NOW = 1_800_000_000_000;
+
+const policyRow = (modelId: string) =>
+  fc.record({
+    model_id: fc.constant(modelId),
+    version: fc.integer({ min: 1, max: 9 }),
+    approved: fc.boolean(),
+    suspended: fc.boolean(),
+    suspend_reason: fc.constant("review"),
+    max_tokens_per_request: fc.integer({ min: 1, max: 400 }),
+    requests_per_minute: fc.integer({ min: 1, max: 5 }),
+    allowed_purposes: fc.subarray(purposes),
+    blocked_terms: fc.subarray(terms),
+    guideline_uri: fc.constant("ipfs://g"),
+    guideline_hash: fc.constant(`0x${"ab".repeat(32)}`),
+    proposal_id: fc.constant("42"),
+    block_number: fc.constant(10),
+    block_time: fc.constant(1000),
+    tx_hash: fc.constant("0xtx"),
+    log_index: fc.constant(0),
+  });
+
+const grantRow = fc.record({
+  grant_id: fc.integer({ min: 1, max: 50 }).map(String),
+  grantee: fc.constantFrom(...consumers),
+  model_id: fc.constantFrom("", ...modelIds),
+  tokens_per_epoch: fc.integer({ min: 1, max: 1000 }).map(String),
+  start_time: fc.integer({ min: NOW / 1000 - 100, max: NOW / 1000 + 100 }),
+  end_time: fc.integer({ min: NOW / 1000 - 50, max: NOW / 1000 + 10_000 }),
+  revoked: fc.constant(false),
+  proposal_id: fc.constant("7"),
+  block_number: fc.constant(11),
+  block_time: fc.constant(1001),
+  tx_hash: fc.constant("0xg"),
+  revoked_proposal_id: fc.constant(null),
+  revoked_block: fc.constant(null),
+  revoked_tx: fc.constant(null),
+});
+
+export const snapshotArb: fc.Arbitrary<PolicySnapshot> = fc
+  .record({
+    policies: fc.subarray(modelIds).chain((ids) => fc.tuple(...ids.map(policyRow))),
+    grants: fc.uniqueArray(grantRow, { selector: (g) => g.grant_id, maxLength: 4 }),
+    allowance: fc.integer({ min: 0, max: 800 }),
+    poolExtra: fc.integer({ min: 0, max: 2000 }),
+    epochLength: fc.constantFrom(60, 3600, 86_400),
+    heartbeatAge: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: null }),
+    allowStale: fc.boolean(),
+    defaultMaxTokens: fc.integer({ min: 1, max: 300 }),
+  })
+  .map((r) =>
+    buildSnapshot(
+      {
+        policies: r.policies,
+        grants: r.grants,
+        pool: {
+          block_number: 1,
+          log_index: 0,
+          allowance_per_address: String(r.allowance),
+          pool_size_per_epoch: String(r.allowance + r.poolExtra),
+          epoch_length: r.epochLength,
+          proposal_id: null,
+          block_time: 1,
+          tx_hash: "0xp",
+        },
+        checkpoint:
+          r.heartbeatAge === null
+            ? null
+            : {
+                id: "main",
+                chain_id: 1,
+                block_number: 10,
+                block_hash: "0xb",
+                block_time: 1,
+                head_block: 10,
+                total_supply: "0",
+                last_error: null,
+                last_error_at: null,
+                updated_at: new Date(NOW - r.heartbeatAge),
+              },
+      },
+      { defaultMaxTokens: r.defaultMaxTokens, maxStalenessMs: 60_000, allowStale: r.allowStale },
+    ),
+  );
+
+export const requestArb: fc.Arbitrary<DecisionRequest> = fc.record({
+  consumer: fc.option(fc.constantFrom(...consumers), { nil: null }),
+  modelId: fc.constantFrom(...modelIds, "m-unknown"),
+  purpose: fc.option(fc.constantFrom(...purposes.map((p) => p.toLowerCase()), "gaming"), { nil: null }),
+  content: fc
+    .array(fc.constantFrom("hello", "world", ...terms), { maxLength: 4 })
+    .map((words) => words.join(" ").toLowerCase()),
+  promptTokens: fc.integer({ min: 1, max: 300 }),
+  maxTokens: fc.option(fc.integer({ min: 1, max: 500 }), { nil: null }),
+});
+
+export const usageArb: fc.Arbitrary<ConsumerUsage> = fc.record({
+  requestsThisMinute: fc.integer({ min: 0, max: 6 }),
+  grantSpent: fc
+    .array(fc.tuple(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 0, max: 1000 })), { maxLength: 6 })
+    .map((pairs) => new Map(pairs.map(([id, spent]) => [`grant:${id}`, spent]))),
+  poolSpent: fc.integer({ min: 0, max: 800 }),
+  poolTotalSpent: fc.integer({ min: 0, max: 2800 }),
+});
+
+export const nowArb = fc.integer({ min: NOW - 1000, max: NOW + 1000 });
