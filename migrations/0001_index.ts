@@ -38,6 +38,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("targets", "jsonb", (c) => c.notNull())
     .addColumn("values", "jsonb", (c) => c.notNull())
     .addColumn("calldatas", "jsonb", (c) => c.notNull())
+    // The timelock's id for this proposal's batch: maps CallExecuted/Cancelled on the timelock back here.
+    .addColumn("operation_id", "text", (c) => c.notNull())
     .addColumn("actions", "jsonb", (c) => c.notNull())
     .addColumn("kinds", sql`text[]`, (c) => c.notNull())
     .addColumn("vote_start", "bigint", (c) => c.notNull())
@@ -64,6 +66,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex("proposals_proposer_idx").on("proposals").column("proposer").execute();
   await db.schema.createIndex("proposals_status_idx").on("proposals").column("status").execute();
   await sql`create index proposals_kinds_idx on proposals using gin (kinds)`.execute(db);
+  await db.schema.createIndex("proposals_operation_idx").on("proposals").column("operation_id").execute();
 
   // Every transition the chain recorded (Created, Queued, Executed, Canceled, Extended).
   await db.schema
@@ -111,6 +114,20 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex("accounts_power_idx").on("accounts").columns(["voting_power desc", "address"]).execute();
 
+  // Each account as it stood at the end of every block that changed it: a reorg restores accounts
+  // from here instead of replaying the token's whole history.
+  await db.schema
+    .createTable("account_history")
+    .addColumn("address", "text", (c) => c.notNull())
+    .addColumn("block_number", "bigint", (c) => c.notNull())
+    .addColumn("balance", "numeric(78, 0)", (c) => c.notNull())
+    .addColumn("delegate", "text")
+    .addColumn("voting_power", "numeric(78, 0)", (c) => c.notNull())
+    .addColumn("delegators", "integer", (c) => c.notNull())
+    .addPrimaryKeyConstraint("account_history_pk", ["address", "block_number"])
+    .execute();
+  await db.schema.createIndex("account_history_block_idx").on("account_history").column("block_number").execute();
+
   // Every version of every model policy, each with the proposal that enacted it.
   await db.schema
     .createTable("policy_versions")
@@ -152,6 +169,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("revoked_tx", "text")
     .execute();
   await db.schema.createIndex("grants_grantee_idx").on("grants").column("grantee").execute();
+  await db.schema.createIndex("grants_block_idx").on("grants").column("block_number").execute();
 
   // Every version of the community pool; the newest is in force.
   await db.schema

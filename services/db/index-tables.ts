@@ -38,6 +38,8 @@ export interface ProposalsTable {
   targets: JSONColumnType<string[]>;
   values: JSONColumnType<string[]>;
   calldatas: JSONColumnType<string[]>;
+  /** The timelock operation id of the proposal's batch (hex). */
+  operation_id: string;
   actions: JSONColumnType<Record<string, unknown>[]>;
   kinds: string[];
   vote_start: BlockNumber;
@@ -87,6 +89,16 @@ export interface AccountsTable {
   voting_power: Uint256;
   delegators: number;
   updated_block: BlockNumber;
+}
+
+/** An account as it stood at the end of `block_number` (one row per block that changed it). */
+export interface AccountHistoryTable {
+  address: string;
+  block_number: BlockNumber;
+  balance: Uint256;
+  delegate: string | null;
+  voting_power: Uint256;
+  delegators: number;
 }
 
 export interface PolicyVersionsTable {
@@ -156,6 +168,7 @@ export interface IndexTables {
   proposal_events: ProposalEventsTable;
   votes: VotesTable;
   accounts: AccountsTable;
+  account_history: AccountHistoryTable;
   policy_versions: PolicyVersionsTable;
   grants: GrantsTable;
   community_pool_versions: CommunityPoolVersionsTable;

@@ -1,0 +1,245 @@
+import { getAddress, type Log } from "ethers";
+import { type ContractRole, contractInterface } from "./artifacts.ts";
+import type { Deployment } from "./deployment.ts";
+
+/** Where an event happened; every indexed row carries this provenance. */
+export interface EventOrigin {
+  blockNumber: number;
+  blockHash: string;
+  txHash: string;
+  logIndex: number;
+}
+
+export interface PolicyRules {
+  approved: boolean;
+  maxTokensPerRequest: number;
+  requestsPerMinute: number;
+  allowedPurposes: string[];
+  blockedTerms: string[];
+  guidelineUri: string;
+  guidelineHash: string;
+}
+
+export interface PoolParams {
+  allowancePerAddress: bigint;
+  poolSizePerEpoch: bigint;
+  epochLength: number;
+}
+
+export type GovernorSettingName =
+  | "VOTING_DELAY"
+  | "VOTING_PERIOD"
+  | "PROPOSAL_THRESHOLD"
+  | "QUORUM_NUMERATOR"
+  | "LATE_QUORUM_EXTENSION";
+
+/**
+ * The chain events the index is built from, as a tagged union. Addresses are checksummed and uint256
+ * values are bigints: normalised once, here.
+ */
+export type GovernanceEvent = EventOrigin &
+  (
+    | { type: "Transfer"; from: string; to: string; value: bigint }
+    | { type: "DelegateChanged"; delegator: string; fromDelegate: string; toDelegate: string }
+    | { type: "DelegateVotesChanged"; delegate: string; newVotes: bigint }
+    | {
+        type: "ProposalCreated";
+        proposalId: bigint;
+        proposer: string;
+        targets: string[];
+        values: bigint[];
+        calldatas: string[];
+        voteStart: number;
+        voteEnd: number;
+        description: string;
+      }
+    | { type: "ProposalQueued"; proposalId: bigint; eta: number }
+    | { type: "ProposalExecuted"; proposalId: bigint }
+    | { type: "ProposalCanceled"; proposalId: bigint }
+    | { type: "ProposalExtended"; proposalId: bigint; deadline: number }
+    | { type: "VoteCast"; voter: string; proposalId: bigint; support: number; weight: bigint; reason: string }
+    | { type: "GovernorSettingChanged"; setting: GovernorSettingName; value: bigint }
+    | { type: "TimelockCallExecuted"; operationId: string }
+    | { type: "TimelockCancelled"; operationId: string }
+    | { type: "PolicySet"; modelId: string; version: number; rules: PolicyRules }
+    | { type: "ModelSuspended"; modelId: string; previousVersion: number; version: number; reason: string }
+    | {
+        type: "GrantCreated";
+        grantId: bigint;
+        grantee: string;
+        modelId: string;
+        tokensPerEpoch: bigint;
+        start: number;
+        end: number;
+      }
+    | { type: "GrantRevoked"; grantId: bigint }
+    | { type: "CommunityPoolSet"; pool: PoolParams }
+  );
+
+const settingEvents: Record<string, GovernorSettingName> = {
+  VotingDelaySet: "VOTING_DELAY",
+  VotingPeriodSet: "VOTING_PERIOD",
+  ProposalThresholdSet: "PROPOSAL_THRESHOLD",
+  QuorumNumeratorUpdated: "QUORUM_NUMERATOR",
+  LateQuorumVoteExtensionSet: "LATE_QUORUM_EXTENSION",
+};
+
+/** Events the index reads, per contract; everything else the contracts emit is ignored. */
+const watched: Record<Exclude<ContractRole, never>, string[]> = {
+  token: ["Transfer", "DelegateChanged", "DelegateVotesChanged"],
+  governor: [
+    "ProposalCreated",
+    "ProposalQueued",
+    "ProposalExecuted",
+    "ProposalCanceled",
+    "ProposalExtended",
+    "VoteCast",
+    "VoteCastWithParams",
+    ...Object.keys(settingEvents),
+  ],
+  timelock: ["CallExecuted", "Cancelled"],
+  registry: ["PolicySet", "ModelSuspended"],
+  allocator: ["GrantCreated", "GrantRevoked", "CommunityPoolSet"],
+};
+
+/** The eth_getLogs filter for a deployment: its five addresses and the topics of the watched events. */
+export function logFilter(deployment: Deployment): { address: string[]; topics: string[][] } {
+  const topics = new Set<string>();
+  for (const [role, names] of Object.entries(watched)) {
+    const iface = contractInterface(role as ContractRole);
+    for (const name of names) topics.add(iface.getEvent(name)?.topicHash as string);
+  }
+  return { address: Object.values(deployment.contracts), topics: [[...topics]] };
+}
+
+/**
+ * Decodes logs of the deployment's contracts, in chain order. A log that is not one of ours (or not
+ * watched) is skipped; a watched log that does not decode is a malformed answer and throws.
+ */
+export function decodeLogs(deployment: Deployment, logs: readonly Log[]): GovernanceEvent[] {
+  const roleOf = new Map<string, ContractRole>(
+    Object.entries(deployment.contracts).map(([role, address]) => [address.toLowerCase(), role as ContractRole]),
+  );
+  const sorted = [...logs].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+  const events: GovernanceEvent[] = [];
+  for (const log of sorted) {
+    const role = roleOf.get(log.address.toLowerCase());
+    if (!role) continue;
+    const parsed = contractInterface(role).parseLog({ topics: [...log.topics], data: log.data });
+    if (!parsed || !watched[role].includes(parsed.name)) continue;
+    const origin: EventOrigin = {
+      blockNumber: log.blockNumber,
+      blockHash: log.blockHash,
+      txHash: log.transactionHash,
+      logIndex: log.index,
+    };
+    const event = toEvent(parsed.name, parsed.args);
+    if (event) events.push({ ...origin, ...event } as GovernanceEvent);
+  }
+  return events;
+}
+
+type Args = Record<string | number, any>;
+type EventBody = GovernanceEvent extends infer E ? (E extends EventOrigin ? Omit<E, keyof EventOrigin> : never) : never;
+
+function toEvent(name: string, a: Args): EventBody | null {
+  const setting = settingEvents[name];
+  if (setting) return { type: "GovernorSettingChanged", setting, value: BigInt(a[1]) };
+  switch (name) {
+    case "Transfer":
+      return { type: "Transfer", from: getAddress(a.from), to: getAddress(a.to), value: BigInt(a.value) };
+    case "DelegateChanged":
+      return {
+        type: "DelegateChanged",
+        delegator: getAddress(a.delegator),
+        fromDelegate: getAddress(a.fromDelegate),
+        toDelegate: getAddress(a.toDelegate),
+      };
+    case "DelegateVotesChanged":
+      return { type: "DelegateVotesChanged", delegate: getAddress(a.delegate), newVotes: BigInt(a.newVotes) };
+    case "ProposalCreated":
+      return {
+        type: "ProposalCreated",
+        proposalId: BigInt(a.proposalId),
+        proposer: getAddress(a.proposer),
+        targets: [...a.targets].map((t: string) => getAddress(t)),
+        values: [...a.values].map((v: bigint) => BigInt(v)),
+        calldatas: [...a.calldatas],
+        voteStart: Number(a.voteStart),
+        voteEnd: Number(a.voteEnd),
+        description: a.description,
+      };
+    case "ProposalQueued":
+      return { type: "ProposalQueued", proposalId: BigInt(a.proposalId), eta: Number(a.etaSeconds) };
+    case "ProposalExecuted":
+      return { type: "ProposalExecuted", proposalId: BigInt(a.proposalId) };
+    case "ProposalCanceled":
+      return { type: "ProposalCanceled", proposalId: BigInt(a.proposalId) };
+    case "ProposalExtended":
+      return { type: "ProposalExtended", proposalId: BigInt(a.proposalId), deadline: Number(a.extendedDeadline) };
+    case "VoteCast":
+    case "VoteCastWithParams":
+      return {
+        type: "VoteCast",
+        voter: getAddress(a.voter),
+        proposalId: BigInt(a.proposalId),
+        support: Number(a.support),
+        weight: BigInt(a.weight),
+        reason: a.reason,
+      };
+    case "CallExecuted":
+      return { type: "TimelockCallExecuted", operationId: a.id };
+    case "Cancelled":
+      return { type: "TimelockCancelled", operationId: a.id };
+    case "PolicySet": {
+      const p = a.policy;
+      return {
+        type: "PolicySet",
+        modelId: a.modelId,
+        version: Number(a.version),
+        rules: {
+          approved: p.approved,
+          maxTokensPerRequest: Number(p.maxTokensPerRequest),
+          requestsPerMinute: Number(p.requestsPerMinute),
+          allowedPurposes: [...p.allowedPurposes],
+          blockedTerms: [...p.blockedTerms],
+          guidelineUri: p.guidelineURI,
+          guidelineHash: p.guidelineHash,
+        },
+      };
+    }
+    case "ModelSuspended":
+      return {
+        type: "ModelSuspended",
+        modelId: a.modelId,
+        previousVersion: Number(a.previousVersion),
+        version: Number(a.version),
+        reason: a.reason,
+      };
+    case "GrantCreated":
+      return {
+        type: "GrantCreated",
+        grantId: BigInt(a.grantId),
+        grantee: getAddress(a.grantee),
+        modelId: a.modelId,
+        tokensPerEpoch: BigInt(a.tokensPerEpoch),
+        start: Number(a.start),
+        end: Number(a.end),
+      };
+    case "GrantRevoked":
+      return { type: "GrantRevoked", grantId: BigInt(a.grantId) };
+    case "CommunityPoolSet": {
+      const p = a.current;
+      return {
+        type: "CommunityPoolSet",
+        pool: {
+          allowancePerAddress: BigInt(p.allowancePerAddress),
+          poolSizePerEpoch: BigInt(p.poolSizePerEpoch),
+          epochLength: Number(p.epochLength),
+        },
+      };
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,43 @@
+/** Governor proposal states, as OpenZeppelin's IGovernor.ProposalState names them. */
+export type ProposalState =
+  | "PENDING"
+  | "ACTIVE"
+  | "CANCELED"
+  | "DEFEATED"
+  | "SUCCEEDED"
+  | "QUEUED"
+  | "EXPIRED"
+  | "EXECUTED";
+
+/** What the index stores about a proposal; the states without an event follow from these and the clock. */
+export interface ProposalFacts {
+  /** The stored status: what events said (PENDING until queued, executed or canceled). */
+  status: string;
+  /** Snapshot (clock value, seconds). */
+  voteStart: number;
+  /** Deadline including any late-quorum extension (seconds). */
+  voteEnd: number;
+  forVotes: bigint;
+  againstVotes: bigint;
+  abstainVotes: bigint;
+  quorum: bigint;
+  eta: number | null;
+}
+
+/**
+ * The state the governor's `state()` returns at time `now` (Unix seconds of the block being judged),
+ * following Governor + GovernorCountingSimple + GovernorTimelockControl: quorum counts for + abstain,
+ * a vote succeeds iff for > against, and a queued proposal stays QUEUED until executed or canceled
+ * (OpenZeppelin 5 never expires a timelocked proposal).
+ */
+export function deriveProposalState(p: ProposalFacts, now: number): ProposalState {
+  if (p.status === "EXECUTED") return "EXECUTED";
+  if (p.status === "CANCELED") return "CANCELED";
+  if (p.voteStart >= now) return "PENDING";
+  if (p.voteEnd >= now) return "ACTIVE";
+  const quorumReached = p.quorum <= p.forVotes + p.abstainVotes;
+  const voteSucceeded = p.forVotes > p.againstVotes;
+  if (!quorumReached || !voteSucceeded) return "DEFEATED";
+  if (p.status === "QUEUED") return "QUEUED";
+  return "SUCCEEDED";
+}

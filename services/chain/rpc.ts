@@ -1,0 +1,98 @@
+import type { Log, Provider } from "ethers";
+import pRetry, { AbortError } from "p-retry";
+import { AppError, isAppError } from "../shared/errors.ts";
+import type { Deployment } from "./deployment.ts";
+import { logFilter } from "./events.ts";
+
+export interface BlockHeader {
+  number: number;
+  hash: string;
+  parentHash: string;
+  timestamp: number;
+}
+
+/** What the indexer reads from the chain; every call retries transient faults with backoff and jitter. */
+export interface ChainReader {
+  headNumber(): Promise<number>;
+  block(number: number): Promise<BlockHeader>;
+  /** Headers of many blocks, fetched concurrently (a JsonRpcProvider batches them). */
+  blocks(numbers: number[]): Promise<Map<number, BlockHeader>>;
+  /** The deployment's watched logs in [from, to]; throws RPC_RANGE_REFUSED when the node refuses the span. */
+  logs(from: number, to: number): Promise<Log[]>;
+}
+
+export interface ChainReaderOptions {
+  provider: Provider;
+  deployment: Deployment;
+  /** Attempts per call before the error reaches the caller (whose loop tries again later). */
+  retries?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (error: Error) => void;
+}
+
+/** Messages nodes answer with when an eth_getLogs span is too large (geth, erigon, alchemy, infura...). */
+const rangeRefusal =
+  /(block range|range (is )?too (large|wide)|too many (blocks|results|logs)|more than \d+ (results|logs)|limit exceeded|response size|exceed(s|ed)? .*(range|limit|results))/i;
+
+export function isRangeRefusal(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.message} ${JSON.stringify((error as any).error ?? "")}` : "";
+  return rangeRefusal.test(text);
+}
+
+export function createChainReader(options: ChainReaderOptions): ChainReader {
+  const { provider, deployment } = options;
+  const filter = logFilter(deployment);
+
+  const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    pRetry(
+      async () => {
+        try {
+          return await fn();
+        } catch (cause) {
+          if (isRangeRefusal(cause)) {
+            throw new AbortError(
+              new AppError("RPC_RANGE_REFUSED", `${what}: the node refused the block range`, { cause }),
+            );
+          }
+          if (isAppError(cause)) throw cause;
+          throw new AppError("RPC_ERROR", `${what} failed: ${describe(cause)}`, { cause });
+        }
+      },
+      {
+        retries: options.retries ?? 4,
+        minTimeout: options.minBackoffMs ?? 100,
+        maxTimeout: options.maxBackoffMs ?? 3_000,
+        factor: 2,
+        randomize: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onFailedAttempt: ({ error }) => options.onRetry?.(error),
+      },
+    );
+
+  const block = (number: number) =>
+    call(`eth_getBlockByNumber(${number})`, async () => {
+      const b = await provider.getBlock(number);
+      if (!b?.hash) throw new AppError("RPC_ERROR", `block ${number} is not available yet`);
+      return { number: b.number, hash: b.hash, parentHash: b.parentHash, timestamp: b.timestamp };
+    });
+
+  return {
+    headNumber: () => call("eth_blockNumber", () => provider.getBlockNumber()),
+    block,
+    async blocks(numbers) {
+      const headers = await Promise.all([...new Set(numbers)].map((n) => block(n)));
+      return new Map(headers.map((h) => [h.number, h]));
+    },
+    logs: (from, to) =>
+      call(`eth_getLogs(${from}..${to})`, () =>
+        provider.getLogs({ address: filter.address, topics: filter.topics, fromBlock: from, toBlock: to }),
+      ),
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 300);
+  return String(error).slice(0, 300);
+}

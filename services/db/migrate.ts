@@ -1,0 +1,22 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Kysely } from "kysely";
+import { FileMigrationProvider, Migrator } from "kysely/migration";
+import { AppError } from "../shared/errors.ts";
+
+const migrationFolder = fileURLToPath(new URL("../../migrations/", import.meta.url));
+
+/**
+ * Applies every pending migration in migrations/ (forward only). Kysely's Migrator takes a lock, so
+ * several replicas starting at once apply each migration exactly once.
+ */
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "(before any migration ran)";
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AppError("DATABASE_ERROR", `migration ${failed} failed: ${reason}`, { cause: error });
+  }
+}
