@@ -30,6 +30,12 @@ export const errorTable = {
   CONFIG_INVALID: { status: 500, type: "server_error", retryable: false },
   CONTRACTS_NOT_BUILT: { status: 500, type: "server_error", retryable: false },
   RPC_ERROR: { status: 502, type: "server_error", retryable: true },
+  /** The node refused an eth_getLogs span as too large: the indexer shrinks the range, it does not retry it. */
+  RPC_RANGE_REFUSED: { status: 502, type: "server_error", retryable: true },
+  /** The chain replaced blocks deeper than the indexer keeps hashes for: it cannot find the common ancestor. */
+  REORG_TOO_DEEP: { status: 500, type: "server_error", retryable: false },
+  /** Another indexer moved the checkpoint under this one (lost leadership): this range is discarded. */
+  INDEXER_CONFLICT: { status: 500, type: "server_error", retryable: true },
   DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
