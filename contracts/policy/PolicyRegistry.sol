@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 
 /// @title AI Commons policy registry
 /// @notice The model guidelines the community voted for: per model id a versioned policy that says
@@ -11,7 +12,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 /// rebuild the whole history from events alone.
 contract PolicyRegistry is Ownable {
     /// @notice Longest accepted model id, in bytes.
-    uint256 public constant MAX_MODEL_ID_LENGTH = 128;
+    uint256 public constant MAX_MODEL_ID_LENGTH = MODEL_ID_MAX_BYTES;
 
     /// @notice What a proposal sets for a model.
     struct PolicyInput {

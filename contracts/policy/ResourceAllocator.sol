@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 
 /// @title AI Commons resource allocator
 /// @notice Who may use how much AI compute per epoch: grants to named addresses (optionally scoped to
@@ -35,6 +36,8 @@ contract ResourceAllocator is Ownable {
 
     /// @notice The grantee is the zero address.
     error AllocatorZeroAddress();
+    /// @notice The grant's model scope is longer than any model id the registry accepts.
+    error AllocatorInvalidModelId(string modelId);
     /// @notice A grant must give a positive amount per epoch.
     error AllocatorZeroAmount();
     /// @notice The grant's end is not after its start.
@@ -70,7 +73,7 @@ contract ResourceAllocator is Ownable {
 
     /// @notice Grants `tokensPerEpoch` to `grantee` from `start` until `end` (exclusive).
     /// @param grantee Who receives the grant.
-    /// @param modelId The only model the grant may be spent on; empty for any approved model.
+    /// @param modelId The only model the grant may be spent on (at most 128 bytes); empty for any approved model.
     /// @param tokensPerEpoch AI tokens per epoch.
     /// @param start First second of validity.
     /// @param end First second after validity.
@@ -83,6 +86,8 @@ contract ResourceAllocator is Ownable {
         uint64 end
     ) external onlyOwner returns (uint256 grantId) {
         if (grantee == address(0)) revert AllocatorZeroAddress();
+        // A scope the registry could never hold a policy for would make the grant unspendable.
+        if (bytes(modelId).length > MODEL_ID_MAX_BYTES) revert AllocatorInvalidModelId(modelId);
         if (tokensPerEpoch == 0) revert AllocatorZeroAmount();
         if (end <= start) revert AllocatorInvalidPeriod(start, end);
         grantId = _nextGrantId++;

@@ -1,14 +1,17 @@
 import {
   type Contract,
   type ContractRunner,
+  type ErrorFragment,
   Contract as EthersContract,
   type HDNodeWallet,
+  Interface,
   id,
+  type TransactionReceipt,
   type Wallet,
 } from "ethers";
 import { network } from "hardhat";
 import { type Action, encodeAction } from "../../services/chain/actions.ts";
-import { type ContractRole, loadArtifact } from "../../services/chain/artifacts.ts";
+import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../../services/chain/artifacts.ts";
 import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 
@@ -213,4 +216,69 @@ export function policyAction(overrides: Partial<Extract<Action, { kind: "SET_MOD
     guidelineHash: id("guideline commons-dev-1"),
     ...overrides,
   };
+}
+
+/**
+ * A signer that sends as `address` (for example the timelock), funded for gas: lets a test call
+ * owner-only functions directly instead of passing a proposal for every input it checks.
+ */
+export async function impersonate(chain: Chain, address: string): Promise<Signer> {
+  await chain.provider.send("hardhat_impersonateAccount", [address]);
+  await chain.provider.send("hardhat_setBalance", [address, `0x${(10n ** 20n).toString(16)}`]);
+  return chain.ethers.getSigner(address);
+}
+
+/** A decoded event or custom error: its name and its arguments as plain values (structs as arrays). */
+export interface Decoded {
+  name: string;
+  args: unknown[];
+}
+
+/** The events `role`'s contract emitted in `receipt`, decoded with its ABI, in log order. */
+export function eventsOf(chain: Chain, receipt: TransactionReceipt | null, role: ContractRole): Decoded[] {
+  const address = chain.deployment.contracts[role];
+  const iface = contractInterface(role);
+  return (receipt?.logs ?? [])
+    .filter((log) => log.address === address)
+    .map((log) => iface.parseLog(log))
+    .filter((parsed) => parsed !== null)
+    .map((parsed) => ({ name: parsed.name, args: parsed.args.toArray(true) }));
+}
+
+let systemErrors: Interface | undefined;
+
+/** One interface holding every custom error of the system, so a revert bubbling up from any contract decodes. */
+function systemErrorInterface(): Interface {
+  if (!systemErrors) {
+    const bySelector = new Map<string, ErrorFragment>();
+    for (const role of Object.keys(contractNames) as ContractRole[]) {
+      contractInterface(role).forEachError((fragment) => {
+        bySelector.set(fragment.selector, fragment);
+      });
+    }
+    systemErrors = new Interface([...bySelector.values()]);
+  }
+  return systemErrors;
+}
+
+function revertData(error: unknown): string | undefined {
+  const e = error as { data?: unknown; info?: { error?: { data?: unknown } } };
+  const data = e.data ?? e.info?.error?.data;
+  return typeof data === "string" && data.startsWith("0x") ? data : undefined;
+}
+
+/**
+ * The custom error `pending` (a call or a transaction) reverted with. Rethrows anything that is not a
+ * revert with one of our contracts' errors, and fails when `pending` succeeds.
+ */
+export async function revertOf(pending: Promise<unknown>): Promise<Decoded> {
+  try {
+    await pending;
+  } catch (error) {
+    const data = revertData(error);
+    const parsed = data ? systemErrorInterface().parseError(data) : null;
+    if (!parsed) throw error;
+    return { name: parsed.name, args: parsed.args.toArray(true) };
+  }
+  throw new Error("expected a revert, but the call succeeded");
 }
