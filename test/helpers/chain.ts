@@ -79,6 +79,18 @@ export async function createChain(
 /** Vote support values of GovernorCountingSimple. */
 export const Vote = { Against: 0, For: 1, Abstain: 2 } as const;
 
+/** IGovernor.ProposalState, as `state(proposalId)` returns it. */
+export const ProposalState = {
+  Pending: 0n,
+  Active: 1n,
+  Canceled: 2n,
+  Defeated: 3n,
+  Succeeded: 4n,
+  Queued: 5n,
+  Expired: 6n,
+  Executed: 7n,
+} as const;
+
 /**
  * Drives one proposal through its lifecycle, like OpenZeppelin's GovernorHelper: propose, wait, vote,
  * queue, execute. Each step returns the transaction receipt.
