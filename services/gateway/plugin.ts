@@ -1,0 +1,55 @@
+import type { FastifyInstance } from "fastify";
+import { pruneRateCounters } from "../db/ledger.ts";
+import { minuteStartOf } from "../policy/decide.ts";
+import type { Deps } from "../shared/deps.ts";
+import { registerChatRoute } from "./chat-route.ts";
+import { registerEmbeddingsRoute } from "./embeddings-route.ts";
+import { createEnforcer } from "./enforcer.ts";
+import { registerModelsRoute } from "./models-route.ts";
+import { gatewayErrorHandler } from "./openai-errors.ts";
+import { createPolicyStore } from "./policy-store.ts";
+import { createUpstream, type Upstream } from "./upstream.ts";
+
+/** What the gateway uses of the dependency bag (a whole Deps fits). */
+export type GatewayDeps = Pick<Deps, "config" | "logger" | "database" | "metrics" | "now">;
+
+/** Per-minute counters older than this are deleted (they never count again). */
+const RATE_COUNTER_RETENTION_MS = 10 * 60_000;
+
+/**
+ * The OpenAI-compatible enforcement gateway as an encapsulated fastify plugin: POST /v1/chat/completions
+ * (JSON or server-sent events), POST /v1/embeddings and GET /v1/models, each call judged by the policies
+ * in force, metered in the ledger and audited. Without `upstream`, one is made from the configuration
+ * (UPSTREAM_URL, or the local development model) and closed with the app.
+ */
+export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: GatewayDeps; upstream?: Upstream }) {
+  const { deps } = opts;
+  const { config } = deps;
+  const upstream =
+    opts.upstream ??
+    createUpstream({
+      url: config.UPSTREAM_URL,
+      apiKey: config.UPSTREAM_API_KEY,
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    });
+  const store = await createPolicyStore(deps);
+  const enforcer = createEnforcer(deps, store);
+
+  const prune = setInterval(() => {
+    pruneRateCounters(deps.database.db, minuteStartOf(deps.now() - RATE_COUNTER_RETENTION_MS)).catch((error: unknown) =>
+      deps.logger.warn({ err: error }, "pruning rate counters failed"),
+    );
+  }, 60_000);
+  prune.unref();
+  app.addHook("onClose", async () => {
+    clearInterval(prune);
+    await store.stop();
+    if (!opts.upstream) await upstream.close();
+  });
+
+  app.setErrorHandler(gatewayErrorHandler);
+  registerChatRoute(app, { enforcer, upstream, metrics: deps.metrics });
+  registerEmbeddingsRoute(app, { enforcer, upstream, metrics: deps.metrics });
+  registerModelsRoute(app, { enforcer, store, now: deps.now });
+  deps.logger.info({ upstream: upstream.label }, "gateway ready");
+}

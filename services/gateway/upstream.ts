@@ -1,0 +1,124 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { Pool } from "undici";
+import { AppError, isAppError } from "../shared/errors.ts";
+import { createDevModel } from "./dev-model.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens?: number;
+  total_tokens: number;
+}
+
+/** One server-sent chunk of a streamed chat completion (the last one carries `usage`). */
+export type ChatChunk = JsonObject & {
+  choices?: { index?: number; delta?: { role?: string; content?: string | null }; finish_reason?: string | null }[];
+  usage?: TokenUsage | null;
+};
+
+/** An OpenAI-compatible model provider. Every failure is an AppError UPSTREAM_ERROR. */
+export interface Upstream {
+  /** Shown to operators and, for the development model, in every answer. */
+  readonly label: string;
+  chat(body: JsonObject, signal: AbortSignal): Promise<JsonObject>;
+  /** Yields each chunk; stopping the iteration closes the upstream request. */
+  chatStream(body: JsonObject, signal: AbortSignal): AsyncIterable<ChatChunk>;
+  embeddings(body: JsonObject, signal: AbortSignal): Promise<JsonObject>;
+  close(): Promise<void>;
+}
+
+/**
+ * The upstream at `url` (an OpenAI-compatible base URL such as https://api.openai.com/v1) through an
+ * undici connection pool, or, without a url, the local development model.
+ */
+export function createUpstream(o: { url?: string; apiKey?: string; timeoutMs: number }): Upstream {
+  if (!o.url) return createDevModel();
+  return createHttpUpstream(o.url, o.apiKey, o.timeoutMs);
+}
+
+function upstreamError(message: string, cause?: unknown, status?: number): AppError {
+  return new AppError("UPSTREAM_ERROR", message, { cause, details: status === undefined ? {} : { status } });
+}
+
+function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: number): Upstream {
+  const base = new URL(url);
+  const basePath = base.pathname.replace(/\/+$/, "");
+  const pool = new Pool(base.origin, {
+    connections: 64,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+
+  const send = async (path: string, body: JsonObject, signal: AbortSignal) => {
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      const response = await pool.request({
+        path: `${basePath}${path}`,
+        method: "POST",
+        headers,
+        body: JSON.stringify(body),
+        signal: deadline,
+      });
+      if (response.statusCode >= 400) {
+        const text = await response.body.text().catch(() => "");
+        throw upstreamError(
+          `upstream answered ${response.statusCode}: ${text.slice(0, 200)}`,
+          undefined,
+          response.statusCode,
+        );
+      }
+      return { response, deadline };
+    } catch (cause) {
+      if (isAppError(cause)) throw cause;
+      throw upstreamError(
+        deadline.aborted && !signal.aborted ? `upstream timed out after ${timeoutMs} ms` : "upstream request failed",
+        cause,
+      );
+    }
+  };
+
+  const json = async (path: string, body: JsonObject, signal: AbortSignal) => {
+    const { response, deadline } = await send(path, body, signal);
+    try {
+      return (await response.body.json()) as JsonObject;
+    } catch (cause) {
+      throw upstreamError(
+        deadline.aborted ? `upstream timed out after ${timeoutMs} ms` : "upstream sent an unreadable body",
+        cause,
+      );
+    }
+  };
+
+  return {
+    label: base.origin,
+    chat: (body, signal) => json("/chat/completions", body, signal),
+    embeddings: (body, signal) => json("/embeddings", body, signal),
+    async *chatStream(body, signal) {
+      const { response } = await send("/chat/completions", body, signal);
+      const events: EventSourceMessage[] = [];
+      const parser = createParser({ onEvent: (e) => events.push(e) });
+      const decoder = new TextDecoder();
+      try {
+        for await (const bytes of response.body) {
+          parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
+          while (events.length > 0) {
+            const data = (events.shift() as EventSourceMessage).data;
+            if (data === "[DONE]") return;
+            yield JSON.parse(data) as ChatChunk;
+          }
+        }
+      } catch (cause) {
+        throw upstreamError("upstream stream failed", cause);
+      } finally {
+        if (!response.body.destroyed) response.body.destroy();
+      }
+      throw upstreamError("upstream stream ended without [DONE]");
+    },
+    close: () => pool.close(),
+  };
+}
