@@ -199,13 +199,18 @@ export class GovernanceHelper {
 
   /** propose → vote For with every holder → queue → execute. */
   async pass(voters: Signer[] = this.chain.signers.slice(0, 3)) {
+    await this.passAndQueue(voters);
+    await this.waitForEta();
+    return this.execute();
+  }
+
+  /** propose → vote For with every holder → queue; returns the queue receipt, leaving execution to the test. */
+  async passAndQueue(voters: Signer[] = this.chain.signers.slice(0, 3)) {
     await this.propose();
     await this.waitForSnapshot();
     for (const v of voters) await this.vote(v, Vote.For);
     await this.waitForDeadline();
-    await this.queue();
-    await this.waitForEta();
-    return this.execute();
+    return this.queue();
   }
 
   private async waitUntil(timestamp: number) {
