@@ -41,6 +41,11 @@ function upstreamError(message: string, cause?: unknown, status?: number): AppEr
   return new AppError("UPSTREAM_ERROR", message, { cause, details: status === undefined ? {} : { status } });
 }
 
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
+
 function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: number): Upstream {
   const base = new URL(url);
   const basePath = base.pathname.replace(/\/+$/, "");
@@ -54,8 +59,12 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
 
-  const send = async (path: string, body: JsonObject, signal: AbortSignal) => {
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  /**
+   * A JSON answer must arrive whole within timeoutMs; a stream may run longer, as long as it never
+   * stays silent for timeoutMs (undici's headers and body timeouts).
+   */
+  const send = async (path: string, body: JsonObject, signal: AbortSignal, whole: boolean) => {
+    const deadline = whole ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
     try {
       const response = await pool.request({
         path: `${basePath}${path}`,
@@ -76,14 +85,16 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
     } catch (cause) {
       if (isAppError(cause)) throw cause;
       throw upstreamError(
-        deadline.aborted && !signal.aborted ? `upstream timed out after ${timeoutMs} ms` : "upstream request failed",
+        (deadline.aborted && !signal.aborted) || isTimeout(cause)
+          ? `upstream timed out after ${timeoutMs} ms`
+          : "upstream request failed",
         cause,
       );
     }
   };
 
   const json = async (path: string, body: JsonObject, signal: AbortSignal) => {
-    const { response, deadline } = await send(path, body, signal);
+    const { response, deadline } = await send(path, body, signal, true);
     try {
       return (await response.body.json()) as JsonObject;
     } catch (cause) {
@@ -99,7 +110,7 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
     chat: (body, signal) => json("/chat/completions", body, signal),
     embeddings: (body, signal) => json("/embeddings", body, signal),
     async *chatStream(body, signal) {
-      const { response } = await send("/chat/completions", body, signal);
+      const { response } = await send("/chat/completions", body, signal, false);
       const events: EventSourceMessage[] = [];
       const parser = createParser({ onEvent: (e) => events.push(e) });
       const decoder = new TextDecoder();
@@ -113,7 +124,10 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
           }
         }
       } catch (cause) {
-        throw upstreamError("upstream stream failed", cause);
+        throw upstreamError(
+          isTimeout(cause) ? `upstream stream went silent for ${timeoutMs} ms` : "upstream stream failed",
+          cause,
+        );
       } finally {
         if (!response.body.destroyed) response.body.destroy();
       }

@@ -1,0 +1,178 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Insertable, Kysely } from "kysely";
+import OpenAI from "openai";
+import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
+import type { PolicyVersionsTable } from "../../services/db/index-tables.ts";
+import { migrateToLatest } from "../../services/db/migrate.ts";
+import type { Database } from "../../services/db/schema.ts";
+import gatewayPlugin from "../../services/gateway/plugin.ts";
+import { createUpstream, type Upstream } from "../../services/gateway/upstream.ts";
+import { POLICY_CHANNEL } from "../../services/indexer/notifications.ts";
+import { loadConfig } from "../../services/shared/config.ts";
+import { createLogger } from "../../services/shared/logger.ts";
+import { createMetrics } from "../../services/shared/metrics.ts";
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** Opens `url` (a createTestDatabase database) with the schema migrated; closed on teardown. */
+export async function openMigrated(t: Teardown, url: string, poolSize = 10): Promise<DatabaseHandle> {
+  const database = await openDatabase({ url, poolSize });
+  t.teardown(() => database.close());
+  await migrateToLatest(database.db);
+  return database;
+}
+
+export interface GatewayApp {
+  app: FastifyInstance;
+  baseURL: string;
+  database: DatabaseHandle;
+  upstream: Upstream;
+  client(apiKey: string, options?: { purpose?: string }): OpenAI;
+}
+
+/**
+ * A fastify app with only the gateway plugin, listening on a real port, its upstream pointed at
+ * `upstreamUrl` (the test upstream) through the real undici client; closed on teardown.
+ */
+export async function buildGateway(
+  t: Teardown,
+  o: { database: DatabaseHandle; upstreamUrl?: string; env?: Record<string, string>; now?: () => number },
+): Promise<GatewayApp> {
+  const config = loadConfig({ LOG_LEVEL: "silent", UPSTREAM_TIMEOUT_MS: "2000", ...o.env });
+  const upstream = createUpstream({ url: o.upstreamUrl, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+  const app = Fastify({ logger: false });
+  await app.register(gatewayPlugin, {
+    deps: {
+      config,
+      logger: createLogger("silent"),
+      database: o.database,
+      metrics: createMetrics(),
+      now: o.now ?? Date.now,
+    },
+    upstream,
+  });
+  const address = await app.listen({ port: 0, host: "127.0.0.1" });
+  t.teardown(async () => {
+    await app.close();
+    await upstream.close();
+  });
+  const baseURL = `${address}/v1`;
+  return {
+    app,
+    baseURL,
+    database: o.database,
+    upstream,
+    client: (apiKey, options = {}) =>
+      new OpenAI({
+        apiKey,
+        baseURL,
+        maxRetries: 0,
+        defaultHeaders: options.purpose ? { "x-commons-purpose": options.purpose } : {},
+      }),
+  };
+}
+
+/** A model policy row as the indexer writes it. */
+export function policyRow(modelId: string, overrides: Partial<Insertable<PolicyVersionsTable>> = {}) {
+  return {
+    model_id: modelId,
+    version: 1,
+    approved: true,
+    suspended: false,
+    suspend_reason: null,
+    max_tokens_per_request: 256,
+    requests_per_minute: 1000,
+    allowed_purposes: ["research", "education"],
+    blocked_terms: ["Forbidden-Term"],
+    guideline_uri: `ipfs://guidelines/${modelId}`,
+    guideline_hash: `0x${"ab".repeat(32)}`,
+    proposal_id: "1234567890123456789012345678901234567890",
+    block_number: 10,
+    block_time: 1_700_000_000,
+    tx_hash: `0x${"cd".repeat(32)}`,
+    log_index: 0,
+    ...overrides,
+  };
+}
+
+/**
+ * Writes index rows directly (the real database, as the indexer would) and tells the gateway's
+ * snapshot about it the way the indexer does, on commons_policy.
+ */
+export async function seedIndex(
+  database: DatabaseHandle,
+  rows: {
+    policies?: ReturnType<typeof policyRow>[];
+    grants?: { grantId: number; grantee: string; modelId?: string; tokensPerEpoch: number }[];
+    pool?: { allowancePerAddress: number; poolSizePerEpoch: number; epochLength?: number };
+    heartbeatAt?: Date;
+  },
+) {
+  const db: Kysely<Database> = database.db;
+  if (rows.policies?.length) await db.insertInto("policy_versions").values(rows.policies).execute();
+  for (const g of rows.grants ?? []) {
+    await db
+      .insertInto("grants")
+      .values({
+        grant_id: String(g.grantId),
+        grantee: g.grantee,
+        model_id: g.modelId ?? "",
+        tokens_per_epoch: String(g.tokensPerEpoch),
+        start_time: 0,
+        end_time: 4_000_000_000,
+        revoked: false,
+        proposal_id: "77",
+        block_number: 11,
+        block_time: 1_700_000_001,
+        tx_hash: `0x${"ef".repeat(32)}`,
+      })
+      .execute();
+  }
+  if (rows.pool) {
+    const latest = await db
+      .selectFrom("community_pool_versions")
+      .select((eb) => eb.fn.max("block_number").as("block"))
+      .executeTakeFirst();
+    await db
+      .insertInto("community_pool_versions")
+      .values({
+        block_number: Number(latest?.block ?? 0) + 1,
+        log_index: 0,
+        allowance_per_address: String(rows.pool.allowancePerAddress),
+        pool_size_per_epoch: String(rows.pool.poolSizePerEpoch),
+        epoch_length: rows.pool.epochLength ?? 86_400,
+        proposal_id: null,
+        block_time: 1_700_000_000,
+        tx_hash: `0x${"aa".repeat(32)}`,
+      })
+      .execute();
+  }
+  await db
+    .insertInto("indexer_checkpoint")
+    .values({
+      id: "main",
+      chain_id: 31337,
+      block_number: 20,
+      block_hash: `0x${"bb".repeat(32)}`,
+      block_time: 1_700_000_100,
+      head_block: 20,
+      total_supply: "0",
+      last_error: null,
+      last_error_at: null,
+      updated_at: rows.heartbeatAt ?? new Date(),
+    })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ updated_at: rows.heartbeatAt ?? new Date() }))
+    .execute();
+  await database.notify(POLICY_CHANNEL, JSON.stringify({ block: 20 }));
+}
+
+/** Polls `check` until it returns a value other than undefined (no sleeps for synchronisation). */
+export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
