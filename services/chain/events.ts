@@ -1,4 +1,4 @@
-import { getAddress, type Log } from "ethers";
+import { getAddress, type Log, type Result } from "ethers";
 import { type ContractRole, contractInterface } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
@@ -139,10 +139,9 @@ export function decodeLogs(deployment: Deployment, logs: readonly Log[]): Govern
   return events;
 }
 
-type Args = Record<string | number, any>;
 type EventBody = GovernanceEvent extends infer E ? (E extends EventOrigin ? Omit<E, keyof EventOrigin> : never) : never;
 
-function toEvent(name: string, a: Args): EventBody | null {
+function toEvent(name: string, a: Result): EventBody | null {
   const setting = settingEvents[name];
   if (setting) return { type: "GovernorSettingChanged", setting, value: BigInt(a[1]) };
   switch (name) {
@@ -163,7 +162,8 @@ function toEvent(name: string, a: Args): EventBody | null {
         proposalId: BigInt(a.proposalId),
         proposer: getAddress(a.proposer),
         targets: [...a.targets].map((t: string) => getAddress(t)),
-        values: [...a.values].map((v: bigint) => BigInt(v)),
+        // Positional: `values` is also the name of an Array method on ethers' Result.
+        values: [...a[3]].map((v: bigint) => BigInt(v)),
         calldatas: [...a.calldatas],
         voteStart: Number(a.voteStart),
         voteEnd: Number(a.voteEnd),

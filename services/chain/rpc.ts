@@ -37,7 +37,8 @@ const rangeRefusal =
   /(block range|range (is )?too (large|wide)|too many (blocks|results|logs)|more than \d+ (results|logs)|limit exceeded|response size|exceed(s|ed)? .*(range|limit|results))/i;
 
 export function isRangeRefusal(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.message} ${JSON.stringify((error as any).error ?? "")}` : "";
+  const text =
+    error instanceof Error ? `${error.message} ${JSON.stringify((error as { error?: unknown }).error ?? "")}` : "";
   return rangeRefusal.test(text);
 }
 

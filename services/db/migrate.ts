@@ -11,6 +11,7 @@ const migrationFolder = fileURLToPath(new URL("../../migrations/", import.meta.u
  * Applies every pending migration in migrations/ (forward only). Kysely's Migrator takes a lock, so
  * several replicas starting at once apply each migration exactly once.
  */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run on Kysely<any> by design (they must not import the app's types)
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) });
   const { error, results } = await migrator.migrateToLatest();
