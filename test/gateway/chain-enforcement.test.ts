@@ -1,0 +1,72 @@
+import { Wallet } from "ethers";
+import OpenAI from "openai";
+import t from "tap";
+import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createIndexer } from "../../services/indexer/indexer.ts";
+import { createChain, GovernanceHelper, policyAction } from "../helpers/chain.ts";
+import { createTestDatabase } from "../helpers/db.ts";
+import { startTestUpstream } from "../helpers/upstream.ts";
+import { buildGateway, openMigrated, until } from "./build.ts";
+
+t.test("a policy change executed on the chain is enforced on the next call once the index has caught up", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  const database = await openMigrated(t, await createTestDatabase(t));
+  const indexer = createIndexer({
+    database,
+    provider: chain.provider,
+    deployment: chain.deployment,
+    pollIntervalMs: 50,
+  });
+  await indexer.start();
+  t.teardown(() => indexer.stop());
+  const upstream = await startTestUpstream();
+  t.teardown(() => upstream.close());
+
+  const approve = new GovernanceHelper(chain, [policyAction({ modelId: "commons-dev-1" })]);
+  await approve.pass();
+  await indexer.waitForBlock();
+  const gw = await buildGateway(t, { database, upstreamUrl: upstream.url });
+
+  // A consumer with no grant: the deployment's community pool pays.
+  const { key } = await issueApiKey(database.db, { address: Wallet.createRandom().address });
+  const client = gw.client(key, { purpose: "research" });
+  const call = () =>
+    client.chat.completions
+      .create({ model: "commons-dev-1", messages: [{ role: "user", content: "hi" }], max_tokens: 4 })
+      .withResponse();
+
+  const { response } = await call();
+  t.equal(response.headers.get("x-commons-policy-version"), "1");
+  t.equal(response.headers.get("x-commons-proposal-id"), String(await approve.id()));
+
+  const suspend = new GovernanceHelper(chain, [{ kind: "SUSPEND_MODEL", modelId: "commons-dev-1", reason: "audit" }]);
+  await suspend.propose();
+  await suspend.waitForSnapshot();
+  for (const voter of chain.signers.slice(0, 3)) await suspend.vote(voter, 1);
+  await suspend.waitForDeadline();
+  await suspend.queue();
+  await suspend.waitForEta();
+  const executed = performance.now();
+  const receipt = await suspend.execute();
+
+  await indexer.waitForBlock(receipt?.blockNumber);
+  const indexed = performance.now();
+  const refusal = await until(async () => {
+    try {
+      await call();
+      return undefined;
+    } catch (error) {
+      if (error instanceof OpenAI.APIError) return error;
+      throw error;
+    }
+  }, "the suspension to be enforced");
+  const enforced = performance.now();
+  t.comment(
+    `execution → indexed: ${(indexed - executed).toFixed(1)} ms; indexed → enforced: ${(enforced - indexed).toFixed(1)} ms; execution → enforced: ${(enforced - executed).toFixed(1)} ms`,
+  );
+  t.equal(refusal.status, 403);
+  t.equal(refusal.code, "MODEL_SUSPENDED");
+  t.equal(refusal.headers?.get("x-commons-policy-version"), "2");
+  t.equal(refusal.headers?.get("x-commons-proposal-id"), String(await suspend.id()));
+});
