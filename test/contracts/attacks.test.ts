@@ -1,4 +1,4 @@
-import { type Contract, id, Wallet, ZeroAddress, ZeroHash } from "ethers";
+import { type Contract, id, type TransactionReceipt, Wallet, ZeroAddress, ZeroHash } from "ethers";
 import t from "tap";
 import { encodeAction } from "../../services/chain/actions.ts";
 import { contractInterface } from "../../services/chain/artifacts.ts";
@@ -35,7 +35,7 @@ function token(runner: Signer): Contract {
 }
 
 /** The weight the governor recorded for the single VoteCast of `receipt`. */
-function castWeight(receipt: Parameters<typeof eventsOf>[1]): unknown {
+function castWeight(receipt: TransactionReceipt | null): unknown {
   const [vote] = eventsOf(chain, receipt, "governor");
   return vote?.name === "VoteCast" ? vote.args[3] : undefined;
 }
@@ -81,7 +81,7 @@ t.test("EIP-712 ballots: a relayed signature votes with the signer's weight, onc
   const ballot = await helper.signBallot(erin, Vote.For);
   t.equal(ballot.nonce, 0n);
 
-  const relayed = await governor.connect(relayer).getFunction("castVoteBySig");
+  const relayed = governor.connect(relayer).getFunction("castVoteBySig");
   const receipt = await (await relayed(proposalId, Vote.For, erin.address, ballot.signature)).wait();
   t.equal(receipt.from, relayer.address, "the relayer paid");
   t.same(eventsOf(chain, receipt, "governor"), [
@@ -242,11 +242,12 @@ t.test("after deployment the timelock administers itself and the deployer holds 
     name: "TimelockUnauthorizedCaller",
     args: [deployer],
   });
+  const readyOnly = `0x${"00".repeat(31)}04`; // expected-state bitmap: OperationState.Ready (bit 2)
   t.same(
     await revertOf(asDeployer.getFunction("execute")(call.target, 0, call.calldata, ZeroHash, ZeroHash)),
     {
       name: "TimelockUnexpectedOperationState",
-      args: [await timelock.hashOperation(call.target, 0, call.calldata, ZeroHash, ZeroHash), `0x${"00".repeat(31)}04`],
+      args: [await timelock.hashOperation(call.target, 0, call.calldata, ZeroHash, ZeroHash), readyOnly],
     },
     "an operation nobody scheduled cannot be executed",
   );
