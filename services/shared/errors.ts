@@ -26,6 +26,10 @@ export const errorTable = {
   FORBIDDEN: { status: 403, type: "invalid_request_error", retryable: false },
   NOT_FOUND: { status: 404, type: "invalid_request_error", retryable: false },
   RELAYER_NOT_CONFIGURED: { status: 503, type: "server_error", retryable: false },
+  /** The document does not fit the schema (unknown field, wrong argument...). */
+  GRAPHQL_VALIDATION_FAILED: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The query is deeper or costlier than the API answers. */
+  QUERY_TOO_COMPLEX: { status: 400, type: "invalid_request_error", retryable: false },
   // Internal faults, wrapped where they enter our code.
   CONFIG_INVALID: { status: 500, type: "server_error", retryable: false },
   CONTRACTS_NOT_BUILT: { status: 500, type: "server_error", retryable: false },

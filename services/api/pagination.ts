@@ -1,0 +1,46 @@
+import type { Page, PageRequest, Position } from "../db/governance-queries.ts";
+import { AppError } from "../shared/errors.ts";
+
+/** The largest page a list answers; larger `first` values are refused, not silently cut. */
+export const MAX_PAGE_SIZE = 100;
+
+/** Cursors are opaque to clients: the row's position in the list order, base64url-encoded JSON. */
+export function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify(position)).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, width: number): Position {
+  try {
+    const position = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (
+      Array.isArray(position) &&
+      position.length === width &&
+      position.every((p) => typeof p === "string" || (typeof p === "number" && Number.isSafeInteger(p)))
+    ) {
+      return position;
+    }
+  } catch {
+    // Falls through to the error below: a cursor we did not issue.
+  }
+  throw new AppError("BAD_USER_INPUT", "after is not a cursor of this list (use pageInfo.endCursor)");
+}
+
+/** Checks `first` and `after` of a list whose positions have `width` parts. */
+export function pageRequest(args: { first?: number | null; after?: string | null }, width: number): PageRequest {
+  const first = args.first ?? 20;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw new AppError("BAD_USER_INPUT", `first must be between 1 and ${MAX_PAGE_SIZE}, got ${first}`);
+  }
+  return { first, after: args.after ? decodeCursor(args.after, width) : null };
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** A page as a Relay-style connection; edges are built eagerly so that node fields batch in one tick. */
+export function toConnection<R, T>(page: Page<R>, position: (row: R) => Position, node: (row: R) => T): Connection<T> {
+  const edges = page.rows.map((row) => ({ cursor: encodeCursor(position(row)), node: node(row) }));
+  return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

@@ -1,0 +1,95 @@
+import { AbiCoder, getAddress, id, keccak256 } from "ethers";
+import { type Action, encodeAction, type GovernorSetting, validateAction } from "../../chain/actions.ts";
+import { contractInterface } from "../../chain/artifacts.ts";
+import { AppError } from "../../shared/errors.ts";
+import type { ApiContext } from "../context.ts";
+import { actionNode } from "./shapes.ts";
+
+/** More calls than this in one proposal is a mistake, not governance. */
+const MAX_ACTIONS = 20;
+const MAX_DESCRIPTION_BYTES = 64 * 1024;
+
+interface ActionInput {
+  setModelPolicy?: Omit<Extract<Action, { kind: "SET_MODEL_POLICY" }>, "kind">;
+  suspendModel?: { modelId: string; reason: string };
+  grantAllocation?: { grantee: string; modelId: string; tokensPerEpoch: bigint; start: number; end: number };
+  revokeAllocation?: { grantId: bigint };
+  setCommunityPool?: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
+  updateGovernorSetting?: { setting: GovernorSetting; value: bigint };
+}
+
+interface DraftInput {
+  description: string;
+  actions: ActionInput[];
+  proposer?: string | null;
+}
+
+/** The one-of input as our Action union (graphql's @oneOf guarantees exactly one field is set). */
+function toAction(input: ActionInput): Action {
+  if (input.setModelPolicy) return { kind: "SET_MODEL_POLICY", ...input.setModelPolicy };
+  if (input.suspendModel) return { kind: "SUSPEND_MODEL", ...input.suspendModel };
+  if (input.grantAllocation) return { kind: "GRANT_ALLOCATION", ...input.grantAllocation };
+  if (input.revokeAllocation) return { kind: "REVOKE_ALLOCATION", ...input.revokeAllocation };
+  if (input.setCommunityPool) return { kind: "SET_COMMUNITY_POOL", ...input.setCommunityPool };
+  if (input.updateGovernorSetting) return { kind: "UPDATE_GOVERNOR_SETTING", ...input.updateGovernorSetting };
+  throw new AppError("BAD_USER_INPUT", "an action must set exactly one of its fields");
+}
+
+/** The governor's hashProposal, computed off chain: keccak256(abi.encode(targets, values, calldatas, descriptionHash)). */
+export function hashProposal(
+  targets: string[],
+  values: bigint[],
+  calldatas: string[],
+  descriptionHash: string,
+): bigint {
+  const encoded = AbiCoder.defaultAbiCoder().encode(
+    ["address[]", "uint256[]", "bytes[]", "bytes32"],
+    [targets, values, calldatas, descriptionHash],
+  );
+  return BigInt(keccak256(encoded));
+}
+
+export const draftProposalMutations = {
+  async draftProposal(_: unknown, { input }: { input: DraftInput }, ctx: ApiContext) {
+    const { deployment } = ctx.deps;
+    if (input.description.trim() === "") throw new AppError("BAD_USER_INPUT", "description must not be empty");
+    if (Buffer.byteLength(input.description) > MAX_DESCRIPTION_BYTES) {
+      throw new AppError("BAD_USER_INPUT", `description must be at most ${MAX_DESCRIPTION_BYTES} bytes`);
+    }
+    if (input.actions.length === 0 || input.actions.length > MAX_ACTIONS) {
+      throw new AppError("BAD_USER_INPUT", `a proposal needs 1 to ${MAX_ACTIONS} actions, got ${input.actions.length}`);
+    }
+    const actions = input.actions.map(toAction);
+    actions.forEach(validateAction);
+    const calls = actions.map((a) => encodeAction(deployment.contracts, a));
+    // The governor accepts a description ending in #proposer=<address> only from that address.
+    const description = input.proposer
+      ? `${input.description}#proposer=${getAddress(input.proposer)}`
+      : input.description;
+    const targets = calls.map((c) => c.target);
+    const values = calls.map((c) => c.value);
+    const calldatas = calls.map((c) => c.calldata);
+    const descriptionHash = id(description);
+    const proposalId = hashProposal(targets, values, calldatas, descriptionHash);
+    if (await ctx.loaders.proposal(proposalId.toString())) {
+      throw new AppError("BAD_USER_INPUT", `proposal ${proposalId} already exists: change the description`, {
+        details: { proposalId: proposalId.toString() },
+      });
+    }
+    return {
+      proposalId,
+      description,
+      descriptionHash,
+      targets,
+      values,
+      calldatas,
+      actions: actions.map((a, i) => actionNode(a as Record<string, unknown>, calls[i] as (typeof calls)[number])),
+      transaction: {
+        to: deployment.contracts.governor,
+        data: contractInterface("governor").encodeFunctionData("propose", [targets, values, calldatas, description]),
+        value: 0n,
+        chainId: deployment.chainId,
+      },
+    };
+  },
+};

@@ -1,0 +1,52 @@
+import type { Wallet } from "ethers";
+import type { Deps } from "../../shared/deps.ts";
+import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
+import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
+import { draftProposalMutations } from "./draft-proposal.ts";
+import { Decision, ledgerQueries, Usage } from "./ledger.ts";
+import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
+import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
+import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
+import { relayTransactionMutations } from "./relay-transaction.ts";
+import { ProposalAction } from "./shapes.ts";
+import { signInMutations } from "./sign-in.ts";
+import { Subscription } from "./subscriptions.ts";
+import { syncStatusQueries } from "./sync-status.ts";
+import { Delegate, Vote, voteQueries } from "./votes.ts";
+
+/** Every resolver of schema.graphql, by type. */
+export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
+  return {
+    BigInt: BigIntScalar,
+    Address: AddressScalar,
+    Bytes: BytesScalar,
+    Timestamp: TimestampScalar,
+    Query: {
+      ...proposalQueries,
+      ...voteQueries,
+      ...policyQueries,
+      ...policyStatusQueries,
+      ...ledgerQueries,
+      ...syncStatusQueries,
+    },
+    Mutation: {
+      ...draftProposalMutations,
+      ...relayTransactionMutations,
+      ...createCastVoteBySig(deps, relayer),
+      ...signInMutations,
+    },
+    Subscription,
+    Proposal,
+    ProposalEvent,
+    ProposalAction,
+    Vote,
+    Delegate,
+    ModelPolicy,
+    PolicyVersion,
+    Grant,
+    CommunityPool,
+    PolicyStatus,
+    Usage,
+    Decision,
+  };
+}

@@ -1,0 +1,104 @@
+import {
+  countGrants,
+  currentPool,
+  type GrantFilter,
+  type GrantRow,
+  grantPosition,
+  listGrants,
+  listPolicies,
+  type PolicyVersionRow,
+  type PoolRow,
+  policyPosition,
+} from "../../db/governance-queries.ts";
+import type { ApiContext } from "../context.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+import { provenance } from "./shapes.ts";
+
+interface AllocationsArgs {
+  first?: number;
+  after?: string | null;
+  grantee?: string | null;
+  model?: string | null;
+  includeRevoked?: boolean | null;
+}
+
+export const policyQueries = {
+  async policies(
+    _: unknown,
+    args: { first?: number; after?: string | null; approved?: boolean | null; suspended?: boolean | null },
+    ctx: ApiContext,
+  ) {
+    const page = pageRequest(args, 1);
+    const rows = await listPolicies(
+      ctx.deps.database.db,
+      {
+        ...(args.approved != null ? { approved: args.approved } : {}),
+        ...(args.suspended != null ? { suspended: args.suspended } : {}),
+      },
+      page,
+    );
+    return toConnection(rows, policyPosition, (r) => ({ modelId: r.model_id, current: r }));
+  },
+
+  async policy(_: unknown, args: { model: string }, ctx: ApiContext) {
+    const versions = await ctx.loaders.policyHistory(args.model);
+    const current = versions[0];
+    return current ? { modelId: current.model_id, current } : null;
+  },
+
+  async allocations(_: unknown, args: AllocationsArgs, ctx: ApiContext) {
+    const page = pageRequest(args, 1);
+    const filter: GrantFilter = {
+      ...(args.grantee ? { grantee: args.grantee } : {}),
+      ...(args.model != null ? { model: args.model } : {}),
+      includeRevoked: args.includeRevoked ?? false,
+    };
+    const db = ctx.deps.database.db;
+    const rows = await listGrants(db, filter, page);
+    return {
+      ...toConnection(rows, grantPosition, (r) => r),
+      totalCount: () => countGrants(db, filter),
+      communityPool: () => currentPool(db),
+    };
+  },
+};
+
+export const ModelPolicy = {
+  history: (m: { modelId: string }, _: unknown, ctx: ApiContext) => ctx.loaders.policyHistory(m.modelId),
+};
+
+export const PolicyVersion = {
+  modelId: (v: PolicyVersionRow) => v.model_id,
+  suspendReason: (v: PolicyVersionRow) => v.suspend_reason,
+  maxTokensPerRequest: (v: PolicyVersionRow) => v.max_tokens_per_request,
+  requestsPerMinute: (v: PolicyVersionRow) => v.requests_per_minute,
+  allowedPurposes: (v: PolicyVersionRow) => v.allowed_purposes,
+  blockedTerms: (v: PolicyVersionRow) => v.blocked_terms,
+  guidelineUri: (v: PolicyVersionRow) => v.guideline_uri,
+  guidelineHash: (v: PolicyVersionRow) => v.guideline_hash,
+  enactedBy: (v: PolicyVersionRow) => provenance(v),
+};
+
+export const Grant = {
+  grantId: (g: GrantRow) => g.grant_id,
+  modelId: (g: GrantRow) => g.model_id,
+  tokensPerEpoch: (g: GrantRow) => g.tokens_per_epoch,
+  start: (g: GrantRow) => g.start_time,
+  end: (g: GrantRow) => g.end_time,
+  enactedBy: (g: GrantRow) => provenance(g),
+  revokedBy: (g: GrantRow) =>
+    g.revoked && g.revoked_tx !== null && g.revoked_block !== null
+      ? {
+          proposalId: g.revoked_proposal_id,
+          transactionHash: g.revoked_tx,
+          blockNumber: g.revoked_block,
+        }
+      : null,
+};
+
+export const CommunityPool = {
+  allowancePerAddress: (p: PoolRow) => p.allowance_per_address,
+  poolSizePerEpoch: (p: PoolRow) => p.pool_size_per_epoch,
+  epochLength: (p: PoolRow) => p.epoch_length,
+  enactedBy: (p: PoolRow) => provenance(p),
+};

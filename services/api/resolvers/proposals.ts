@@ -1,0 +1,133 @@
+import { deriveProposalState } from "../../chain/proposal-state.ts";
+import {
+  countProposals,
+  listProposals,
+  listVotes,
+  type ProposalEventRow,
+  type ProposalFilter,
+  type ProposalRow,
+  proposalPosition,
+  votePosition,
+} from "../../db/governance-queries.ts";
+import type { ApiContext } from "../context.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+import { actionNode, type SupportName, supportNumber } from "./shapes.ts";
+
+interface ProposalsArgs {
+  first?: number;
+  after?: string | null;
+  filter?: {
+    state?: ProposalFilter["states"];
+    kind?: string[];
+    proposer?: string;
+    createdFrom?: number;
+    createdUntil?: number;
+  } | null;
+}
+
+interface VotesArgs {
+  first?: number;
+  after?: string | null;
+  support?: SupportName | null;
+}
+
+export const proposalQueries = {
+  async proposals(_: unknown, args: ProposalsArgs, ctx: ApiContext) {
+    const page = pageRequest(args, 2);
+    const f = args.filter ?? {};
+    const filter: ProposalFilter = {
+      ...(f.state ? { states: f.state } : {}),
+      ...(f.kind ? { kinds: f.kind } : {}),
+      ...(f.proposer ? { proposer: f.proposer } : {}),
+      ...(f.createdFrom != null ? { createdFrom: f.createdFrom } : {}),
+      ...(f.createdUntil != null ? { createdUntil: f.createdUntil } : {}),
+      // Only a state filter needs the clock.
+      now: f.state ? await ctx.clock() : 0,
+    };
+    const db = ctx.deps.database.db;
+    const rows = await listProposals(db, filter, page);
+    return {
+      ...toConnection(rows, proposalPosition, (r) => r),
+      totalCount: () => countProposals(db, filter),
+    };
+  },
+
+  async proposal(_: unknown, args: { id: bigint }, ctx: ApiContext) {
+    return ctx.loaders.proposal(args.id.toString());
+  },
+};
+
+export const Proposal = {
+  description: (p: ProposalRow) => p.description,
+  descriptionHash: (p: ProposalRow) => p.description_hash,
+  async state(p: ProposalRow, _: unknown, ctx: ApiContext) {
+    return deriveProposalState(
+      {
+        status: p.status,
+        voteStart: p.vote_start,
+        voteEnd: p.vote_end,
+        forVotes: BigInt(p.for_votes),
+        againstVotes: BigInt(p.against_votes),
+        abstainVotes: BigInt(p.abstain_votes),
+        quorum: BigInt(p.quorum),
+        eta: p.eta,
+      },
+      await ctx.clock(),
+    );
+  },
+  actions: (p: ProposalRow) =>
+    p.actions.map((a, i) =>
+      actionNode(a, {
+        target: p.targets[i] as string,
+        value: p.values[i] as string,
+        calldata: p.calldatas[i] as string,
+      }),
+    ),
+  voteStart: (p: ProposalRow) => p.vote_start,
+  voteEnd: (p: ProposalRow) => p.vote_end,
+  tally(p: ProposalRow) {
+    const forVotes = BigInt(p.for_votes);
+    const against = BigInt(p.against_votes);
+    const abstain = BigInt(p.abstain_votes);
+    const quorum = BigInt(p.quorum);
+    return {
+      for: forVotes,
+      against,
+      abstain,
+      voteCount: p.vote_count,
+      quorum,
+      quorumReached: quorum <= forVotes + abstain,
+      majorityFor: forVotes > against,
+    };
+  },
+  created: (p: ProposalRow) => ({
+    proposalId: p.id,
+    transactionHash: p.created_tx,
+    blockNumber: p.created_block,
+    blockTime: p.created_time,
+  }),
+  history: (p: ProposalRow, _: unknown, ctx: ApiContext) => ctx.loaders.history(p.id),
+  async votes(p: ProposalRow, args: VotesArgs, ctx: ApiContext) {
+    const page = pageRequest(args, 2);
+    const support = args.support ? supportNumber(args.support) : undefined;
+    const db = ctx.deps.database.db;
+    const totalCount = () =>
+      support === undefined ? p.vote_count : ctx.loaders.voteCount({ proposalId: p.id, support });
+    if (page.after) {
+      // A later page of one proposal's votes: a plain keyset query (only the first page is batched).
+      const rows = await listVotes(db, { proposalId: p.id, ...(support !== undefined ? { support } : {}) }, page);
+      return { ...toConnection(rows, votePosition, (r) => r), totalCount };
+    }
+    const rows = await ctx.loaders.firstVotes({ proposalId: p.id, first: page.first, support });
+    const firstPage = { rows: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+    return { ...toConnection(firstPage, votePosition, (r) => r), totalCount };
+  },
+};
+
+export const ProposalEvent = {
+  blockNumber: (e: ProposalEventRow) => e.block_number,
+  blockTime: (e: ProposalEventRow) => e.block_time,
+  transactionHash: (e: ProposalEventRow) => e.tx_hash,
+  eta: (e: ProposalEventRow) => (e.event === "QUEUED" ? (e.data?.eta ?? null) : null),
+  deadline: (e: ProposalEventRow) => (e.event === "EXTENDED" ? (e.data?.deadline ?? null) : null),
+};

@@ -1,0 +1,50 @@
+import type { Action } from "../../chain/actions.ts";
+
+/** Vote support as GovernorCountingSimple numbers it, by name. */
+export const supportNames = ["AGAINST", "FOR", "ABSTAIN"] as const;
+export type SupportName = (typeof supportNames)[number];
+
+export function supportNumber(name: SupportName): number {
+  return supportNames.indexOf(name);
+}
+
+export function provenance(row: {
+  proposal_id: string | null;
+  tx_hash: string;
+  block_number: number;
+  block_time: number;
+}) {
+  return {
+    proposalId: row.proposal_id,
+    transactionHash: row.tx_hash,
+    blockNumber: row.block_number,
+    blockTime: row.block_time,
+  };
+}
+
+const actionTypes: Record<Action["kind"], string> = {
+  SET_MODEL_POLICY: "SetModelPolicyAction",
+  SUSPEND_MODEL: "SuspendModelAction",
+  GRANT_ALLOCATION: "GrantAllocationAction",
+  REVOKE_ALLOCATION: "RevokeAllocationAction",
+  SET_COMMUNITY_POOL: "SetCommunityPoolAction",
+  UPDATE_GOVERNOR_SETTING: "UpdateGovernorSettingAction",
+  UNKNOWN: "UnknownAction",
+};
+
+/**
+ * A decoded action next to its raw call, as the ProposalAction interface shows it. The governor
+ * setting's value is `newValue` there, since `value` is the call's ETH value.
+ */
+export function actionNode(
+  action: Record<string, unknown>,
+  call: { target: string; value: string | bigint; calldata: string },
+) {
+  const node: Record<string, unknown> = { ...action, target: call.target, value: call.value, calldata: call.calldata };
+  if (action.kind === "UPDATE_GOVERNOR_SETTING") node.newValue = action.value;
+  return node;
+}
+
+export const ProposalAction = {
+  resolveType: (node: { kind: Action["kind"] }) => actionTypes[node.kind] ?? "UnknownAction",
+};

@@ -1,0 +1,56 @@
+import {
+  type AccountRow,
+  countDelegates,
+  countVotes,
+  delegatePosition,
+  listDelegates,
+  listVotes,
+  type VoteFilter,
+  type VoteRow,
+  votePosition,
+} from "../../db/governance-queries.ts";
+import type { ApiContext } from "../context.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+import { type SupportName, supportNames, supportNumber } from "./shapes.ts";
+
+interface VotesArgs {
+  first?: number;
+  after?: string | null;
+  filter?: { proposalId?: bigint | null; voter?: string | null; support?: SupportName | null } | null;
+}
+
+export const voteQueries = {
+  async votes(_: unknown, args: VotesArgs, ctx: ApiContext) {
+    const page = pageRequest(args, 2);
+    const f = args.filter ?? {};
+    const filter: VoteFilter = {
+      ...(f.proposalId != null ? { proposalId: f.proposalId.toString() } : {}),
+      ...(f.voter ? { voter: f.voter } : {}),
+      ...(f.support ? { support: supportNumber(f.support) } : {}),
+    };
+    const db = ctx.deps.database.db;
+    const rows = await listVotes(db, filter, page);
+    return { ...toConnection(rows, votePosition, (r) => r), totalCount: () => countVotes(db, filter) };
+  },
+
+  async delegates(_: unknown, args: { first?: number; after?: string | null }, ctx: ApiContext) {
+    const page = pageRequest(args, 2);
+    const db = ctx.deps.database.db;
+    const rows = await listDelegates(db, page);
+    return { ...toConnection(rows, delegatePosition, (r) => r), totalCount: () => countDelegates(db) };
+  },
+};
+
+export const Vote = {
+  proposalId: (v: VoteRow) => v.proposal_id,
+  proposal: (v: VoteRow, _: unknown, ctx: ApiContext) => ctx.loaders.proposal(v.proposal_id),
+  support: (v: VoteRow) => supportNames[v.support],
+  blockNumber: (v: VoteRow) => v.block_number,
+  blockTime: (v: VoteRow) => v.block_time,
+  transactionHash: (v: VoteRow) => v.tx_hash,
+};
+
+export const Delegate = {
+  votingPower: (a: AccountRow) => a.voting_power,
+  delegatesTo: (a: AccountRow) => a.delegate,
+};
