@@ -1,7 +1,15 @@
 import type { Log } from "ethers";
 import t from "tap";
 import type { Action } from "../../services/chain/actions.ts";
-import { createChain, eventsOf, GovernanceHelper, ProposalState, policyAction, Vote } from "../helpers/chain.ts";
+import {
+  createChain,
+  eventsOf,
+  GovernanceHelper,
+  ProposalState,
+  policyAction,
+  policyRules,
+  Vote,
+} from "../helpers/chain.ts";
 
 // One chain for the file: each test enacts one proposal on top of the state the previous ones left.
 const chain = await createChain();
@@ -15,21 +23,6 @@ const supplyPerHolder = chain.config.holders[0]!.amount;
 /** Passes `actions` through the whole lifecycle and returns the execute receipt. */
 function enact(...actions: Action[]) {
   return new GovernanceHelper(chain, actions).pass();
-}
-
-type PolicyAction = Extract<Action, { kind: "SET_MODEL_POLICY" }>;
-
-/** PolicyInput as the contract returns it (a struct read as an array), from the action that set it. */
-function rulesOf(a: PolicyAction): unknown[] {
-  return [
-    a.approved,
-    BigInt(a.maxTokensPerRequest),
-    BigInt(a.requestsPerMinute),
-    a.allowedPurposes,
-    a.blockedTerms,
-    a.guidelineUri,
-    a.guidelineHash,
-  ];
 }
 
 t.test("a proposal goes Pending, Active, Succeeded, Queued, Executed, with an event at each step", async (t) => {
@@ -106,13 +99,13 @@ t.test("SET_MODEL_POLICY: a new model gets version 1 and its rules", async (t) =
     modelId: "llama-3-8b",
     allowedPurposes: ["research"],
     blockedTerms: ["x", "y"],
-  }) as PolicyAction;
+  });
   const executed = await enact(action);
   const key = await registry.modelKey("llama-3-8b");
   t.same(eventsOf(chain, executed, "registry"), [
-    { name: "PolicySet", args: [key, "llama-3-8b", 0n, 1n, rulesOf(action)] },
+    { name: "PolicySet", args: [key, "llama-3-8b", 0n, 1n, policyRules(action)] },
   ]);
-  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [1n, false, rulesOf(action)]);
+  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [1n, false, policyRules(action)]);
   t.same([...(await registry.modelIds())], ["lifecycle", "llama-3-8b"]);
 });
 
@@ -133,12 +126,12 @@ t.test("SET_MODEL_POLICY on a suspended model replaces its rules and lifts the s
     modelId: "llama-3-8b",
     maxTokensPerRequest: 256,
     requestsPerMinute: 10,
-  }) as PolicyAction;
+  });
   const executed = await enact(action);
   t.same(eventsOf(chain, executed, "registry"), [
-    { name: "PolicySet", args: [await registry.modelKey("llama-3-8b"), "llama-3-8b", 2n, 3n, rulesOf(action)] },
+    { name: "PolicySet", args: [await registry.modelKey("llama-3-8b"), "llama-3-8b", 2n, 3n, policyRules(action)] },
   ]);
-  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [3n, false, rulesOf(action)]);
+  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [3n, false, policyRules(action)]);
   t.same([...(await registry.modelIds())], ["lifecycle", "llama-3-8b"], "a model is listed once");
 });
 

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { ZeroHash } from "ethers";
 import fc from "fast-check";
 import t from "tap";
-import type { Action } from "../../services/chain/actions.ts";
-import { encodeAction } from "../../services/chain/actions.ts";
-import { createChain, eventsOf, impersonate, policyAction, revertOf } from "../helpers/chain.ts";
+import { type Action, encodeAction } from "../../services/chain/actions.ts";
+import { createChain, eventsOf, impersonate, policyAction, policyRules, revertOf } from "../helpers/chain.ts";
 
 // A random sequence of setPolicy / suspendModel calls against a model of what the registry should hold.
 // Every run starts from the same deployed chain (evm_snapshot / evm_revert), so runs do not see each other.
@@ -14,8 +13,7 @@ const timelock = await impersonate(chain, chain.deployment.contracts.timelock);
 const registry = chain.contract("registry", timelock);
 
 const models = ["alpha", "beta", "gamma"] as const;
-type PolicyAction = Extract<Action, { kind: "SET_MODEL_POLICY" }>;
-type Step = { op: "set"; model: number; action: PolicyAction } | { op: "suspend"; model: number; reason: string };
+type Step = { op: "set"; model: number; action: Action } | { op: "suspend"; model: number; reason: string };
 interface Expected {
   version: bigint;
   suspended: boolean;
@@ -41,22 +39,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     .map(({ model, ...rules }) => ({
       op: "set" as const,
       model,
-      action: policyAction({ modelId: models[model], ...rules }) as PolicyAction,
+      action: policyAction({ modelId: models[model], ...rules }),
     })),
   fc.record({ op: fc.constant("suspend" as const), model, reason: fc.string({ minLength: 1, maxLength: 20 }) }),
 );
-
-function rulesOf(a: PolicyAction): unknown[] {
-  return [
-    a.approved,
-    BigInt(a.maxTokensPerRequest),
-    BigInt(a.requestsPerMinute),
-    a.allowedPurposes,
-    a.blockedTerms,
-    a.guidelineUri,
-    a.guidelineHash,
-  ];
-}
 
 async function apply(s: Step, expected: Map<string, Expected>, listed: string[]): Promise<void> {
   const modelId = models[s.model]!;
@@ -66,7 +52,7 @@ async function apply(s: Step, expected: Map<string, Expected>, listed: string[])
   if (s.op === "set") {
     const call = encodeAction(chain.deployment.contracts, s.action);
     const receipt = await (await timelock.sendTransaction({ to: call.target, data: call.calldata })).wait();
-    const rules = rulesOf(s.action);
+    const rules = policyRules(s.action);
     assert.deepEqual(eventsOf(chain, receipt, "registry"), [
       { name: "PolicySet", args: [key, modelId, previous, previous + 1n, rules] },
     ]);

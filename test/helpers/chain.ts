@@ -299,3 +299,17 @@ export async function revertOf(pending: Promise<unknown>): Promise<Decoded> {
   }
   throw new Error("expected a revert, but the call succeeded");
 }
+
+/** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
+export function policyRules(action: Action): unknown[] {
+  if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
+  return [
+    action.approved,
+    BigInt(action.maxTokensPerRequest),
+    BigInt(action.requestsPerMinute),
+    action.allowedPurposes,
+    action.blockedTerms,
+    action.guidelineUri,
+    action.guidelineHash,
+  ];
+}
