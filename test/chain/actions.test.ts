@@ -12,7 +12,7 @@ import {
 } from "../../services/chain/actions.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 import { isAppError } from "../../services/shared/errors.ts";
-import { policyAction } from "../helpers/chain.ts";
+import { grantAction, policyAction } from "../helpers/chain.ts";
 import { badActions } from "./bad-actions.ts";
 
 // Encoding and decoding need only the addresses, not a chain.
@@ -97,17 +97,6 @@ t.test(
     t.same(refusal({ ...grantAction(), start: 0.5 })?.code, "BAD_USER_INPUT");
   },
 );
-
-function grantAction(): Extract<Action, { kind: "GRANT_ALLOCATION" }> {
-  return {
-    kind: "GRANT_ALLOCATION",
-    grantee: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-    modelId: "",
-    tokensPerEpoch: 1_000n,
-    start: 1_000,
-    end: 2_000,
-  };
-}
 
 function poolAction(): Extract<Action, { kind: "SET_COMMUNITY_POOL" }> {
   return { kind: "SET_COMMUNITY_POOL", allowancePerAddress: 1n, poolSizePerEpoch: 10n, epochLength: 60 };

@@ -1,6 +1,6 @@
 import { ZeroAddress } from "ethers";
 import type { Action } from "../../services/chain/actions.ts";
-import { policyAction } from "../helpers/chain.ts";
+import { grantAction, policyAction } from "../helpers/chain.ts";
 
 /**
  * Inputs that both the contracts and `validateAction` refuse, each with the custom error the contract
@@ -17,19 +17,6 @@ export interface BadAction {
 
 const tooLongModelId = "m".repeat(129);
 const zeroHash = `0x${"00".repeat(32)}`;
-const grantee = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-
-function grant(overrides: Partial<Extract<Action, { kind: "GRANT_ALLOCATION" }>>): Action {
-  return {
-    kind: "GRANT_ALLOCATION",
-    grantee,
-    modelId: "",
-    tokensPerEpoch: 1_000n,
-    start: 1_000,
-    end: 2_000,
-    ...overrides,
-  };
-}
 
 export const badActions: BadAction[] = [
   {
@@ -82,31 +69,31 @@ export const badActions: BadAction[] = [
   },
   {
     title: "grant to the zero address",
-    action: grant({ grantee: ZeroAddress }),
+    action: grantAction({ grantee: ZeroAddress }),
     field: "grantee",
     error: { name: "AllocatorZeroAddress", args: [] },
   },
   {
     title: "grant of zero tokens",
-    action: grant({ tokensPerEpoch: 0n }),
+    action: grantAction({ tokensPerEpoch: 0n }),
     field: "tokensPerEpoch",
     error: { name: "AllocatorZeroAmount", args: [] },
   },
   {
     title: "grant that ends when it starts",
-    action: grant({ start: 5_000, end: 5_000 }),
+    action: grantAction({ start: 5_000, end: 5_000 }),
     field: "end",
     error: { name: "AllocatorInvalidPeriod", args: [5_000n, 5_000n] },
   },
   {
     title: "grant that ends before it starts",
-    action: grant({ start: 5_000, end: 4_999 }),
+    action: grantAction({ start: 5_000, end: 4_999 }),
     field: "end",
     error: { name: "AllocatorInvalidPeriod", args: [5_000n, 4_999n] },
   },
   {
     title: "grant scoped to a model id over 128 bytes",
-    action: grant({ modelId: tooLongModelId }),
+    action: grantAction({ modelId: tooLongModelId }),
     field: "modelId",
     error: { name: "AllocatorInvalidModelId", args: [tooLongModelId] },
   },

@@ -313,3 +313,18 @@ export function policyRules(action: Action): unknown[] {
     action.guidelineHash,
   ];
 }
+
+/** A grant action with sensible defaults (any model, 1,000 tokens per epoch, a past period), for tests. */
+export function grantAction(
+  overrides: Partial<Extract<Action, { kind: "GRANT_ALLOCATION" }>> = {},
+): Extract<Action, { kind: "GRANT_ALLOCATION" }> {
+  return {
+    kind: "GRANT_ALLOCATION",
+    grantee: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    modelId: "",
+    tokensPerEpoch: 1_000n,
+    start: 1_000,
+    end: 2_000,
+    ...overrides,
+  };
+}
