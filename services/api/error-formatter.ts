@@ -29,7 +29,7 @@ function codeOf(error: GraphQLError): ErrorCode {
   if (typeof status === "number" && status >= 400 && status < 500) return "BAD_USER_INPUT";
   // Errors graphql-js raises itself about the document carry no original error; variable coercion
   // failures say "got invalid value".
-  if (original === undefined) {
+  if (original === undefined || original instanceof GraphQLError) {
     return /invalid value|Expected value of type|Expected type/.test(error.message)
       ? "BAD_USER_INPUT"
       : "GRAPHQL_VALIDATION_FAILED";

@@ -1,0 +1,343 @@
+import { type Contract, id, Wallet } from "ethers";
+import Fastify from "fastify";
+import { SiweMessage } from "siwe";
+import t from "tap";
+import apiPlugin from "../../services/api/plugin.ts";
+import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
+import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN, TEST_SIWE_DOMAIN } from "../helpers/graphql.ts";
+
+const relayer = Wallet.createRandom();
+const api = await createApiFixture(t, { relayer });
+const { chain } = api;
+const [holder0, holder1] = chain.signers as [Signer, Signer];
+await chain.provider.send("hardhat_setBalance", [relayer.address, `0x${(10n ** 20n).toString(16)}`]);
+
+async function fundedWallet() {
+  const wallet = Wallet.createRandom().connect(chain.provider);
+  await chain.provider.send("hardhat_setBalance", [wallet.address, `0x${(10n ** 20n).toString(16)}`]);
+  return wallet;
+}
+
+const relay = (tx: string) => api.gql(`mutation($tx: Bytes!) { relayTransaction(signedTransaction: $tx) }`, { tx });
+
+const draft = (input: Record<string, unknown>) =>
+  api.gql(`mutation($input: DraftProposalInput!) { draftProposal(input: $input) { proposalId } }`, { input });
+
+const policyInput = {
+  modelId: "m-1",
+  approved: true,
+  maxTokensPerRequest: 100,
+  requestsPerMinute: 10,
+  guidelineUri: "ipfs://g",
+  guidelineHash: id("g"),
+};
+
+t.test("draftProposal refuses bad actions with BAD_USER_INPUT naming the field", async (t) => {
+  const cases: [string, Record<string, unknown>][] = [
+    ["no action", { description: "x", actions: [] }],
+    ["empty description", { description: " ", actions: [{ setModelPolicy: policyInput }] }],
+    [
+      "two kinds in one action",
+      { description: "x", actions: [{ setModelPolicy: policyInput, suspendModel: { modelId: "m", reason: "r" } }] },
+    ],
+    [
+      "limit out of range",
+      { description: "x", actions: [{ setModelPolicy: { ...policyInput, maxTokensPerRequest: 0 } }] },
+    ],
+    [
+      "wrong checksum",
+      {
+        description: "x",
+        actions: [
+          {
+            grantAllocation: {
+              grantee: "0x70997970c51812dc3A010C7d01b50e0d17dc79C8",
+              tokensPerEpoch: "1",
+              start: 1,
+              end: 2,
+            },
+          },
+        ],
+      },
+    ],
+    [
+      "epoch end before start",
+      {
+        description: "x",
+        actions: [{ grantAllocation: { grantee: holder1.address, tokensPerEpoch: "1", start: 10, end: 5 } }],
+      },
+    ],
+    [
+      "allowance above pool",
+      {
+        description: "x",
+        actions: [{ setCommunityPool: { allowancePerAddress: "10", poolSizePerEpoch: "5", epochLength: 60 } }],
+      },
+    ],
+    ["uint256 overflow", { description: "x", actions: [{ revokeAllocation: { grantId: `1${"0".repeat(78)}` } }] }],
+  ];
+  for (const [name, input] of cases) {
+    const response = await draft(input);
+    t.same(codesOf(response), ["BAD_USER_INPUT"], name);
+  }
+  const field = await draft({
+    description: "x",
+    actions: [{ setModelPolicy: { ...policyInput, maxTokensPerRequest: 0 } }],
+  });
+  t.match(field.errors?.[0], { extensions: { index: 0, field: "maxTokensPerRequest" } });
+
+  const ok = dataOf(await draft({ description: "once", actions: [{ setModelPolicy: policyInput }] }));
+  const helper = new GovernanceHelper(
+    chain,
+    [{ kind: "SET_MODEL_POLICY", ...policyInput, allowedPurposes: [], blockedTerms: [] }],
+    "once",
+  );
+  t.equal(ok.draftProposal.proposalId, String(await helper.id()));
+  await helper.propose();
+  await api.synced();
+  t.same(
+    codesOf(await draft({ description: "once", actions: [{ setModelPolicy: policyInput }] })),
+    ["BAD_USER_INPUT"],
+    "already proposed",
+  );
+});
+
+t.test(
+  "relayTransaction relays only signed calls of allowed methods to our governor or token on our chain",
+  async (t) => {
+    const wallet = await fundedWallet();
+    const token = chain.contract("token", wallet) as Contract;
+    const delegateData = token.interface.encodeFunctionData("delegate", [wallet.address]);
+    const sign = async (overrides: Record<string, unknown>) => {
+      const populated = await wallet.populateTransaction({ to: chain.deployment.contracts.token, data: delegateData });
+      return wallet.signTransaction({ ...populated, ...overrides });
+    };
+
+    const wrongChain = await relay(await sign({ chainId: 1n }));
+    t.same(codesOf(wrongChain), ["BAD_USER_INPUT"]);
+    t.equal(wrongChain.errors?.[0]?.extensions.reason, "WRONG_CHAIN");
+
+    const foreign = await relay(await sign({ to: chain.deployment.contracts.registry }));
+    t.same(codesOf(foreign), ["FORBIDDEN"]);
+    t.equal(foreign.errors?.[0]?.extensions.reason, "FOREIGN_CONTRACT");
+
+    const elsewhere = await relay(await sign({ to: Wallet.createRandom().address }));
+    t.equal(elsewhere.errors?.[0]?.extensions.reason, "FOREIGN_CONTRACT");
+
+    const transfer = await relay(
+      await sign({ data: token.interface.encodeFunctionData("transfer", [holder0.address, 1n]) }),
+    );
+    t.same(codesOf(transfer), ["FORBIDDEN"]);
+    t.equal(transfer.errors?.[0]?.extensions.reason, "METHOD_NOT_ALLOWED");
+
+    const withValue = await relay(await sign({ value: 1n }));
+    t.same(codesOf(withValue), ["BAD_USER_INPUT"]);
+
+    const unsigned = await wallet.populateTransaction({ to: chain.deployment.contracts.token, data: delegateData });
+    const { Transaction } = await import("ethers");
+    t.same(codesOf(await relay(Transaction.from({ ...unsigned, from: undefined } as never).unsignedSerialized)), [
+      "BAD_USER_INPUT",
+    ]);
+    t.same(codesOf(await relay("0xdeadbeef")), ["BAD_USER_INPUT"]);
+
+    const good = dataOf(await relay(await sign({})));
+    t.ok(await chain.provider.getTransactionReceipt(good.relayTransaction));
+    t.equal(await token.delegates(wallet.address), wallet.address);
+    const replay = await relay(await sign({ nonce: 0 }));
+    t.equal(replay.errors?.[0]?.extensions.reason, "REJECTED_BY_NODE", "a replayed nonce is refused by the node");
+  },
+);
+
+t.test("castVoteBySig checks the ballot before relaying it", async (t) => {
+  const helper = new GovernanceHelper(chain, [policyAction({ modelId: "vote-by-sig" })], "vote by signature");
+  const castBySig = (b: { voter: string; signature: string }, extra: Record<string, unknown> = {}) =>
+    api.gql(
+      `mutation($id: BigInt!, $voter: Address!, $sig: Bytes!, $reason: String) {
+        castVoteBySig(proposalId: $id, support: FOR, voter: $voter, signature: $sig, reason: $reason) }`,
+      { id: String(extra.id ?? proposalId), voter: b.voter, sig: b.signature, reason: extra.reason ?? null },
+    );
+  await helper.propose();
+  const proposalId = await helper.id();
+
+  const early = await helper.signBallot(holder0, Vote.For);
+  const notActive = await castBySig(early);
+  t.equal(notActive.errors?.[0]?.extensions.reason, "NOT_ACTIVE", "pending proposal");
+  t.same(codesOf(await castBySig(early, { id: 12345n })), ["NOT_FOUND"]);
+
+  await helper.waitForSnapshot();
+  const ballot = await helper.signBallot(holder0, Vote.For);
+  const forged = await castBySig({ voter: holder1.address, signature: ballot.signature });
+  t.same(codesOf(forged), ["BAD_USER_INPUT"]);
+  t.equal(forged.errors?.[0]?.extensions.reason, "BAD_SIGNATURE", "signed by someone else");
+  t.equal(
+    (await castBySig({ voter: holder0.address, signature: "0x1234" })).errors?.[0]?.extensions.reason,
+    "BAD_SIGNATURE",
+    "malformed signature",
+  );
+  t.equal(
+    (await castBySig(ballot, { reason: "a reason the signature does not cover" })).errors?.[0]?.extensions.reason,
+    "BAD_SIGNATURE",
+    "a reason changes the signed ballot",
+  );
+
+  const powerless = await fundedWallet();
+  const noPower = await castBySig(await helper.signBallot(powerless, Vote.For));
+  t.equal(noPower.errors?.[0]?.extensions.reason, "NO_VOTING_POWER");
+
+  const { castVoteBySig: hash } = dataOf(await castBySig(ballot));
+  t.equal((await chain.provider.getTransactionReceipt(hash))?.status, 1);
+  const again = await castBySig(await helper.signBallot(holder0, Vote.For));
+  t.same(codesOf(again), ["BAD_USER_INPUT"]);
+  t.equal(again.errors?.[0]?.extensions.reason, "ALREADY_VOTED");
+
+  // An extended ballot (with a reason) is relayed through castVoteWithReasonAndParamsBySig.
+  const governor = chain.contract("governor");
+  const nonce: bigint = await governor.nonces(holder1.address);
+  const signature = await holder1.signTypedData(
+    {
+      name: await governor.name(),
+      version: await governor.version(),
+      chainId: chain.deployment.chainId,
+      verifyingContract: chain.deployment.contracts.governor,
+    },
+    {
+      ExtendedBallot: [
+        { name: "proposalId", type: "uint256" },
+        { name: "support", type: "uint8" },
+        { name: "voter", type: "address" },
+        { name: "nonce", type: "uint256" },
+        { name: "reason", type: "string" },
+        { name: "params", type: "bytes" },
+      ],
+    },
+    { proposalId, support: Vote.For, voter: holder1.address, nonce, reason: "signed reason", params: "0x" },
+  );
+  dataOf(await castBySig({ voter: holder1.address, signature }, { reason: "signed reason" }));
+  await api.synced();
+  const votes = dataOf(
+    await api.gql(`query($v: Address!) { votes(filter: { voter: $v }) { edges { node { reason } } } }`, {
+      v: holder1.address,
+    }),
+  );
+  t.same(votes.votes.edges, [{ node: { reason: "signed reason" } }]);
+
+  // The same API without a relayer key says so.
+  const bare = Fastify({ logger: false });
+  await bare.register(apiPlugin, { deps: api.deps });
+  t.teardown(() => bare.close());
+  const response = await bare.inject({
+    method: "POST",
+    url: "/graphql",
+    payload: {
+      query: `mutation { castVoteBySig(proposalId: "${proposalId}", support: FOR, voter: "${holder0.address}", signature: "${ballot.signature}") }`,
+    },
+  });
+  t.same(
+    response.json().errors.map((e: { extensions: { code: string } }) => e.extensions.code),
+    ["RELAYER_NOT_CONFIGURED"],
+  );
+});
+
+t.test(
+  "Sign-In with Ethereum issues a key once per nonce, for this domain and chain, within the message's time",
+  async (t) => {
+    const wallet = Wallet.createRandom();
+    const nonce = async () =>
+      dataOf(await api.gql(`mutation { siweNonce { nonce domain chainId expiresAt } }`)).siweNonce;
+    const message = (fields: Partial<ConstructorParameters<typeof SiweMessage>[0] & object>) =>
+      new SiweMessage({
+        domain: TEST_SIWE_DOMAIN,
+        address: wallet.address,
+        statement: "Sign in to AI Commons",
+        uri: `https://${TEST_SIWE_DOMAIN}`,
+        version: "1",
+        chainId: chain.deployment.chainId,
+        issuedAt: new Date().toISOString(),
+        expirationTime: new Date(Date.now() + 5 * 60_000).toISOString(),
+        ...fields,
+      }).prepareMessage();
+    const signIn = async (text: string, signer: Wallet = wallet) =>
+      api.gql(
+        `mutation($m: String!, $s: Bytes!) { createApiKey(message: $m, signature: $s, label: "laptop") { id key prefix address } }`,
+        {
+          m: text,
+          s: await signer.signMessage(text),
+        },
+      );
+    const reasonOf = (r: Awaited<ReturnType<typeof signIn>>) => [
+      r.errors?.[0]?.extensions.code,
+      r.errors?.[0]?.extensions.reason,
+    ];
+
+    const issued = await nonce();
+    t.match(issued, { domain: TEST_SIWE_DOMAIN, chainId: chain.deployment.chainId });
+    const text = message({ nonce: issued.nonce });
+    const created = dataOf(await signIn(text)).createApiKey;
+    t.equal(created.address, wallet.address);
+    t.match(created.key, /^sk-commons-/);
+    t.ok(created.key.startsWith(created.prefix));
+
+    t.same(reasonOf(await signIn(text)), ["UNAUTHENTICATED", "NONCE_INVALID"], "replayed nonce");
+    t.same(
+      reasonOf(await signIn(message({ nonce: "neverissued123" }))),
+      ["UNAUTHENTICATED", "NONCE_INVALID"],
+      "unknown nonce",
+    );
+    t.same(
+      reasonOf(await signIn(message({ nonce: (await nonce()).nonce, domain: "evil.example" }))),
+      ["UNAUTHENTICATED", "DOMAIN_MISMATCH"],
+      "foreign domain",
+    );
+    t.same(
+      reasonOf(await signIn(message({ nonce: (await nonce()).nonce, chainId: 1 }))),
+      ["UNAUTHENTICATED", "CHAIN_MISMATCH"],
+      "foreign chain",
+    );
+    t.same(
+      reasonOf(
+        await signIn(
+          message({
+            nonce: (await nonce()).nonce,
+            issuedAt: new Date(Date.now() - 120_000).toISOString(),
+            expirationTime: new Date(Date.now() - 60_000).toISOString(),
+          }),
+        ),
+      ),
+      ["UNAUTHENTICATED", "EXPIRED_MESSAGE"],
+      "expired message",
+    );
+    t.same(
+      reasonOf(await signIn(message({ nonce: (await nonce()).nonce }), Wallet.createRandom())),
+      ["UNAUTHENTICATED", "INVALID_SIGNATURE"],
+      "signed by another wallet",
+    );
+    t.same(codesOf(await signIn("hello")), ["BAD_USER_INPUT"], "not an EIP-4361 message");
+
+    // The key reads its owner's records only; the operator token reads everyone's.
+    const asKey = { authorization: `Bearer ${created.key}` };
+    t.same(dataOf(await api.gql(`{ usage { model } }`, {}, asKey)).usage, []);
+    t.same(codesOf(await api.gql(`{ usage { model } }`)), ["UNAUTHENTICATED"]);
+    t.same(codesOf(await api.gql(`{ usage(consumer: "${holder0.address}") { model } }`, {}, asKey)), ["FORBIDDEN"]);
+    t.same(
+      dataOf(
+        await api.gql(
+          `{ decisions { edges { node { id } } } }`,
+          {},
+          { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` },
+        ),
+      ).decisions.edges,
+      [],
+    );
+    t.same(codesOf(await api.gql(`{ usage { model } }`, {}, { authorization: "Bearer sk-commons-nope" })), [
+      "UNAUTHENTICATED",
+    ]);
+
+    t.same(codesOf(await api.gql(`mutation { revokeApiKey(id: "${created.id}") }`)), ["UNAUTHENTICATED"]);
+    t.same(dataOf(await api.gql(`mutation { revokeApiKey(id: "${created.id}") }`, {}, asKey)), { revokeApiKey: true });
+    t.same(
+      codesOf(await api.gql(`{ usage { model } }`, {}, asKey)),
+      ["UNAUTHENTICATED"],
+      "a revoked key no longer works",
+    );
+  },
+);
