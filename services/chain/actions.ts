@@ -70,8 +70,22 @@ function checkModelId(index: number, modelId: string, field = "modelId"): void {
 }
 
 function checkRange(index: number, field: string, value: bigint | number, min: bigint, max: bigint): void {
+  if (typeof value === "number" && !Number.isInteger(value))
+    invalid(index, field, `must be a whole number, got ${value}`);
   const v = BigInt(value);
   if (v < min || v > max) invalid(index, field, `must be between ${min} and ${max}, got ${v}`);
+}
+
+// A lone UTF-16 surrogate has no UTF-8 encoding, so the ABI encoder would refuse it later.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkWellFormedText(action: Action, index: number): void {
+  for (const [field, value] of Object.entries(action)) {
+    const texts: unknown[] = Array.isArray(value) ? value : [value];
+    if (texts.some((text) => typeof text === "string" && loneSurrogate.test(text))) {
+      invalid(index, field, "must be valid Unicode text");
+    }
+  }
 }
 
 /** Inclusive bounds of each governor setting, as the governor's setters accept them. */
@@ -88,6 +102,7 @@ const governorSettingBounds: Record<GovernorSetting, [bigint, bigint]> = {
  * a message naming the field, rather than reverting at execution days later.
  */
 export function validateAction(action: Action, index: number): void {
+  checkWellFormedText(action, index);
   switch (action.kind) {
     case "SET_MODEL_POLICY": {
       checkModelId(index, action.modelId);

@@ -88,15 +88,21 @@ t.test("validateAction also refuses what only the drafting step can catch", asyn
   }
 });
 
-t.test(
-  "validateAction refuses fractional numbers with BAD_USER_INPUT",
-  { todo: "services/chain/actions.ts" },
-  async (t) => {
-    // checkRange converts with BigInt(), which throws a RangeError (not an AppError) on a fractional number.
-    t.same(refusal(policyAction({ maxTokensPerRequest: 1.5 }))?.code, "BAD_USER_INPUT");
-    t.same(refusal({ ...grantAction(), start: 0.5 })?.code, "BAD_USER_INPUT");
-  },
-);
+t.test("validateAction refuses fractional numbers and text the ABI cannot encode with BAD_USER_INPUT", async (t) => {
+  t.same(refusal(policyAction({ maxTokensPerRequest: 1.5 })), {
+    code: "BAD_USER_INPUT",
+    details: { index: 0, field: "maxTokensPerRequest" },
+  });
+  t.same(refusal({ ...grantAction(), start: 0.5 }), { code: "BAD_USER_INPUT", details: { index: 0, field: "start" } });
+  t.same(refusal({ kind: "SUSPEND_MODEL", modelId: "m", reason: "bad \uD800 text" }), {
+    code: "BAD_USER_INPUT",
+    details: { index: 0, field: "reason" },
+  });
+  t.same(refusal(policyAction({ blockedTerms: ["ok", "\uDC00"] })), {
+    code: "BAD_USER_INPUT",
+    details: { index: 0, field: "blockedTerms" },
+  });
+});
 
 function poolAction(): Extract<Action, { kind: "SET_COMMUNITY_POOL" }> {
   return { kind: "SET_COMMUNITY_POOL", allowancePerAddress: 1n, poolSizePerEpoch: 10n, epochLength: 60 };
