@@ -4,10 +4,7 @@ import { compareWithChain } from "./compare-with-chain.ts";
 import { migratedDatabase, startIndexer } from "./fixture.ts";
 import { playHistory, stepArb } from "./history.ts";
 
-type T = Parameters<typeof migratedDatabase>[0] & {
-  ok(v: unknown, m?: string): void;
-  same(a: unknown, b: unknown, m?: string): void;
-};
+type T = Parameters<typeof migratedDatabase>[0] & { ok(value: unknown, message: string): unknown };
 
 /**
  * The differential property: whatever random governance history the chain goes through, the index

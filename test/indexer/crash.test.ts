@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import fc from "fast-check";
+import t from "tap";
+import { createChain } from "../helpers/chain.ts";
+import { createRpcProxy } from "../helpers/rpc-proxy.ts";
+import { freshIndexRows, indexRows, migratedDatabase } from "./fixture.ts";
+import { playHistory, stepArb } from "./history.ts";
+
+const script = new URL("./indexer-process.ts", import.meta.url).pathname;
+
+/** Starts the indexer in a child process; resolves with the process and a promise of its exit. */
+export function spawnIndexer(databaseUrl: string, rpcUrl: string, deployment: unknown, maxRange: number) {
+  // The same Node (22, from the node devDependency) with tsx's loader: what `npx tsx` runs, minus npx.
+  const args = ["--import", "tsx", script, databaseUrl, rpcUrl, JSON.stringify(deployment), String(maxRange)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const said = (line: string) =>
+    new Promise<void>((resolve, reject) => {
+      let out = "";
+      child.stdout?.on("data", (chunk) => {
+        out += String(chunk);
+        if (out.split("\n").includes(line)) resolve();
+      });
+      exited.then(() => reject(new Error(`indexer process exited before saying ${line}`)));
+    });
+  return { child, exited, said };
+}
+
+/** kill -9: no cleanup, no graceful close of the database connection. */
+export function kill(child: ChildProcess) {
+  child.kill("SIGKILL");
+}
+
+t.test("killing the indexer mid-range and restarting gives the rows of an uninterrupted run", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  const [steps] = fc.sample(fc.array(stepArb, { minLength: 40, maxLength: 40 }), { numRuns: 1, seed: 5 });
+  await playHistory(chain, steps!);
+  const head = await chain.provider.getBlockNumber();
+  const proxy = await createRpcProxy({ send: (method, params) => chain.provider.send(method, params) });
+  t.teardown(() => proxy.close());
+  const { database, url } = await migratedDatabase(t);
+
+  const random = fc.sample(fc.integer({ min: chain.deployment.deployBlock, max: head - 1 }), { numRuns: 3, seed: 9 });
+  let kills = 0;
+  for (const killAt of random.sort((a, b) => a - b)) {
+    const run = spawnIndexer(url as string, proxy.url, chain.deployment, 2);
+    // Kill as soon as the checkpoint passes a random block: the process is then mid-way through its
+    // next range (reading logs, or inside the range's transaction).
+    for (;;) {
+      const row = await database.db.selectFrom("indexer_checkpoint").select("block_number").executeTakeFirst();
+      if ((row?.block_number ?? 0) >= killAt) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    kill(run.child);
+    await run.exited;
+    kills++;
+  }
+  const last = spawnIndexer(url as string, proxy.url, chain.deployment, 2);
+  await last.said("done");
+  kill(last.child);
+  await last.exited;
+
+  t.equal(kills, 3);
+  const rows = await indexRows(database.db);
+  t.ok(rows.votes.length + rows.account_history.length > 0, "the history left rows to compare");
+  t.same(rows, await freshIndexRows(t, chain), "same rows as an uninterrupted index");
+});
