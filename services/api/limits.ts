@@ -1,4 +1,11 @@
-import { type DocumentNode, GraphQLError, type GraphQLSchema } from "graphql";
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  type SelectionSetNode,
+} from "graphql";
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
 
 /** Deepest selection answered (proposals → edges → node → votes → edges → node → proposal → … ). */
@@ -23,17 +30,70 @@ export function checkComplexity(
   variables: Record<string, unknown> | undefined,
   operationName?: string,
 ): void {
-  const complexity = getComplexity({
-    schema,
-    query: document,
-    variables: variables ?? {},
-    ...(operationName ? { operationName } : {}),
-    estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
-  });
+  let complexity: number;
+  try {
+    complexity = getComplexity({
+      schema,
+      query: document,
+      variables: variables ?? {},
+      ...(operationName ? { operationName } : {}),
+      estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (cause) {
+    // Only reachable without the variables (mercurius' subscription hooks do not pass them).
+    throw new GraphQLError("subscriptions must give required arguments literally, not as variables", {
+      extensions: { code: "BAD_USER_INPUT" },
+      originalError: cause as Error,
+    });
+  }
   if (complexity > MAX_COMPLEXITY) {
     throw new GraphQLError(
       `the query costs ${complexity}, more than the limit of ${MAX_COMPLEXITY}: ask for smaller pages or fewer fields`,
       { extensions: { code: "QUERY_TOO_COMPLEX", complexity, maximum: MAX_COMPLEXITY } },
     );
+  }
+}
+
+function selectionDepth(
+  set: SelectionSetNode | undefined,
+  fragments: Map<string, FragmentDefinitionNode>,
+  visiting: Set<string>,
+): number {
+  if (!set) return 0;
+  let deepest = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      deepest = Math.max(deepest, 1 + selectionDepth(selection.selectionSet, fragments, visiting));
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      deepest = Math.max(deepest, selectionDepth(selection.selectionSet, fragments, visiting));
+    } else {
+      const name = selection.name.value;
+      const fragment = fragments.get(name);
+      // A fragment spreading itself is refused by validation; here it just stops the walk.
+      if (!fragment || visiting.has(name)) continue;
+      visiting.add(name);
+      deepest = Math.max(deepest, selectionDepth(fragment.selectionSet, fragments, visiting));
+      visiting.delete(name);
+    }
+  }
+  return deepest;
+}
+
+/**
+ * Refuses an operation nested deeper than MAX_DEPTH with QUERY_TOO_COMPLEX. Queries and mutations go
+ * through mercurius' own queryDepth (same limit); this coded twin runs on subscriptions, whose
+ * mercurius refusal carries no code.
+ */
+export function checkDepth(document: DocumentNode): void {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  for (const d of document.definitions) {
+    if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+    const depth = selectionDepth(d.selectionSet, fragments, new Set());
+    if (depth > MAX_DEPTH) {
+      throw new GraphQLError(`the operation is ${depth} fields deep, more than the limit of ${MAX_DEPTH}`, {
+        extensions: { code: "QUERY_TOO_COMPLEX", depth, maximum: MAX_DEPTH },
+      });
+    }
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import rateLimit from "@fastify/rate-limit";
 import type { Wallet } from "ethers";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { type DocumentNode, parse } from "graphql";
 import mercurius from "mercurius";
 import { hashApiKey } from "../db/api-keys.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
@@ -9,7 +10,7 @@ import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors.ts";
 import { createContext } from "./context.ts";
 import { errorFormatter } from "./error-formatter.ts";
-import { checkComplexity, MAX_BODY_BYTES, MAX_DEPTH } from "./limits.ts";
+import { checkComplexity, checkDepth, MAX_BODY_BYTES, MAX_DEPTH } from "./limits.ts";
 import { createResolvers } from "./resolvers/index.ts";
 import { PROPOSAL_TOPIC, VOTE_TOPIC } from "./resolvers/subscriptions.ts";
 
@@ -62,7 +63,15 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
   app.graphql.addHook("preExecution", (schema, document, _context, variables) => {
     checkComplexity(schema, document, variables);
   });
-  app.graphql.addHook("preSubscriptionExecution", (schema, document) => {
+  // Subscriptions skip mercurius' validation rules: they are checked here, before mercurius' own depth check.
+  app.graphql.addHook("preSubscriptionParsing", (schema, source) => {
+    let document: DocumentNode;
+    try {
+      document = parse(source);
+    } catch {
+      return; // mercurius refuses the syntax error itself
+    }
+    checkDepth(document);
     checkComplexity(schema, document, undefined);
   });
 
