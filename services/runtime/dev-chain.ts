@@ -1,0 +1,71 @@
+import { Contract, JsonRpcProvider, Wallet } from "ethers";
+import { network } from "hardhat";
+import { loadArtifact } from "../chain/artifacts.ts";
+import { deploySystem, devDeployConfig } from "../chain/deploy.ts";
+import type { Deployment } from "../chain/deployment.ts";
+import { AppError } from "../shared/errors.ts";
+import { type DevAccount, hardhatAccounts } from "./dev-accounts.ts";
+
+/** Development accounts that receive governance tokens and delegate them to themselves. */
+const HOLDERS = 5;
+/** The development account that relays castVoteBySig ballots (holds ETH for gas, no tokens). */
+const RELAYER_INDEX = 19;
+
+export interface DevChain {
+  rpcUrl: string;
+  deployment: Deployment;
+  /** Accounts holding `tokensPerHolder` governance tokens each, delegated to themselves. */
+  holders: DevAccount[];
+  tokensPerHolder: bigint;
+  relayer: DevAccount;
+  close(): Promise<void>;
+}
+
+/**
+ * Hardhat's in-process EVM served over JSON-RPC on `host:port` (port 0: any free port), with the whole
+ * system deployed by account #0 and the first accounts holding delegated governance tokens. The chain
+ * lives in memory: it starts at block 0 every time.
+ */
+export async function startDevChain(o: { host: string; port: number }): Promise<DevChain> {
+  const server = await network.createServer("default", o.host, o.port);
+  let address: { address: string; port: number };
+  try {
+    address = await server.listen();
+  } catch (cause) {
+    const inUse = (cause as { code?: string }).code === "EADDRINUSE";
+    throw new AppError(
+      "CONFIG_INVALID",
+      inUse
+        ? `RPC_PORT ${o.port} is already in use: set RPC_PORT to a free port, or RPC_URL to use a running chain`
+        : `cannot serve the development chain on ${o.host}:${o.port}`,
+      { cause },
+    );
+  }
+  const rpcUrl = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 50, cacheTimeout: -1 });
+  try {
+    const accounts = hardhatAccounts(RELAYER_INDEX + 1);
+    const holders = accounts.slice(0, HOLDERS);
+    const config = devDeployConfig(holders.map((h) => h.address));
+    const deployer = new Wallet((accounts[0] as DevAccount).privateKey, provider);
+    const deployment = await deploySystem(deployer, config);
+    const { abi } = loadArtifact("token");
+    for (const holder of holders) {
+      const token = new Contract(deployment.contracts.token, abi, new Wallet(holder.privateKey, provider));
+      await (await token.getFunction("delegate")(holder.address)).wait();
+    }
+    return {
+      rpcUrl,
+      deployment,
+      holders,
+      tokensPerHolder: config.holders[0]?.amount ?? 0n,
+      relayer: accounts[RELAYER_INDEX] as DevAccount,
+      close: () => server.close(),
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
+  } finally {
+    provider.destroy();
+  }
+}
