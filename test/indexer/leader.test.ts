@@ -1,0 +1,62 @@
+import fc from "fast-check";
+import t from "tap";
+import { openDatabase } from "../../services/db/connection.ts";
+import { createChain } from "../helpers/chain.ts";
+import { createRpcProxy } from "../helpers/rpc-proxy.ts";
+import { freshIndexRows, indexRows, migratedDatabase, startIndexer } from "./fixture.ts";
+import { playHistory, type Step, stepArb } from "./history.ts";
+import { kill, spawnIndexer } from "./indexer-child.ts";
+
+const history = (seed: number) =>
+  fc.sample(fc.array(stepArb, { minLength: 15, maxLength: 15 }), { numRuns: 1, seed })[0] as Step[];
+
+const until = async (condition: () => boolean | Promise<boolean>) => {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
+};
+
+t.test("two indexers on one Postgres: one writes; when it is killed the other takes over", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  await playHistory(chain, history(31));
+  const proxy = await createRpcProxy({ send: (method, params) => chain.provider.send(method, params) });
+  t.teardown(() => proxy.close());
+  const { database, url } = await migratedDatabase(t);
+
+  const first = spawnIndexer(url as string, proxy.url, chain.deployment, 50);
+  t.teardown(() => kill(first.child));
+  await first.said("leader");
+  const second = startIndexer(t, database, chain);
+  await first.said("done");
+  await until(() => second.status().indexedBlock > 0);
+  t.equal(second.status().leader, false, "the second replica follows while the first holds the lock");
+
+  await playHistory(chain, history(32));
+  kill(first.child);
+  await first.exited;
+  await until(() => second.status().leader);
+  t.pass("the second replica took the lock after the first died");
+  await second.waitForBlock(await chain.provider.getBlockNumber());
+  t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
+});
+
+t.test("stopping the leader hands the index to the other replica", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  await playHistory(chain, history(33));
+  const { database, url } = await migratedDatabase(t);
+  const other = await openDatabase({ url: url as string, poolSize: 3 });
+  t.teardown(() => other.close());
+
+  const a = startIndexer(t, database, chain);
+  const b = startIndexer(t, other, chain);
+  await until(() => a.status().leader || b.status().leader);
+  const [leader, follower] = a.status().leader ? [a, b] : [b, a];
+  await leader.waitForBlock();
+  t.equal(follower.status().leader, false, "exactly one leader");
+
+  await leader.stop();
+  await playHistory(chain, history(34));
+  await until(() => follower.status().leader);
+  await follower.waitForBlock(await chain.provider.getBlockNumber());
+  t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
+});
