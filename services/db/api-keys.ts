@@ -1,10 +1,12 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { getAddress, isAddress } from "ethers";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { AppError } from "../shared/errors.ts";
 import type { Database } from "./schema.ts";
 
 const KEY_PREFIX = "sk-commons-";
+/** Notified with a key's id when it is revoked, so that every replica forgets it at once. */
+export const API_KEYS_CHANNEL = "commons_api_keys";
 /** Characters of the key kept in clear for display: the fixed prefix plus six random ones. */
 const DISPLAY_LENGTH = KEY_PREFIX.length + 6;
 
@@ -55,27 +57,43 @@ export async function issueApiKey(
   return { id: row.id, key, prefix: row.prefix };
 }
 
+export function looksLikeApiKey(key: string): boolean {
+  return key.startsWith(KEY_PREFIX);
+}
+
 /** The owner of `key`, or null when no such key was ever issued. */
 export async function findApiKey(db: Kysely<Database>, key: string): Promise<ApiKeyOwner | null> {
-  if (!key.startsWith(KEY_PREFIX)) return null;
+  return looksLikeApiKey(key) ? findApiKeyByHash(db, hashApiKey(key)) : null;
+}
+
+export async function findApiKeyByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeyOwner | null> {
   const row = await db
     .selectFrom("api_keys")
     .select(["id", "address", "revoked_at"])
-    .where("key_hash", "=", hashApiKey(key))
+    .where("key_hash", "=", keyHash)
     .executeTakeFirst();
   return row ? { id: row.id, address: row.address, revoked: row.revoked_at !== null } : null;
 }
 
-/** Revokes key `id` if `address` owns it and it is live; true when this call revoked it. */
+/**
+ * Revokes key `id` if `address` owns it and it is live; true when this call revoked it. The revocation
+ * is announced on API_KEYS_CHANNEL in the same transaction (gateways cache keys).
+ */
 export async function revokeApiKey(db: Kysely<Database>, input: { id: string; address: string }): Promise<boolean> {
-  const result = await db
-    .updateTable("api_keys")
-    .set({ revoked_at: new Date() })
-    .where("id", "=", input.id)
-    .where("address", "=", checksummed(input.address))
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  const address = checksummed(input.address);
+  return db.transaction().execute(async (trx) => {
+    const revoked = await trx
+      .updateTable("api_keys")
+      .set({ revoked_at: new Date() })
+      .where("id", "=", input.id)
+      .where("address", "=", address)
+      .where("revoked_at", "is", null)
+      .returning("id")
+      .executeTakeFirst();
+    if (revoked === undefined) return false;
+    await sql`select pg_notify(${API_KEYS_CHANNEL}, ${revoked.id})`.execute(trx);
+    return true;
+  });
 }
 
 /** Every key of `address`, newest first (never the secret). */

@@ -1,5 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
-import { type DecisionRecord, recordDecision } from "./gateway-decisions.ts";
+import type { DecisionRecord } from "./gateway-decisions.ts";
 import type { Database } from "./schema.ts";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -46,47 +46,6 @@ export async function readSpending(
   return { spent, requestsThisMinute };
 }
 
-/** Adds `amount` to an account's reservation unless that would take it over `limit`; true when it did. */
-async function reserveOn(
-  trx: Transaction<Database>,
-  account: string,
-  epochStart: number,
-  limit: number,
-  amount: number,
-) {
-  if (amount > limit) return false;
-  const row = await trx
-    .insertInto("gateway_budget_counters")
-    .values({ account, epoch_start: epochStart, budget_limit: limit, used: 0, reserved: amount })
-    .onConflict((oc) =>
-      oc
-        .columns(["account", "epoch_start"])
-        .doUpdateSet({ reserved: sql`gateway_budget_counters.reserved + ${amount}`, budget_limit: limit })
-        .where(sql<boolean>`gateway_budget_counters.used + gateway_budget_counters.reserved + ${amount} <= ${limit}`),
-    )
-    .returning("reserved")
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-async function unreserve(trx: Transaction<Database>, account: string, epochStart: number, amount: number) {
-  await trx
-    .updateTable("gateway_budget_counters")
-    .set({ reserved: sql`reserved - ${amount}` })
-    .where("account", "=", account)
-    .where("epoch_start", "=", epochStart)
-    .execute();
-}
-
-async function reserveFrom(trx: Transaction<Database>, source: ReservationSource, epochStart: number, amount: number) {
-  if (source.kind === "grant") return reserveOn(trx, source.account, epochStart, source.limit, amount);
-  // The pool needs room both in this address's allowance and in the whole pool.
-  if (!(await reserveOn(trx, POOL_TOTAL_ACCOUNT, epochStart, source.poolLimit, amount))) return false;
-  if (await reserveOn(trx, source.account, epochStart, source.limit, amount)) return true;
-  await unreserve(trx, POOL_TOTAL_ACCOUNT, epochStart, amount);
-  return false;
-}
-
 export interface ReserveInput {
   consumer: string;
   model: string;
@@ -105,41 +64,26 @@ export type ReserveResult =
   | { ok: false; reason: "RATE_LIMITED" | "BUDGET_EXHAUSTED" };
 
 /**
- * The authoritative, race-free half of a decision, in one transaction: count the request against the
- * per-minute limit, reserve the worst case from the first source with room, and write the audit record.
- * Every replica goes through the same guarded rows, so concurrent calls never spend more than granted.
+ * The authoritative, race-free half of a decision, in one round trip and one transaction
+ * (gateway_reserve, migrations/0004): count the request against the per-minute limit, reserve the
+ * worst case from the first source with room, and write the audit record, admitted or refused. Every
+ * replica goes through the same guarded rows, so concurrent calls never spend more than granted.
  */
 export async function reserveCall(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {
-  return db.transaction().execute(async (trx) => {
-    const counted = await trx
-      .insertInto("gateway_rate_counters")
-      .values({ consumer: input.consumer, model_id: input.model, minute_start: input.minuteStart, requests: 1 })
-      .onConflict((oc) =>
-        oc
-          .columns(["consumer", "model_id", "minute_start"])
-          .doUpdateSet({ requests: sql`gateway_rate_counters.requests + 1` })
-          .where("gateway_rate_counters.requests", "<", input.requestsPerMinute),
-      )
-      .returning("requests")
-      .executeTakeFirst();
-    let result: ReserveResult = { ok: false, reason: "RATE_LIMITED" };
-    if (counted !== undefined) {
-      result = { ok: false, reason: "BUDGET_EXHAUSTED" };
-      for (const source of input.sources) {
-        if (await reserveFrom(trx, source, input.epochStart, input.amount)) {
-          result = { ok: true, source };
-          break;
-        }
-      }
-    }
-    await recordDecision(
-      trx,
-      result.ok
-        ? { ...input.record, source: result.source.kind, source_id: sourceId(result.source) }
-        : { ...input.record, admitted: false, reason_code: result.reason, tokens_reserved: 0, outcome: "REFUSED" },
-    );
-    return result;
-  });
+  const sources = input.sources;
+  const record = { ...input.record, source_ids: sources.map(sourceId) };
+  const { rows } = await sql<{ outcome: string; source_index: number | null }>`
+    select * from gateway_reserve(
+      ${input.consumer}, ${input.model}, ${input.minuteStart}, ${input.requestsPerMinute}, ${input.epochStart},
+      ${input.amount}, ${sources.map((s) => s.account)}::text[], ${sources.map((s) => s.limit)}::bigint[],
+      ${sources.map((s) => (s.kind === "pool" ? s.poolLimit : null))}::bigint[], ${JSON.stringify(record)}::jsonb)`.execute(
+    db,
+  );
+  const row = rows[0];
+  if (row?.outcome === "ADMITTED" && row.source_index !== null) {
+    return { ok: true, source: sources[row.source_index - 1] as ReservationSource };
+  }
+  return { ok: false, reason: row?.outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED" };
 }
 
 function sourceId(source: ReservationSource): string {
@@ -161,50 +105,17 @@ export interface SettleInput {
 }
 
 /**
- * Turns a reservation into the real charge in one transaction: counters, the ledger and the audit
- * record move together, so the ledger always equals the sum of the audit records.
+ * Turns a reservation into the real charge in one round trip (gateway_settle): counters, the ledger and
+ * the audit record move together, so the ledger always equals the sum of the audit records. Its commit
+ * is asynchronous: losing it in a crash only leaves the worst case reserved.
  */
 export async function settleCall(db: Kysely<Database>, input: SettleInput): Promise<void> {
   const charged = Math.min(input.charged, input.reserved);
   const accounts = input.source.kind === "grant" ? [input.source.account] : [input.source.account, POOL_TOTAL_ACCOUNT];
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .updateTable("gateway_budget_counters")
-      .set({ reserved: sql`reserved - ${input.reserved}`, used: sql`used + ${charged}` })
-      .where("account", "in", accounts)
-      .where("epoch_start", "=", input.epochStart)
-      .execute();
-    await trx
-      .insertInto("gateway_usage")
-      .values({
-        consumer: input.consumer,
-        model_id: input.model,
-        source: input.source.kind,
-        source_id: sourceId(input.source),
-        epoch_start: input.epochStart,
-        tokens_used: charged,
-        requests: 1,
-      })
-      .onConflict((oc) =>
-        oc.columns(["consumer", "model_id", "source", "source_id", "epoch_start"]).doUpdateSet({
-          tokens_used: sql`gateway_usage.tokens_used + ${charged}`,
-          requests: sql`gateway_usage.requests + 1`,
-        }),
-      )
-      .execute();
-    await trx
-      .updateTable("gateway_decisions")
-      .set({
-        tokens_used: charged,
-        outcome: input.outcome,
-        reason_code: input.outcome === "UPSTREAM_ERROR" ? "UPSTREAM_ERROR" : null,
-        latency_ms: input.latencyMs,
-        overhead_ms: input.overheadMs,
-        settled_at: new Date(),
-      })
-      .where("request_id", "=", input.requestId)
-      .execute();
-  });
+  await sql`select gateway_settle(
+      ${input.requestId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
+      ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
+      ${input.latencyMs}, ${input.overheadMs})`.execute(db);
 }
 
 export interface UsageRow {

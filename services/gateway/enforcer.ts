@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type ApiKeyOwner, findApiKey } from "../db/api-keys.ts";
+import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { recordDecision } from "../db/gateway-decisions.ts";
 import { POOL_TOTAL_ACCOUNT, type ReservationSource, readSpending, reserveCall, settleCall } from "../db/ledger.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
 import type { ReasonCode } from "../shared/errors.ts";
+import type { KeyCache } from "./key-cache.ts";
 import type { PolicyStore } from "./policy-store.ts";
 
 /** Usage before anything is known: decisions refused with it are final (usage only adds refusals). */
@@ -76,13 +77,17 @@ function policyHeaders(model: ModelPolicy | null, requestId: string): Record<str
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
-export function createEnforcer(deps: Pick<Deps, "database" | "metrics" | "now">, store: PolicyStore): Enforcer {
+export function createEnforcer(
+  deps: Pick<Deps, "database" | "metrics" | "now">,
+  store: PolicyStore,
+  keys: KeyCache,
+): Enforcer {
   const { db } = deps.database;
   const { metrics } = deps;
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
-    return key === null ? null : findApiKey(db, key);
+    return key === null ? null : keys.find(key);
   };
 
   const usageOf = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {

@@ -5,6 +5,7 @@ import type { Deps } from "../shared/deps.ts";
 import { registerChatRoute } from "./chat-route.ts";
 import { registerEmbeddingsRoute } from "./embeddings-route.ts";
 import { createEnforcer } from "./enforcer.ts";
+import { createKeyCache } from "./key-cache.ts";
 import { registerModelsRoute } from "./models-route.ts";
 import { gatewayErrorHandler } from "./openai-errors.ts";
 import { createPolicyStore } from "./policy-store.ts";
@@ -33,7 +34,8 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     });
   const store = await createPolicyStore(deps);
-  const enforcer = createEnforcer(deps, store);
+  const keys = await createKeyCache(deps.database);
+  const enforcer = createEnforcer(deps, store, keys);
 
   const prune = setInterval(() => {
     pruneRateCounters(deps.database.db, minuteStartOf(deps.now() - RATE_COUNTER_RETENTION_MS)).catch((error: unknown) =>
@@ -44,6 +46,7 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   app.addHook("onClose", async () => {
     clearInterval(prune);
     await store.stop();
+    await keys.stop();
     if (!opts.upstream) await upstream.close();
   });
 

@@ -346,3 +346,19 @@ t.test("the ledger equals the sum of the audit records", async (t) => {
   t.equal(Number(ledger.n), Number(audit.n));
   t.equal(Number(used.n), Number(audit.n));
 });
+
+t.test("a key revoked while cached is refused on the next calls (every replica hears the revocation)", async (t) => {
+  const issued = await issueApiKey(db, { address: bob });
+  const client = gw.client(issued.key);
+  await client.chat.completions.create({ model: "m-open", messages: ask("hi"), max_tokens: 1 });
+  t.equal(await revokeApiKey(db, { id: issued.id, address: bob }), true);
+  const refused = await until(
+    async () =>
+      client.chat.completions
+        .create({ model: "m-open", messages: ask("hi"), max_tokens: 1 })
+        .then(() => undefined)
+        .catch((error: unknown) => error),
+    "the revocation to reach the gateway",
+  );
+  t.match(refused, { status: 401, code: "INVALID_API_KEY" });
+});

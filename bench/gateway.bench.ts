@@ -1,0 +1,175 @@
+/**
+ * The same local upstream, straight and through the gateway, in one run (autocannon): requests per
+ * second at saturation and latency at moderate load, with every check, the ledger and the audit on,
+ * against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a fresh database).
+ */
+import { createRequire } from "node:module";
+import { Wallet } from "ethers";
+import { issueApiKey } from "../services/db/api-keys.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
+import { createTestDatabase } from "../test/helpers/db.ts";
+import { startTestUpstream } from "../test/helpers/upstream.ts";
+import { type BenchRow, percentile, runBench } from "./harness.ts";
+
+/** The slice of autocannon's API used here (the package ships no types). */
+interface AutocannonClient {
+  setHeaders(headers: Record<string, string>): void;
+}
+interface AutocannonInstance extends PromiseLike<{ requests: { total: number }; non2xx: number }> {
+  on(event: "response", fn: (client: AutocannonClient, status: number, bytes: number, ms: number) => void): void;
+}
+type Autocannon = (options: {
+  url: string;
+  method: string;
+  connections: number;
+  duration: number;
+  headers: Record<string, string>;
+  body: string;
+  setupClient: (client: AutocannonClient) => void;
+  requests: {
+    onResponse: (status: number, body: string, context: unknown, headers?: Record<string, string>) => void;
+  }[];
+}) => AutocannonInstance;
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+
+const CONSUMERS = 32;
+const MODERATE = { connections: 4, duration: 8 };
+const SATURATION = { connections: 32, duration: 8 };
+const body = JSON.stringify({
+  model: "bench-model",
+  messages: [{ role: "user", content: "Summarise the commons in one line." }],
+  max_tokens: 16,
+});
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  overheadMs: number[];
+}
+
+async function load(url: string, o: { connections: number; duration: number; keys?: string[] }): Promise<Run> {
+  const latencies: number[] = [];
+  const overheadMs: number[] = [];
+  let next = 0;
+  const instance = autocannon({
+    url,
+    method: "POST",
+    connections: o.connections,
+    duration: o.duration,
+    headers: { "content-type": "application/json", "x-commons-purpose": "research" },
+    body,
+    setupClient: (client) => {
+      const key = o.keys?.[next++ % o.keys.length];
+      if (key)
+        client.setHeaders({
+          "content-type": "application/json",
+          "x-commons-purpose": "research",
+          authorization: `Bearer ${key}`,
+        });
+    },
+    requests: [
+      {
+        onResponse: (_status, _body, _context, headers) => {
+          const overhead = headers?.["x-commons-overhead-ms"];
+          if (overhead !== undefined) overheadMs.push(Number(overhead));
+        },
+      },
+    ],
+  });
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode === 200) latencies.push(responseTime);
+  });
+  const result = await instance;
+  return {
+    rps: result.requests.total / o.duration,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    non2xx: result.non2xx,
+    overheadMs,
+  };
+}
+
+export default async function gatewayBench() {
+  return runBench("gateway", async (log) => {
+    const cleanups: (() => unknown)[] = [];
+    const t = { teardown: (fn: () => unknown) => cleanups.unshift(fn) };
+    try {
+      const database = await openMigrated(t, await createTestDatabase(t), 16);
+      const upstream = await startTestUpstream();
+      t.teardown(() => upstream.close());
+      const consumers = Array.from({ length: CONSUMERS }, () => Wallet.createRandom().address);
+      await seedIndex(database, {
+        policies: [policyRow("bench-model", { requests_per_minute: 10_000_000 })],
+        grants: consumers.map((grantee, i) => ({ grantId: i + 1, grantee, tokensPerEpoch: 1_000_000_000 })),
+        pool: { allowancePerAddress: 1_000, poolSizePerEpoch: 1_000_000 },
+      });
+      const gw = await buildGateway(t, {
+        database,
+        upstreamUrl: upstream.url,
+        // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
+        env: { MAX_POLICY_STALENESS_S: "3600", LOG_LEVEL: "silent" },
+      });
+      const keys = await Promise.all(
+        consumers.map(async (address) => (await issueApiKey(database.db, { address })).key),
+      );
+      const direct = `${upstream.url}/chat/completions`;
+      const through = `${gw.baseURL}/chat/completions`;
+
+      log("warm-up");
+      await load(direct, { connections: 4, duration: 2 });
+      await load(through, { connections: 4, duration: 2, keys });
+
+      log(`moderate load: ${MODERATE.connections} connections, ${MODERATE.duration} s each`);
+      const directModerate = await load(direct, MODERATE);
+      const gatewayModerate = await load(through, { ...MODERATE, keys });
+      log(`saturation: ${SATURATION.connections} connections, ${SATURATION.duration} s each`);
+      const directFull = await load(direct, SATURATION);
+      const gatewayFull = await load(through, { ...SATURATION, keys });
+
+      const ratio = gatewayFull.rps / directFull.rps;
+      const addedP50 = gatewayModerate.p50 - directModerate.p50;
+      const addedP99 = gatewayModerate.p99 - directModerate.p99;
+      const decisions = await database.db
+        .selectFrom("gateway_decisions")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .executeTakeFirstOrThrow();
+      const rows: BenchRow[] = [
+        { metric: "direct upstream, saturation", value: Math.round(directFull.rps), unit: "req/s" },
+        { metric: "through the gateway, saturation", value: Math.round(gatewayFull.rps), unit: "req/s" },
+        { metric: "gateway / direct throughput", value: ratio, unit: "ratio", target: "≥ 0.40", met: ratio >= 0.4 },
+        { metric: "direct p50 (moderate)", value: directModerate.p50, unit: "ms" },
+        { metric: "gateway p50 (moderate)", value: gatewayModerate.p50, unit: "ms" },
+        { metric: "added latency p50 (moderate)", value: addedP50, unit: "ms", target: "≤ 2", met: addedP50 <= 2 },
+        { metric: "added latency p99 (moderate)", value: addedP99, unit: "ms" },
+        {
+          metric: "gateway's own overhead p50 (header)",
+          value: percentile(gatewayModerate.overheadMs, 50),
+          unit: "ms",
+        },
+        {
+          metric: "gateway's own overhead p99 (header)",
+          value: percentile(gatewayModerate.overheadMs, 99),
+          unit: "ms",
+        },
+        { metric: "gateway moderate throughput", value: Math.round(gatewayModerate.rps), unit: "req/s" },
+        {
+          metric: "non-2xx through the gateway",
+          value: gatewayModerate.non2xx + gatewayFull.non2xx,
+          unit: "responses",
+        },
+      ];
+      return {
+        rows,
+        notes: [
+          `${CONSUMERS} consumers with grants; each admitted call: key lookup, usage read, reservation + audit (one transaction), settlement (one transaction)`,
+          `audit records written: ${decisions.n}`,
+          "load generator, gateway, upstream and Postgres share this machine",
+        ],
+      };
+    } finally {
+      for (const fn of cleanups) await fn();
+    }
+  });
+}
