@@ -10,11 +10,19 @@ interface WithErrors {
 
 /** Errors mercurius wraps in one (validation, depth): each becomes a GraphQL error of its own. */
 function flatten(error: GraphQLError): GraphQLError[] {
-  const inner = (error.originalError as WithErrors | undefined)?.errors;
+  const wrapper = error.originalError as WithErrors | undefined;
+  const inner = wrapper?.errors;
   if (!Array.isArray(inner)) return [error];
-  return inner.map((e) =>
-    e instanceof GraphQLError ? e : new GraphQLError((e as Error).message, { originalError: e as Error }),
-  );
+  // A plain error inside a refusal of the request (validation, GET for a mutation) is the client's.
+  const clientError = typeof wrapper?.statusCode === "number" && wrapper.statusCode < 500;
+  return inner.map((e) => {
+    if (e instanceof GraphQLError) return e;
+    if (!clientError) return new GraphQLError((e as Error).message, { originalError: e as Error });
+    const tooDeep = (e as WithErrors).code === "MER_ERR_GQL_QUERY_DEPTH";
+    return new GraphQLError((e as Error).message, {
+      extensions: { code: tooDeep ? "QUERY_TOO_COMPLEX" : "BAD_USER_INPUT" },
+    });
+  });
 }
 
 /** The code a client branches on, for any error a request can end with. */
@@ -23,7 +31,6 @@ function codeOf(error: GraphQLError): ErrorCode {
   if (isAppError(original)) return original.code;
   const declared = error.extensions?.code ?? (original as GraphQLError | undefined)?.extensions?.code;
   if (typeof declared === "string") return declared as ErrorCode;
-  if ((original as WithErrors | undefined)?.code === "MER_ERR_GQL_QUERY_DEPTH") return "QUERY_TOO_COMPLEX";
   // HTTP-level refusals (body too large, unparseable JSON, GET for a mutation) say what was wrong.
   const status = (original as WithErrors | undefined)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) return "BAD_USER_INPUT";
