@@ -41,6 +41,8 @@ export const errorTable = {
   /** Another indexer moved the checkpoint under this one (lost leadership): this range is discarded. */
   INDEXER_CONFLICT: { status: 500, type: "server_error", retryable: true },
   DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
+  /** A transaction the CLI or the demo sent was reverted by the chain (the message names the contract error). */
+  TRANSACTION_REVERTED: { status: 409, type: "invalid_request_error", retryable: false },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 
