@@ -36,7 +36,7 @@ const governorStates = ["PENDING", "ACTIVE", "CANCELED", "DEFEATED", "SUCCEEDED"
 t.test(
   "draft through GraphQL, sign and send from wallets, vote directly and by signature, queue, execute: the API shows what the chain says",
   async (t) => {
-    const relayer = Wallet.createRandom();
+    const relayer = new Wallet(Wallet.createRandom().privateKey);
     const api = await createApiFixture(t, { relayer });
     const { chain } = api;
     await chain.provider.send("hardhat_setBalance", [relayer.address, `0x${(10n ** 20n).toString(16)}`]);

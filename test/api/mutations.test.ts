@@ -6,7 +6,7 @@ import apiPlugin from "../../services/api/plugin.ts";
 import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN, TEST_SIWE_DOMAIN } from "../helpers/graphql.ts";
 
-const relayer = Wallet.createRandom();
+const relayer = new Wallet(Wallet.createRandom().privateKey);
 const api = await createApiFixture(t, { relayer });
 const { chain } = api;
 const [holder0, holder1] = chain.signers as [Signer, Signer];
@@ -256,7 +256,7 @@ t.test(
         expirationTime: new Date(Date.now() + 5 * 60_000).toISOString(),
         ...fields,
       }).prepareMessage();
-    const signIn = async (text: string, signer: Wallet = wallet) =>
+    const signIn = async (text: string, signer: Pick<Wallet, "signMessage"> = wallet) =>
       api.gql(
         `mutation($m: String!, $s: Bytes!) { createApiKey(message: $m, signature: $s, label: "laptop") { id key prefix address } }`,
         {
@@ -307,7 +307,7 @@ t.test(
       "expired message",
     );
     t.same(
-      reasonOf(await signIn(message({ nonce: (await nonce()).nonce }), Wallet.createRandom())),
+      reasonOf(await signIn(message({ nonce: (await nonce()).nonce }), new Wallet(Wallet.createRandom().privateKey))),
       ["UNAUTHENTICATED", "INVALID_SIGNATURE"],
       "signed by another wallet",
     );

@@ -26,6 +26,9 @@ function proposalRow(n: number, block: number, logIndex: number) {
     vote_end: 2,
     eta: null,
     status: "PENDING" as const,
+    for_votes: "0",
+    against_votes: "0",
+    abstain_votes: "0",
     quorum: "0",
     created_block: 1_000_000 + block,
     created_time: 1_000_000 + block,
@@ -33,6 +36,17 @@ function proposalRow(n: number, block: number, logIndex: number) {
     created_log_index: logIndex,
     updated_block: 1_000_000 + block,
   };
+}
+
+interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+interface ProposalPage {
+  proposals: { pageInfo: PageInfo; edges: { node: { id: string; created: { blockNumber: number } } }[] };
+}
+interface DelegatePage {
+  delegates: { pageInfo: PageInfo; edges: { node: { address: string; votingPower: string } }[] };
 }
 
 const position = fc.record({ block: fc.integer({ min: 0, max: 40 }), logIndex: fc.integer({ min: 0, max: 3 }) });
@@ -62,8 +76,8 @@ t.test("proposals: no item skipped or repeated across pages while rows are added
         const seen: { id: string; block: number; logIndex: number }[] = [];
         let after: string | null = null;
         for (let page = 0; ; page++) {
-          const response = dataOf(
-            await api.gql(
+          const response: ProposalPage = dataOf(
+            await api.gql<ProposalPage>(
               `query($first: Int!, $after: String, $kind: [ActionKind!]) {
                 proposals(first: $first, after: $after, filter: { kind: $kind }) {
                   totalCount pageInfo { hasNextPage endCursor }
@@ -137,8 +151,8 @@ t.test("delegates: ties in voting power page by address without skipping or repe
         const seen: { address: string; power: bigint }[] = [];
         let after: string | null = null;
         for (let page = 0; ; page++) {
-          const response = dataOf(
-            await api.gql(
+          const response: DelegatePage = dataOf(
+            await api.gql<DelegatePage>(
               `query($first: Int!, $after: String) { delegates(first: $first, after: $after) {
                 pageInfo { hasNextPage endCursor } edges { node { address votingPower } } } }`,
               { first: pageSize, after },
