@@ -1,0 +1,106 @@
+import { Contract, type ContractRunner, type Interface, type TransactionReceipt, type Wallet } from "ethers";
+import { type ContractRole, contractInterface, loadArtifact } from "../chain/artifacts.ts";
+import type { Deployment } from "../chain/deployment.ts";
+import { AppError } from "../shared/errors.ts";
+
+export type Support = "AGAINST" | "FOR" | "ABSTAIN";
+const supportNumber: Record<Support, number> = { AGAINST: 0, FOR: 1, ABSTAIN: 2 };
+
+/** What queue and execute need of a proposal (as the index returns it). */
+export interface ProposalCalls {
+  targets: string[];
+  values: string[];
+  calldatas: string[];
+  descriptionHash: string;
+}
+
+export function contractOf(deployment: Deployment, role: ContractRole, runner: ContractRunner): Contract {
+  return new Contract(deployment.contracts[role], loadArtifact(role).abi, runner);
+}
+
+/** A revert named by our contracts' custom errors (GovernorUnexpectedProposalState(...)), else as it came. */
+function describeRevert(error: unknown, ifaces: Interface[]): string {
+  const e = error as { data?: unknown; info?: { error?: { data?: unknown; message?: string } }; shortMessage?: string };
+  const data = e.data ?? e.info?.error?.data;
+  if (typeof data === "string" && data.startsWith("0x")) {
+    for (const iface of ifaces) {
+      const parsed = iface.parseError(data);
+      if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
+    }
+  }
+  return e.shortMessage ?? e.info?.error?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** Sends one transaction and waits for it to be mined; a revert becomes an error that names its reason. */
+export async function send(what: string, pending: () => Promise<{ wait(): Promise<TransactionReceipt | null> }>) {
+  const ifaces = (["governor", "token", "timelock", "registry", "allocator"] as const).map(contractInterface);
+  try {
+    const tx = await pending();
+    const receipt = await tx.wait();
+    if (!receipt) throw new Error("the transaction was dropped");
+    return receipt;
+  } catch (cause) {
+    throw new AppError("TRANSACTION_REVERTED", `${what} failed: ${describeRevert(cause, ifaces)}`, { cause });
+  }
+}
+
+export function delegate(deployment: Deployment, wallet: Wallet, to: string) {
+  return send(`delegating to ${to}`, () => contractOf(deployment, "token", wallet).getFunction("delegate")(to));
+}
+
+export function castVote(
+  deployment: Deployment,
+  wallet: Wallet,
+  proposalId: bigint,
+  support: Support,
+  reason?: string,
+) {
+  const governor = contractOf(deployment, "governor", wallet);
+  return send(`voting on ${proposalId}`, () =>
+    reason
+      ? governor.getFunction("castVoteWithReason")(proposalId, supportNumber[support], reason)
+      : governor.getFunction("castVote")(proposalId, supportNumber[support]),
+  );
+}
+
+/**
+ * Signs an EIP-712 ballot for castVoteBySig: Ballot, or ExtendedBallot (reason, empty params) when a
+ * reason is given. The domain and the voter's nonce are read from the governor.
+ */
+export async function signBallot(
+  deployment: Deployment,
+  wallet: Wallet,
+  proposalId: bigint,
+  support: Support,
+  reason?: string,
+): Promise<string> {
+  const governor = contractOf(deployment, "governor", wallet);
+  const [, name, version] = (await governor.getFunction("eip712Domain")()) as [string, string, string];
+  const nonce = (await governor.getFunction("nonces")(wallet.address)) as bigint;
+  const domain = { name, version, chainId: deployment.chainId, verifyingContract: deployment.contracts.governor };
+  const base = { proposalId, support: supportNumber[support], voter: wallet.address, nonce };
+  const fields = [
+    { name: "proposalId", type: "uint256" },
+    { name: "support", type: "uint8" },
+    { name: "voter", type: "address" },
+    { name: "nonce", type: "uint256" },
+  ];
+  if (reason === undefined) return wallet.signTypedData(domain, { Ballot: fields }, base);
+  return wallet.signTypedData(
+    domain,
+    {
+      ExtendedBallot: [...fields, { name: "reason", type: "string" }, { name: "params", type: "bytes" }],
+    },
+    { ...base, reason, params: "0x" },
+  );
+}
+
+export function queueProposal(deployment: Deployment, wallet: Wallet, p: ProposalCalls) {
+  const governor = contractOf(deployment, "governor", wallet);
+  return send("queueing", () => governor.getFunction("queue")(p.targets, p.values, p.calldatas, p.descriptionHash));
+}
+
+export function executeProposal(deployment: Deployment, wallet: Wallet, p: ProposalCalls) {
+  const governor = contractOf(deployment, "governor", wallet);
+  return send("executing", () => governor.getFunction("execute")(p.targets, p.values, p.calldatas, p.descriptionHash));
+}
