@@ -3,7 +3,10 @@
  * second at saturation and latency at moderate load, with every check, the ledger and the audit on,
  * against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a fresh database).
  */
+import { once } from "node:events";
 import { createRequire } from "node:module";
+import { availableParallelism, loadavg } from "node:os";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
 import { issueApiKey } from "../services/db/api-keys.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
@@ -91,31 +94,80 @@ async function load(url: string, o: { connections: number; duration: number; key
   };
 }
 
+/** Each side runs on its own thread, as separate processes would: upstream, gateway, load generator. */
+type Role = { role: "upstream" } | { role: "gateway"; databaseUrl: string; upstreamUrl: string };
+
+async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<void> }> {
+  const cleanups: (() => unknown)[] = [];
+  const t = { teardown: (fn: () => unknown) => cleanups.unshift(fn) };
+  const stop = async () => {
+    for (const fn of cleanups) await fn();
+  };
+  if (role.role === "upstream") {
+    const upstream = await startTestUpstream();
+    t.teardown(() => upstream.close());
+    return { info: upstream.url, stop };
+  }
+  const database = await openMigrated(t, role.databaseUrl, 16);
+  const consumers = Array.from({ length: CONSUMERS }, () => Wallet.createRandom().address);
+  await seedIndex(database, {
+    policies: [policyRow("bench-model", { requests_per_minute: 10_000_000 })],
+    grants: consumers.map((grantee, i) => ({ grantId: i + 1, grantee, tokensPerEpoch: 1_000_000_000 })),
+    pool: { allowancePerAddress: 1_000, poolSizePerEpoch: 1_000_000 },
+  });
+  const gw = await buildGateway(t, {
+    database,
+    upstreamUrl: role.upstreamUrl,
+    // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
+    env: { MAX_POLICY_STALENESS_S: "3600" },
+  });
+  const keys = await Promise.all(consumers.map(async (address) => (await issueApiKey(database.db, { address })).key));
+  return { info: { baseURL: gw.baseURL, keys }, stop };
+}
+
+if (!isMainThread && (workerData as Role | null)?.role) {
+  const { info, stop } = await serve(workerData as Role);
+  parentPort?.once("message", async () => {
+    await stop();
+    parentPort?.close();
+  });
+  parentPort?.postMessage(info);
+}
+
+function startThread<T>(role: Role): Promise<{ info: T; stop: () => Promise<void> }> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: role });
+  return new Promise((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("message", (info: T) =>
+      resolve({
+        info,
+        stop: async () => {
+          worker.postMessage("stop");
+          await once(worker, "exit");
+        },
+      }),
+    );
+  });
+}
+
 export default async function gatewayBench() {
   return runBench("gateway", async (log) => {
     const cleanups: (() => unknown)[] = [];
     const t = { teardown: (fn: () => unknown) => cleanups.unshift(fn) };
+    const loadBefore = loadavg()[0] as number;
     try {
-      const database = await openMigrated(t, await createTestDatabase(t), 16);
-      const upstream = await startTestUpstream();
-      t.teardown(() => upstream.close());
-      const consumers = Array.from({ length: CONSUMERS }, () => Wallet.createRandom().address);
-      await seedIndex(database, {
-        policies: [policyRow("bench-model", { requests_per_minute: 10_000_000 })],
-        grants: consumers.map((grantee, i) => ({ grantId: i + 1, grantee, tokensPerEpoch: 1_000_000_000 })),
-        pool: { allowancePerAddress: 1_000, poolSizePerEpoch: 1_000_000 },
+      const databaseUrl = await createTestDatabase(t);
+      const upstream = await startThread<string>({ role: "upstream" });
+      t.teardown(() => upstream.stop());
+      const gateway = await startThread<{ baseURL: string; keys: string[] }>({
+        role: "gateway",
+        databaseUrl,
+        upstreamUrl: upstream.info,
       });
-      const gw = await buildGateway(t, {
-        database,
-        upstreamUrl: upstream.url,
-        // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
-        env: { MAX_POLICY_STALENESS_S: "3600", LOG_LEVEL: "silent" },
-      });
-      const keys = await Promise.all(
-        consumers.map(async (address) => (await issueApiKey(database.db, { address })).key),
-      );
-      const direct = `${upstream.url}/chat/completions`;
-      const through = `${gw.baseURL}/chat/completions`;
+      t.teardown(() => gateway.stop());
+      const { keys } = gateway.info;
+      const direct = `${upstream.info}/chat/completions`;
+      const through = `${gateway.info.baseURL}/chat/completions`;
 
       log("warm-up");
       await load(direct, { connections: 4, duration: 2 });
@@ -131,6 +183,7 @@ export default async function gatewayBench() {
       const ratio = gatewayFull.rps / directFull.rps;
       const addedP50 = gatewayModerate.p50 - directModerate.p50;
       const addedP99 = gatewayModerate.p99 - directModerate.p99;
+      const database = await openMigrated(t, databaseUrl, 1);
       const decisions = await database.db
         .selectFrom("gateway_decisions")
         .select((eb) => eb.fn.countAll<string>().as("n"))
@@ -163,9 +216,10 @@ export default async function gatewayBench() {
       return {
         rows,
         notes: [
-          `${CONSUMERS} consumers with grants; each admitted call: key lookup, usage read, reservation + audit (one transaction), settlement (one transaction)`,
+          `${CONSUMERS} consumers with grants; each admitted call: usage read, reservation + audit (one transaction, synchronous commit), settlement (one transaction)`,
           `audit records written: ${decisions.n}`,
-          "load generator, gateway, upstream and Postgres share this machine",
+          "load generator, gateway and upstream each on their own thread; they and Postgres share this machine",
+          `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],
       };
     } finally {
