@@ -13,6 +13,15 @@ interface ChatDeps {
   metrics: Metrics;
 }
 
+/** The request as the upstream gets it: the purpose is ours, not the upstream's business. */
+function forwardable(raw: JsonObject): JsonObject {
+  const metadata = raw.metadata as JsonObject | null | undefined;
+  if (!metadata || typeof metadata !== "object" || !("purpose" in metadata)) return raw;
+  const { purpose: _purpose, ...rest } = metadata;
+  const { metadata: _metadata, ...withoutMetadata } = raw;
+  return Object.keys(rest).length > 0 ? { ...withoutMetadata, metadata: rest } : withoutMetadata;
+}
+
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** POST /v1/chat/completions: judged, reserved, forwarded (JSON or server-sent events), settled. */
@@ -34,10 +43,12 @@ export function registerChatRoute(app: FastifyInstance, { enforcer, upstream, me
       return sendError(reply, admission.reason, admission.message);
     }
     // The upstream may produce no more than was reserved for.
-    const forward: JsonObject = { ...body.raw, [body.maxTokensField]: admission.decision.maxTokens };
+    const forward: JsonObject = { ...forwardable(body.raw), [body.maxTokensField]: admission.decision.maxTokens };
     if (body.stream) {
-      forward.stream_options = { ...(body.raw.stream_options as JsonObject | undefined), include_usage: true };
-      return streamChat(reply, admission, forward, promptTokens, { enforcer, upstream, metrics });
+      const options = body.raw.stream_options as JsonObject | undefined;
+      forward.stream_options = { ...options, include_usage: true };
+      const clientWantsUsage = options?.include_usage === true;
+      return streamChat(reply, admission, forward, promptTokens, clientWantsUsage, { enforcer, upstream, metrics });
     }
 
     const upstreamStarted = performance.now();
@@ -74,6 +85,7 @@ async function streamChat(
   admission: Admission,
   forward: JsonObject,
   promptTokens: number,
+  clientWantsUsage: boolean,
   { enforcer, upstream, metrics }: ChatDeps,
 ) {
   const controller = new AbortController();
@@ -111,7 +123,10 @@ async function streamChat(
       const chunk = next.value;
       for (const choice of chunk.choices ?? []) produced += choice.delta?.content ?? "";
       if (chunk.usage) usage = chunk.usage;
-      if (!controller.signal.aborted) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      // The usage chunk was asked for the ledger; a client that did not ask for it does not get it.
+      const usageOnly = chunk.usage && (chunk.choices?.length ?? 0) === 0;
+      if (!controller.signal.aborted && (clientWantsUsage || !usageOnly))
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
       next = await chunks.next();
     }
   } catch (error) {

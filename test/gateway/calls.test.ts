@@ -110,6 +110,7 @@ t.test("a request without max_tokens runs with the configured bound; purpose may
     metadata: { purpose: "Education" },
   });
   t.equal(upstream.bodies.at(-1)?.max_tokens, 32);
+  t.equal(upstream.bodies.at(-1)?.metadata, undefined, "the purpose is not forwarded");
   t.equal(data.usage?.completion_tokens, 32);
 });
 
@@ -304,6 +305,18 @@ t.test("streaming forwards server-sent events and charges the streamed usage", a
   t.equal(response.headers.get("x-commons-policy-version"), "1");
   const record = await decisionOf(response.headers.get("x-request-id"));
   t.match(record, { outcome: "COMPLETED", tokens_used: usage?.total_tokens });
+});
+
+t.test("a stream whose client did not ask for usage is still charged the upstream's count", async (t) => {
+  const { data: stream, response } = await research.chat.completions
+    .create({ model: "m-research", messages: ask("no usage for me"), max_tokens: 7, stream: true })
+    .withResponse();
+  let usageChunks = 0;
+  for await (const chunk of stream) if (chunk.usage) usageChunks++;
+  t.equal(usageChunks, 0);
+  t.same(upstream.bodies.at(-1)?.stream_options, { include_usage: true });
+  const record = await decisionOf(response.headers.get("x-request-id"));
+  t.match(record, { outcome: "COMPLETED", tokens_used: estimateChatPromptTokens(ask("no usage for me")) + 7 });
 });
 
 t.test("a client that disconnects mid-stream is charged what was produced", async (t) => {
