@@ -319,6 +319,31 @@ t.test("a stream whose client did not ask for usage is still charged the upstrea
   t.match(record, { outcome: "COMPLETED", tokens_used: estimateChatPromptTokens(ask("no usage for me")) + 7 });
 });
 
+t.test(
+  "an upstream that goes silent mid-stream ends the stream with UPSTREAM_ERROR, charging what was delivered",
+  async (t) => {
+    const messages = ask(`${STALL} then silence`);
+    const { data: stream, response } = await research.chat.completions
+      .create({ model: "m-research", messages, max_tokens: 100, stream: true })
+      .withResponse();
+    let text = "";
+    const failure = await (async () => {
+      try {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+      } catch (error) {
+        return error;
+      }
+    })();
+    t.match(failure, { code: "UPSTREAM_ERROR" });
+    const record = await decisionOf(response.headers.get("x-request-id"));
+    t.match(record, {
+      outcome: "UPSTREAM_ERROR",
+      reason_code: "UPSTREAM_ERROR",
+      tokens_used: estimateChatPromptTokens(messages) + countTextTokens(text),
+    });
+  },
+);
+
 t.test("a client that disconnects mid-stream is charged what was produced", async (t) => {
   const messages = ask(`${STALL} a long story`);
   const { data: stream, response } = await research.chat.completions
