@@ -28,15 +28,36 @@ export function checkComplexity(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
-  operationName?: string,
 ): void {
+  // mercurius hands the same parsed document for a repeated query: its cost is computed once per variables.
+  const key = JSON.stringify(variables ?? {});
+  let costs = measured.get(document);
+  if (!costs) {
+    costs = new Map();
+    measured.set(document, costs);
+  }
+  let complexity = costs.get(key);
+  if (complexity === undefined) {
+    complexity = measure(schema, document, variables);
+    if (costs.size < 100) costs.set(key, complexity);
+  }
+  if (complexity > MAX_COMPLEXITY) {
+    throw new GraphQLError(
+      `the query costs ${complexity}, more than the limit of ${MAX_COMPLEXITY}: ask for smaller pages or fewer fields`,
+      { extensions: { code: "QUERY_TOO_COMPLEX", complexity, maximum: MAX_COMPLEXITY } },
+    );
+  }
+}
+
+const measured = new WeakMap<DocumentNode, Map<string, number>>();
+
+function measure(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined) {
   let complexity: number;
   try {
     complexity = getComplexity({
       schema,
       query: document,
       variables: variables ?? {},
-      ...(operationName ? { operationName } : {}),
       estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
     });
   } catch (cause) {
@@ -46,12 +67,7 @@ export function checkComplexity(
       originalError: cause as Error,
     });
   }
-  if (complexity > MAX_COMPLEXITY) {
-    throw new GraphQLError(
-      `the query costs ${complexity}, more than the limit of ${MAX_COMPLEXITY}: ask for smaller pages or fewer fields`,
-      { extensions: { code: "QUERY_TOO_COMPLEX", complexity, maximum: MAX_COMPLEXITY } },
-    );
-  }
+  return complexity;
 }
 
 function selectionDepth(

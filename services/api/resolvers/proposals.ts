@@ -44,6 +44,8 @@ export const proposalQueries = {
       // Only a state filter needs the clock.
       now: f.state ? await ctx.clock() : 0,
     };
+    // Nodes usually show their state: read the clock alongside the page rather than after it.
+    void ctx.clock().catch(() => undefined);
     const db = ctx.deps.database.db;
     const rows = await listProposals(db, filter, page);
     return {
