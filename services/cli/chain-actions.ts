@@ -1,4 +1,4 @@
-import { Contract, type ContractRunner, type Interface, type TransactionReceipt, type Wallet } from "ethers";
+import { type BaseWallet, Contract, type ContractRunner, type Interface, type TransactionReceipt } from "ethers";
 import { type ContractRole, contractInterface, loadArtifact } from "../chain/artifacts.ts";
 import type { Deployment } from "../chain/deployment.ts";
 import { AppError } from "../shared/errors.ts";
@@ -44,13 +44,13 @@ export async function send(what: string, pending: () => Promise<{ wait(): Promis
   }
 }
 
-export function delegate(deployment: Deployment, wallet: Wallet, to: string) {
+export function delegate(deployment: Deployment, wallet: BaseWallet, to: string) {
   return send(`delegating to ${to}`, () => contractOf(deployment, "token", wallet).getFunction("delegate")(to));
 }
 
 export function castVote(
   deployment: Deployment,
-  wallet: Wallet,
+  wallet: BaseWallet,
   proposalId: bigint,
   support: Support,
   reason?: string,
@@ -69,7 +69,7 @@ export function castVote(
  */
 export async function signBallot(
   deployment: Deployment,
-  wallet: Wallet,
+  wallet: BaseWallet,
   proposalId: bigint,
   support: Support,
   reason?: string,
@@ -95,12 +95,12 @@ export async function signBallot(
   );
 }
 
-export function queueProposal(deployment: Deployment, wallet: Wallet, p: ProposalCalls) {
+export function queueProposal(deployment: Deployment, wallet: BaseWallet, p: ProposalCalls) {
   const governor = contractOf(deployment, "governor", wallet);
   return send("queueing", () => governor.getFunction("queue")(p.targets, p.values, p.calldatas, p.descriptionHash));
 }
 
-export function executeProposal(deployment: Deployment, wallet: Wallet, p: ProposalCalls) {
+export function executeProposal(deployment: Deployment, wallet: BaseWallet, p: ProposalCalls) {
   const governor = contractOf(deployment, "governor", wallet);
   return send("executing", () => governor.getFunction("execute")(p.targets, p.values, p.calldatas, p.descriptionHash));
 }

@@ -1,4 +1,4 @@
-import type { Wallet } from "ethers";
+import type { BaseWallet } from "ethers";
 import { SiweMessage } from "siwe";
 import type { GraphqlClient } from "./graphql-client.ts";
 
@@ -16,7 +16,7 @@ export interface IssuedKey {
 export async function signInForApiKey(
   client: GraphqlClient,
   serviceUrl: string,
-  wallet: Wallet,
+  wallet: BaseWallet,
   label?: string,
 ): Promise<IssuedKey> {
   const { siweNonce } = await client.request<{ siweNonce: { nonce: string; domain: string; chainId: number } }>(
