@@ -142,7 +142,15 @@ async function streamChat(
   );
   // The upstream's own count when it sent one; otherwise what reached the client, counted here.
   const charged = usage?.total_tokens ?? (produced === "" ? 0 : promptTokens + countTextTokens(produced));
-  await enforcer.settle(admission, { charged, outcome, upstreamMs });
+  try {
+    await enforcer.settle(admission, { charged, outcome, upstreamMs });
+  } catch (error) {
+    // The headers are gone; the reservation stays held (the worst case is charged, never more).
+    reply.log.error({ err: error }, "settling a streamed call failed");
+    res.write(`data: ${JSON.stringify(openAiError("DATABASE_ERROR", errorMessage(error)))}\n\n`);
+    res.end();
+    return;
+  }
   if (outcome === "UPSTREAM_ERROR")
     res.write(`data: ${JSON.stringify(openAiError("UPSTREAM_ERROR", errorMessage(failure)))}\n\n`);
   if (outcome === "COMPLETED") res.write("data: [DONE]\n\n");

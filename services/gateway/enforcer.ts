@@ -5,7 +5,7 @@ import { POOL_TOTAL_ACCOUNT, type ReservationSource, readSpending, reserveCall, 
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
-import type { ReasonCode } from "../shared/errors.ts";
+import { AppError, type ReasonCode } from "../shared/errors.ts";
 import type { KeyCache } from "./key-cache.ts";
 import type { PolicyStore } from "./policy-store.ts";
 
@@ -74,6 +74,13 @@ function policyHeaders(model: ModelPolicy | null, requestId: string): Record<str
   return headers;
 }
 
+/** Database faults enter our code here: no call is admitted or answered without its record. */
+function ledger<T>(query: Promise<T>): Promise<T> {
+  return query.catch((cause: unknown) => {
+    throw new AppError("DATABASE_ERROR", "the ledger is unavailable; the call was not served", { cause });
+  });
+}
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
@@ -87,20 +94,22 @@ export function createEnforcer(
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
-    return key === null ? null : keys.find(key);
+    return key === null ? null : ledger(keys.find(key));
   };
 
   const usageOf = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
     const snapshot = store.current();
     const pool = `pool:${consumer}`;
     const grants = snapshot.grantsByConsumer.get(consumer) ?? [];
-    const spending = await readSpending(db, {
-      accounts: [...grants.map((g) => g.account), pool, POOL_TOTAL_ACCOUNT],
-      epochStart: epochStartOf(snapshot, now),
-      consumer,
-      model: modelId,
-      minuteStart: minuteStartOf(now),
-    });
+    const spending = await ledger(
+      readSpending(db, {
+        accounts: [...grants.map((g) => g.account), pool, POOL_TOTAL_ACCOUNT],
+        epochStart: epochStartOf(snapshot, now),
+        consumer,
+        model: modelId,
+        minuteStart: minuteStartOf(now),
+      }),
+    );
     return {
       requestsThisMinute: spending.requestsThisMinute,
       grantSpent: spending.spent,
@@ -147,35 +156,39 @@ export function createEnforcer(
       };
 
       if (!decision.admitted) {
-        await recordDecision(db, {
-          ...record,
-          admitted: false,
-          reason_code: decision.reason,
-          outcome: "REFUSED",
-          overhead_ms: elapsed(startedAt),
-          latency_ms: elapsed(startedAt),
-        });
+        await ledger(
+          recordDecision(db, {
+            ...record,
+            admitted: false,
+            reason_code: decision.reason,
+            outcome: "REFUSED",
+            overhead_ms: elapsed(startedAt),
+            latency_ms: elapsed(startedAt),
+          }),
+        );
         metrics.ledgerWrites.inc({ kind: "refusal" });
         return refusal(decision.reason, decision.message);
       }
       const admittedDecision = decision;
-      const reserved = await reserveCall(db, {
-        consumer: consumer as string,
-        model: input.modelId,
-        requestsPerMinute: admittedDecision.model.requestsPerMinute,
-        minuteStart: admittedDecision.minuteStart,
-        epochStart: admittedDecision.epochStart,
-        amount: admittedDecision.reserve,
-        sources: admittedDecision.sources,
-        record: {
-          ...record,
-          admitted: true,
-          reason_code: null,
-          epoch_start: admittedDecision.epochStart,
-          tokens_reserved: admittedDecision.reserve,
-          outcome: "PENDING",
-        },
-      });
+      const reserved = await ledger(
+        reserveCall(db, {
+          consumer: consumer as string,
+          model: input.modelId,
+          requestsPerMinute: admittedDecision.model.requestsPerMinute,
+          minuteStart: admittedDecision.minuteStart,
+          epochStart: admittedDecision.epochStart,
+          amount: admittedDecision.reserve,
+          sources: admittedDecision.sources,
+          record: {
+            ...record,
+            admitted: true,
+            reason_code: null,
+            epoch_start: admittedDecision.epochStart,
+            tokens_reserved: admittedDecision.reserve,
+            outcome: "PENDING",
+          },
+        }),
+      );
       metrics.ledgerWrites.inc({ kind: "reserve" });
       if (!reserved.ok) {
         return refusal(
@@ -209,18 +222,20 @@ export function createEnforcer(
       const settleStarted = performance.now();
       const charged = Math.min(settlement.charged, admission.decision.reserve);
       const latencyMs = elapsed(admission.startedAt);
-      await settleCall(db, {
-        requestId: admission.requestId,
-        consumer: admission.consumer,
-        model: admission.modelId,
-        epochStart: admission.decision.epochStart,
-        source: admission.source,
-        reserved: admission.decision.reserve,
-        charged,
-        outcome: settlement.outcome,
-        latencyMs,
-        overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-      });
+      await ledger(
+        settleCall(db, {
+          requestId: admission.requestId,
+          consumer: admission.consumer,
+          model: admission.modelId,
+          epochStart: admission.decision.epochStart,
+          source: admission.source,
+          reserved: admission.decision.reserve,
+          charged,
+          outcome: settlement.outcome,
+          latencyMs,
+          overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
+        }),
+      );
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
       const overheadMs = admission.overheadMs + elapsed(settleStarted);
       metrics.gatewayOverhead.observe(overheadMs / 1000);
