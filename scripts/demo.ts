@@ -20,10 +20,10 @@ import {
   CAST_VOTE_BY_SIG,
   DRAFT_PROPOSAL,
   type DraftedProposal,
-  POLICY_STATUS,
   type PolicyStatusView,
   PROPOSAL,
   type ProposalView,
+  policyStatusQuery,
   SYNC_STATUS,
   type SyncStatusView,
 } from "../services/cli/operations.ts";
@@ -340,7 +340,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
 
   await step("policyStatus: the policy in force, where it came from, the budget and the decisions", async () => {
     const owner = createGraphqlClient(url, { apiKey: issued.key });
-    const { policyStatus: s } = await owner.request<{ policyStatus: PolicyStatusView }>(POLICY_STATUS, {
+    const { policyStatus: s } = await owner.request<{ policyStatus: PolicyStatusView }>(policyStatusQuery(true), {
       model,
       consumer: alice.address,
       purpose: PURPOSE,
@@ -357,7 +357,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
       `      enacted by proposal ${enacted.proposalId?.slice(0, 12)}… in transaction ${enacted.transactionHash.slice(0, 12)}… (block ${enacted.blockNumber})`,
       ...s.budgets.map((b) => `      budget ${b.source}: used ${b.used} of ${b.granted}, ${b.left} left`),
       `      a call with the default max_tokens now: ${s.admitted ? "admitted" : `refused ${s.reason}`}`,
-      `      recent decisions: ${s.recentDecisions.map((d) => (d.admitted ? "admitted" : d.reasonCode)).join(", ")}`,
+      `      recent decisions: ${(s.recentDecisions ?? []).map((d) => (d.admitted ? "admitted" : d.reasonCode)).join(", ")}`,
     ];
     return [undefined, lines.join("\n")];
   });

@@ -103,14 +103,17 @@ export interface PolicyStatusView {
   admitted: boolean;
   reason: string | null;
   message: string | null;
-  recentDecisions: { requestId: string; admitted: boolean; reasonCode: string | null; tokensUsed: number }[];
+  recentDecisions?: { requestId: string; admitted: boolean; reasonCode: string | null; tokensUsed: number }[];
 }
 
-export const POLICY_STATUS = `query ($model: String!, $consumer: Address!, $purpose: String) {
+/** With `withDecisions`, the consumer's recent decisions too (they need the consumer's key or the operator token). */
+export function policyStatusQuery(withDecisions: boolean): string {
+  return `query ($model: String!, $consumer: Address!, $purpose: String) {
   policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
     model consumer policy { ${POLICY_VERSION_FIELDS} }
     epochStart epochEnd communityPoolLeft requestsThisMinute admitted reason message
     budgets { source grantId granted used reserved left }
-    recentDecisions(first: 10) { requestId admitted reasonCode tokensUsed }
+    ${withDecisions ? "recentDecisions(first: 10) { requestId admitted reasonCode tokensUsed }" : ""}
   }
 }`;
+}

@@ -3,12 +3,12 @@ import { AppError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
 import {
   POLICY,
-  POLICY_STATUS,
   type PolicyStatusView,
   type PolicyVersionView,
   PROPOSAL,
   PROPOSALS,
   type ProposalView,
+  policyStatusQuery,
   SYNC_STATUS,
   type SyncStatusView,
 } from "../operations.ts";
@@ -45,6 +45,9 @@ function describeStatus(s: PolicyStatusView): string {
       (b) => `  ${b.source}${b.grantId ? ` #${b.grantId}` : ""}: used ${b.used} of ${b.granted}, ${b.left} left`,
     ),
     `  a call now would be ${s.admitted ? "admitted" : `refused: ${s.reason} (${s.message})`}`,
+    ...(s.recentDecisions
+      ? [`  recent decisions: ${s.recentDecisions.map((d) => (d.admitted ? "admitted" : d.reasonCode)).join(", ")}`]
+      : []),
   ].join("\n");
 }
 
@@ -90,11 +93,15 @@ export function registerReads(program: Command, ctx: CliContext) {
       const haveKey = Boolean(ctx.env.COMMONS_PRIVATE_KEY || ctx.options().keystore || ctx.env.COMMONS_KEYSTORE);
       const consumer = flags.consumer ?? (haveKey ? (await ctx.wallet()).address : undefined);
       if (consumer) {
-        const { policyStatus } = await ctx.client().request<{ policyStatus: PolicyStatusView }>(POLICY_STATUS, {
-          model,
-          consumer,
-          purpose: flags.purpose ?? null,
-        });
+        // Recent decisions are private: shown with the consumer's API key or the operator token.
+        const bearer = ctx.env.COMMONS_API_KEY ?? ctx.env.COMMONS_OPERATOR_TOKEN;
+        const { policyStatus } = await ctx
+          .client(bearer)
+          .request<{ policyStatus: PolicyStatusView }>(policyStatusQuery(bearer !== undefined), {
+            model,
+            consumer,
+            purpose: flags.purpose ?? null,
+          });
         ctx.print(policyStatus, () => describeStatus(policyStatus));
         return;
       }

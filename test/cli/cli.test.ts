@@ -1,0 +1,177 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Contract, encryptKeystoreJson, id, JsonRpcProvider } from "ethers";
+import t from "tap";
+import { loadArtifact } from "../../services/chain/artifacts.ts";
+import type { DevAccount } from "../../services/runtime/dev-accounts.ts";
+import { build } from "../helpers/app.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const service = await build(t);
+const [alice, bob, carol] = (service.devChain?.holders ?? []) as [DevAccount, DevAccount, DevAccount];
+const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1 });
+t.teardown(() => provider.destroy());
+const governor = new Contract(service.deps.deployment.contracts.governor, loadArtifact("governor").abi, provider);
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  // biome-ignore lint/suspicious/noExplicitAny: the CLI's --json output, read field by field
+  json: any;
+}
+
+/** `commons ...args` through the package bin, as a user runs it, against the test's service. */
+function commons(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(
+    process.execPath,
+    ["bin/commons.js", "--url", service.urls.http, "--rpc", service.urls.rpc, ...args],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", ...env },
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c;
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(args.includes("--json") && code === 0 ? stdout : stderr);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+async function advanceTo(timestamp: bigint) {
+  const latest = (await provider.getBlock("latest"))?.timestamp ?? 0;
+  if (Number(timestamp) > latest) {
+    await provider.send("evm_increaseTime", [Number(timestamp) - latest]);
+    await provider.send("evm_mine", []);
+  }
+}
+
+const as = (account: DevAccount) => ({ COMMONS_PRIVATE_KEY: account.privateKey });
+
+t.test("usage errors exit 2 and say what is wrong; a refusal exits 1", async (t) => {
+  const noKey = await commons(["delegate", "--json"]);
+  t.equal(noKey.code, 2);
+  t.equal(noKey.json.error.code, "BAD_USER_INPUT");
+  const badId = await commons(["vote", "not-a-number", "for"], as(alice));
+  t.equal(badId.code, 2);
+  t.match(badId.stderr, /proposal id/);
+  const missing = await commons(["status", "12345", "--json"]);
+  t.equal(missing.code, 1);
+  t.equal(missing.json.error.code, "NOT_FOUND");
+});
+
+t.test("a proposal from flags goes through propose, vote (direct and by signature), queue and execute", async (t) => {
+  const model = "cli-model";
+  const proposed = await commons(
+    [
+      "propose",
+      "--json",
+      "--description",
+      "CLI: approve cli-model and grant Carol",
+      "--model",
+      model,
+      "--max-tokens",
+      "128",
+      "--rpm",
+      "30",
+      "--purposes",
+      "research",
+      "--guideline-uri",
+      "https://example.org/cli-model",
+      "--guideline-hash",
+      id("cli-model guideline"),
+      "--grant",
+      carol.address,
+      "--tokens",
+      "500",
+    ],
+    as(alice),
+  );
+  t.equal(proposed.code, 0, proposed.stderr);
+  const proposalId = BigInt(proposed.json.proposalId);
+  t.equal(await governor.getFunction("proposalProposer")(proposalId), alice.address, "proposed from Alice's wallet");
+
+  const synced = await commons(["sync", "--wait", "--json"]);
+  t.equal(synced.code, 0, synced.stderr);
+  const status = await commons(["status", proposalId.toString(), "--json"]);
+  t.same(status.json.kinds, ["SET_MODEL_POLICY", "GRANT_ALLOCATION"]);
+
+  await advanceTo((await governor.getFunction("proposalSnapshot")(proposalId)) + 1n);
+  const direct = await commons(["vote", proposalId.toString(), "for", "--reason", "useful", "--json"], as(alice));
+  t.equal(direct.code, 0, direct.stderr);
+  const bySig = await commons(["vote", proposalId.toString(), "FOR", "--by-sig", "--json"], as(bob));
+  t.equal(bySig.code, 0, bySig.stderr);
+  t.equal(await governor.getFunction("hasVoted")(proposalId, bob.address), true, "Bob's ballot was relayed");
+  const again = await commons(["vote", proposalId.toString(), "against", "--json"], as(alice));
+  t.equal(again.code, 1, "a second vote is reverted by the governor");
+  t.equal(again.json.error.code, "TRANSACTION_REVERTED");
+  t.match(again.json.error.message, /GovernorAlreadyCastVote/);
+
+  await advanceTo((await governor.getFunction("proposalDeadline")(proposalId)) + 1n);
+  const queued = await commons(["queue", proposalId.toString(), "--json"], as(carol));
+  t.equal(queued.code, 0, queued.stderr);
+  await advanceTo(await governor.getFunction("proposalEta")(proposalId));
+  const executed = await commons(["execute", proposalId.toString(), "--json"], as(carol));
+  t.equal(executed.code, 0, executed.stderr);
+  t.equal(await governor.getFunction("state")(proposalId), 7n, "Executed on chain");
+
+  t.equal((await commons(["sync", "--wait"])).code, 0);
+  const policy = await commons(["policy", model, "--consumer", carol.address, "--purpose", "research", "--json"]);
+  t.equal(policy.code, 0, policy.stderr);
+  t.equal(policy.json.policy.enactedBy.proposalId, proposalId.toString(), "the policy names its proposal");
+  t.ok(
+    policy.json.budgets.some((b: { source: string; granted: string }) => b.source === "grant" && b.granted === "500"),
+    "Carol's grant is in force",
+  );
+  const listed = await commons(["proposals", "--state", "executed", "--json"]);
+  t.ok(
+    listed.json.some((p: { id: string }) => p.id === proposalId.toString()),
+    "listed among executed proposals",
+  );
+});
+
+t.test("key create signs in with Ethereum; key revoke ends the key", async (t) => {
+  const created = await commons(["key", "create", "--label", "cli", "--json"], as(carol));
+  t.equal(created.code, 0, created.stderr);
+  t.equal(created.json.address, carol.address);
+  const models = () =>
+    fetch(`${service.urls.gateway}/models`, { headers: { authorization: `Bearer ${created.json.key}` } });
+  t.equal((await models()).status, 200, "the new key works on the gateway");
+  const revoked = await commons(["key", "revoke", created.json.id, "--json"], { COMMONS_API_KEY: created.json.key });
+  t.equal(revoked.code, 0, revoked.stderr);
+  t.equal(((await (await models()).json()) as { error: { code: string } }).error.code, "INVALID_API_KEY");
+});
+
+t.test("a keystore file signs in place of COMMONS_PRIVATE_KEY; a wrong password is a usage error", async (t) => {
+  const folder = await mkdtemp(join(tmpdir(), "commons-keystore-"));
+  t.teardown(() => rm(folder, { recursive: true, force: true }));
+  const file = join(folder, "bob.json");
+  await writeFile(file, await encryptKeystoreJson(bob, "correct horse", { scrypt: { N: 1024 } }));
+  const ok = await commons(["delegate", carol.address, "--keystore", file, "--json"], {
+    COMMONS_KEYSTORE_PASSWORD: "correct horse",
+  });
+  t.equal(ok.code, 0, ok.stderr);
+  const token = new Contract(service.deps.deployment.contracts.token, loadArtifact("token").abi, provider);
+  t.equal(await token.getFunction("delegates")(bob.address), carol.address, "Bob now delegates to Carol");
+  const wrong = await commons(["delegate", "--keystore", file, "--json"], { COMMONS_KEYSTORE_PASSWORD: "wrong" });
+  t.equal(wrong.code, 2);
+  t.equal(wrong.json.error.code, "BAD_USER_INPUT");
+});
