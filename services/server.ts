@@ -4,6 +4,7 @@ import apiPlugin from "./api/plugin.ts";
 import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
+import { closeConnectionsWhenIdle } from "./ops/drain.ts";
 import opsPlugin from "./ops/plugin.ts";
 import { registerRequestHooks } from "./ops/request-hooks.ts";
 import { requestIdOf } from "./ops/request-id.ts";
@@ -32,6 +33,7 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
     return503OnClosing: true,
   });
   registerRequestHooks(app, deps.metrics.registry);
+  closeConnectionsWhenIdle(app);
   await app.register(opsPlugin, { deps, ...(extras.indexer ? { indexer: extras.indexer } : {}) });
   await app.register(apiPlugin, { deps, ...(extras.relayer ? { relayer: extras.relayer } : {}) });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });

@@ -1,6 +1,19 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { JsonRpcProvider, Wallet } from "ethers";
+import { contractInterface } from "../../services/chain/artifacts.ts";
+import { castVote, executeProposal, queueProposal, send } from "../../services/cli/chain-actions.ts";
+import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
+import {
+  DRAFT_PROPOSAL,
+  type DraftedProposal,
+  PROPOSAL,
+  type ProposalView,
+  SYNC_STATUS,
+  type SyncStatusView,
+} from "../../services/cli/operations.ts";
+import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
 import type { Upstream } from "../../services/gateway/upstream.ts";
 import { type Service, startService } from "../../services/runtime/start-service.ts";
 import { loadConfig } from "../../services/shared/config.ts";
@@ -54,4 +67,67 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Moves the service's development chain clock to `timestamp` (evm_increaseTime + evm_mine). */
+async function advanceTo(provider: JsonRpcProvider, timestamp: bigint): Promise<void> {
+  const latest = (await provider.getBlock("latest"))?.timestamp ?? 0;
+  if (Number(timestamp) > latest) {
+    await provider.send("evm_increaseTime", [Number(timestamp) - latest]);
+    await provider.send("evm_mine", []);
+  }
+}
+
+/**
+ * Passes `actions` (draftProposal's ActionInput) through governance on a service built on its own
+ * development chain, the way a community does: drafted through GraphQL, proposed, voted FOR by every
+ * development holder, queued and executed; resolves once the index has the execution.
+ */
+export async function enact(service: Service, actions: Record<string, unknown>[]): Promise<string> {
+  const holders = service.devChain?.holders ?? [];
+  const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+  try {
+    const wallets = holders.map((h) => new Wallet(h.privateKey, provider));
+    const proposer = wallets[0] as Wallet;
+    const api = createGraphqlClient(service.urls.http);
+    const { draftProposal } = await api.request<{ draftProposal: DraftedProposal }>(DRAFT_PROPOSAL, {
+      input: { description: `Test proposal ${Math.random()}`, actions, proposer: proposer.address },
+    });
+    const { to, data } = draftProposal.transaction;
+    await send("proposing", () => proposer.sendTransaction({ to, data }));
+    const id = BigInt(draftProposal.proposalId);
+    const { deployment } = service.deps;
+    const governor = contractInterface("governor");
+    const read = async (fn: string) =>
+      BigInt(
+        governor.decodeFunctionResult(
+          fn,
+          await provider.call({ to: deployment.contracts.governor, data: governor.encodeFunctionData(fn, [id]) }),
+        )[0],
+      );
+    await advanceTo(provider, (await read("proposalSnapshot")) + 1n);
+    for (const w of wallets) await castVote(deployment, w, id, "FOR");
+    await advanceTo(provider, (await read("proposalDeadline")) + 1n);
+    const proposal = await until(async () => {
+      const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id: id.toString() });
+      return proposal ?? undefined;
+    }, "the proposal in the index");
+    await queueProposal(deployment, proposer, proposal);
+    await advanceTo(provider, await read("proposalEta"));
+    const executed = await executeProposal(deployment, proposer, proposal);
+    await until(async () => {
+      const { syncStatus } = await api.request<{ syncStatus: SyncStatusView }>(SYNC_STATUS);
+      return syncStatus.indexedBlock >= executed.blockNumber ? true : undefined;
+    }, "the index to have the execution");
+    return id.toString();
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** An API key for the development holder `index`, through Sign-In with Ethereum. */
+export async function apiKeyFor(service: Service, index = 0): Promise<IssuedKey> {
+  const holder = service.devChain?.holders[index];
+  if (!holder) throw new Error(`the service has no development holder #${index}`);
+  return signInForApiKey(createGraphqlClient(service.urls.http), service.urls.http, new Wallet(holder.privateKey));
 }
