@@ -38,7 +38,7 @@ export const Subscription = {
     ),
     async resolve(event: VoteEvent, _: unknown, ctx: ApiContext) {
       const [vote] = await votesByKeys(ctx.deps.database.db, [{ proposalId: event.proposalId, voter: event.voter }]);
-      return vote;
+      return vote ?? null;
     },
   },
 };
