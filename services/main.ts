@@ -2,6 +2,7 @@
  * `npm start`: the service from the environment (see README's configuration table). A bad setting is
  * named and the process exits 1 before anything starts.
  */
+import pretty from "pino-pretty";
 import { closeOnSignals } from "./ops/shutdown.ts";
 import { describeService } from "./runtime/banner.ts";
 import { startService } from "./runtime/start-service.ts";
@@ -16,7 +17,11 @@ try {
   process.exit(1);
 }
 
-const logger = createLogger(config.LOG_LEVEL);
+// A person at a terminal reads logs as lines; anything else (a container, a file) gets JSON lines.
+const logger = createLogger(
+  config.LOG_LEVEL,
+  process.stdout.isTTY ? pretty({ colorize: true, ignore: "pid,hostname", translateTime: "HH:MM:ss" }) : undefined,
+);
 try {
   const service = await startService(config, { logger });
   closeOnSignals(() => service.close(), logger);

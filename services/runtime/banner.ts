@@ -34,7 +34,7 @@ export function describeService(service: Service): string {
   if (config.DATABASE_URL) {
     row("Database", `Postgres at ${hostOf(config.DATABASE_URL)}`);
   } else if (devChain) {
-    row("Database", `PGlite in ${dataPaths(config.DATA_DIR).devPglite} (recreated with the chain on every start)`);
+    row("Database", `PGlite in ${dataPaths(config.DATA_DIR).devPglite} (emptied with the chain on every start)`);
   } else {
     row("Database", `PGlite in ${dataPaths(config.DATA_DIR).pglite} (kept across restarts)`);
   }
@@ -60,7 +60,7 @@ export function describeService(service: Service): string {
     lines.push(
       "",
       `  Try:  npm run demo                 (the whole flow against this service)`,
-      `        COMMONS_PRIVATE_KEY=<a key above> npx commons proposals`,
+      `        npx commons proposals          (the CLI; it signs with COMMONS_PRIVATE_KEY=<a key above>)`,
     );
   }
   lines.push("");
