@@ -1,0 +1,248 @@
+/**
+ * Indexer throughput: a history of 10,000 votes over 100 proposals (100 voters) on a local JSON-RPC
+ * node (Hardhat's JSON-RPC server over its in-process EVM), indexed into the machine's Postgres.
+ * Prints events per second for catch-up and the live lag in blocks while votes keep arriving.
+ */
+import { randomBytes } from "node:crypto";
+import { Contract, id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ethers";
+import { network } from "hardhat";
+import pg from "pg";
+import { encodeAction } from "../services/chain/actions.ts";
+import { contractInterface } from "../services/chain/artifacts.ts";
+import { deploySystem, devDeployConfig } from "../services/chain/deploy.ts";
+import type { Deployment } from "../services/chain/deployment.ts";
+import { logFilter } from "../services/chain/events.ts";
+import { openDatabase } from "../services/db/connection.ts";
+import { migrateToLatest } from "../services/db/migrate.ts";
+import { createIndexer } from "../services/indexer/indexer.ts";
+import { type BenchRow, runBench } from "./harness.ts";
+
+const VOTERS = 100;
+const CATCH_UP_PROPOSALS = 100;
+const LIVE_PROPOSALS = 10;
+const TARGET_EVENTS_PER_SECOND = 5_000;
+
+type RpcCall = { method: string; params: unknown[] };
+
+export default async function indexerBench() {
+  return runBench("indexer", async (log) => {
+    const server = await network.createServer("default", "127.0.0.1", 0);
+    const { port } = await server.listen();
+    const url = `http://127.0.0.1:${port}`;
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
+    const database = await createBenchDatabase();
+    try {
+      const batch = rpcBatcher(url);
+      const voters = Array.from({ length: VOTERS }, (_, i) => new Wallet(keccak256(id(`bench voter ${i}`))).address);
+      const deployer = await provider.getSigner(0);
+      const config = devDeployConfig([await deployer.getAddress(), ...voters]);
+      config.governor.votingPeriod = 7 * 86_400;
+      const deployment = await deploySystem(deployer, config);
+      log(`deployed at block ${deployment.deployBlock}; generating the history`);
+
+      const generation = Date.now();
+      await batch(
+        voters.flatMap((v) => [
+          { method: "hardhat_setBalance", params: [v, toBeHex(10n ** 20n)] },
+          { method: "hardhat_impersonateAccount", params: [v] },
+        ]),
+      );
+      await batch([{ method: "evm_setAutomine", params: [false] }]);
+      const token = contractInterface("token");
+      await sendAndMine(
+        batch,
+        voters.map((v) => ({
+          from: v,
+          to: deployment.contracts.token,
+          data: token.encodeFunctionData("delegate", [v]),
+        })),
+      );
+      const proposals = await propose(
+        batch,
+        deployment,
+        await deployer.getAddress(),
+        CATCH_UP_PROPOSALS + LIVE_PROPOSALS,
+      );
+      await batch([
+        { method: "evm_increaseTime", params: [5] },
+        { method: "evm_mine", params: [] },
+      ]);
+      const catchUp = proposals.slice(0, CATCH_UP_PROPOSALS);
+      await sendAndMine(batch, votes(deployment, catchUp, voters));
+      const head = await provider.getBlockNumber();
+      log(`history: ${catchUp.length * VOTERS} votes up to block ${head} in ${(Date.now() - generation) / 1000}s`);
+      const filter = logFilter(deployment);
+      const events = (await provider.getLogs({ ...filter, fromBlock: deployment.deployBlock, toBlock: head })).length;
+
+      const indexer = createIndexer({ database, provider, deployment, pollIntervalMs: 50 });
+      const started = performance.now();
+      await indexer.start();
+      await indexer.waitForBlock(head);
+      const catchUpSeconds = (performance.now() - started) / 1000;
+      const eventsPerSecond = events / catchUpSeconds;
+      log(`caught up: ${events} events in ${catchUpSeconds.toFixed(2)}s`);
+
+      // Live: a block of votes every 200 ms; the lag is sampled right before each new block.
+      const lags: number[] = [];
+      const live = votes(deployment, proposals.slice(CATCH_UP_PROPOSALS), voters);
+      const perBlock = 200;
+      for (let i = 0; i < live.length; i += perBlock) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const status = indexer.status();
+        lags.push((await provider.getBlockNumber()) - status.indexedBlock);
+        await sendAndMine(batch, live.slice(i, i + perBlock));
+      }
+      await indexer.waitForBlock(await provider.getBlockNumber());
+      await indexer.stop();
+      const indexedVotes = await database.db
+        .selectFrom("votes")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow();
+
+      const rows: BenchRow[] = [
+        {
+          metric: "catch-up throughput",
+          value: eventsPerSecond,
+          unit: "events/s",
+          target: `>= ${TARGET_EVENTS_PER_SECOND}`,
+          met: eventsPerSecond >= TARGET_EVENTS_PER_SECOND,
+        },
+        { metric: "catch-up events", value: events, unit: "events" },
+        { metric: "catch-up time", value: catchUpSeconds, unit: "s" },
+        { metric: "live lag (max)", value: Math.max(...lags), unit: "blocks" },
+        { metric: "live lag (mean)", value: lags.reduce((a, b) => a + b, 0) / lags.length, unit: "blocks" },
+        { metric: "votes indexed", value: Number(indexedVotes.n), unit: "votes" },
+      ];
+      return {
+        rows,
+        notes: [
+          `${VOTERS} voters x ${CATCH_UP_PROPOSALS} proposals for catch-up, then ${LIVE_PROPOSALS * VOTERS} live votes in blocks of ${perBlock} every 200 ms`,
+          "node: Hardhat JSON-RPC server (network.createServer) over HTTP; database: local Postgres",
+        ],
+      };
+    } finally {
+      await database.close();
+      await server.close();
+    }
+  });
+}
+
+/** Sends JSON-RPC batches straight to the node (one HTTP request per batch), failing on any error. */
+function rpcBatcher(url: string) {
+  let nextId = 1;
+  return async (calls: RpcCall[]): Promise<unknown[]> => {
+    const results: unknown[] = [];
+    for (let i = 0; i < calls.length; i += 500) {
+      const body = calls.slice(i, i + 500).map((c) => ({ jsonrpc: "2.0", id: nextId++, ...c }));
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const answers = (await response.json()) as { result?: unknown; error?: { message: string } }[];
+      for (const a of answers) {
+        if (a.error) throw new Error(`node refused a call: ${a.error.message}`);
+        results.push(a.result);
+      }
+    }
+    return results;
+  };
+}
+
+/**
+ * Puts transactions in the mempool (automine is off) a block's worth at a time, and mines until the
+ * last of each group is included. (The node slows down sharply with thousands of pending transactions.)
+ */
+async function sendAndMine(
+  batch: ReturnType<typeof rpcBatcher>,
+  txs: { from: string; to: string; data: string }[],
+  perBlock = 200,
+): Promise<void> {
+  for (let i = 0; i < txs.length; i += perBlock) {
+    const hashes = (await batch(
+      txs
+        .slice(i, i + perBlock)
+        .map((tx) => ({ method: "eth_sendTransaction", params: [{ ...tx, gas: toBeHex(600_000) }] })),
+    )) as string[];
+    for (;;) {
+      await batch([{ method: "evm_mine", params: [] }]);
+      const [receipt] = await batch([{ method: "eth_getTransactionReceipt", params: [hashes.at(-1)] }]);
+      if (receipt) break;
+    }
+  }
+}
+
+async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deployment, proposer: string, count: number) {
+  const governor = new Contract(deployment.contracts.governor, contractInterface("governor"));
+  const ids: bigint[] = [];
+  const txs = [];
+  for (let i = 0; i < count; i++) {
+    const call = encodeAction(deployment.contracts, {
+      kind: "SET_MODEL_POLICY",
+      modelId: `bench-model-${i}`,
+      approved: true,
+      maxTokensPerRequest: 512,
+      requestsPerMinute: 60,
+      allowedPurposes: ["research"],
+      blockedTerms: [],
+      guidelineUri: `ipfs://bench/${i}`,
+      guidelineHash: id(`bench guideline ${i}`),
+    });
+    const description = `Bench proposal ${i}`;
+    const args = [[call.target], [call.value], [call.calldata]] as const;
+    ids.push(
+      BigInt(
+        keccak256(
+          governor.interface
+            .getAbiCoder()
+            .encode(["address[]", "uint256[]", "bytes[]", "bytes32"], [...args, id(description)]),
+        ),
+      ),
+    );
+    txs.push({
+      from: proposer,
+      to: deployment.contracts.governor,
+      data: governor.interface.encodeFunctionData("propose", [...args, description]),
+    });
+  }
+  await sendAndMine(batch, txs);
+  return ids;
+}
+
+function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
+  const governor = contractInterface("governor");
+  return proposals.flatMap((proposalId, p) =>
+    voters.map((voter, v) => ({
+      from: voter,
+      to: deployment.contracts.governor,
+      data:
+        (p + v) % 3 === 0
+          ? governor.encodeFunctionData("castVoteWithReason", [proposalId, (p + v) % 3, `reason ${p}-${v}`])
+          : governor.encodeFunctionData("castVote", [proposalId, (p + v) % 3]),
+    })),
+  );
+}
+
+/** A fresh database on the machine's Postgres (DATABASE_URL's server, or the local default), dropped after. */
+async function createBenchDatabase() {
+  const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+  const name = `commons_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: base.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString() });
+  await migrateToLatest(database.db);
+  return {
+    ...database,
+    async close() {
+      await database.close();
+      const drop = new pg.Client({ connectionString: base.toString() });
+      await drop.connect();
+      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop.end();
+    },
+  };
+}
