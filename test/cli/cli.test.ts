@@ -78,6 +78,23 @@ t.test("usage errors exit 2 and say what is wrong; a refusal exits 1", async (t)
   t.equal(missing.json.error.code, "NOT_FOUND");
 });
 
+t.test("propose --file drafts from a JSON file; --draft-only sends nothing and needs no key", async (t) => {
+  const folder = await mkdtemp(join(tmpdir(), "commons-proposal-"));
+  t.teardown(() => rm(folder, { recursive: true, force: true }));
+  const file = join(folder, "proposal.json");
+  await writeFile(
+    file,
+    JSON.stringify({
+      description: "Suspend a model",
+      actions: [{ suspendModel: { modelId: "some-model", reason: "under review" } }],
+    }),
+  );
+  const drafted = await commons(["propose", "--file", file, "--draft-only", "--json"]);
+  t.equal(drafted.code, 0, drafted.stderr);
+  t.equal(drafted.json.transaction.to, service.deps.deployment.contracts.governor);
+  t.equal(await governor.getFunction("proposalSnapshot")(BigInt(drafted.json.proposalId)), 0n, "nothing was proposed");
+});
+
 t.test("a proposal from flags goes through propose, vote (direct and by signature), queue and execute", async (t) => {
   const model = "cli-model";
   const proposed = await commons(
