@@ -44,3 +44,13 @@ export function toConnection<R, T>(page: Page<R>, position: (row: R) => Position
   const edges = page.rows.map((row) => ({ cursor: encodeCursor(position(row)), node: node(row) }));
   return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
 }
+
+/** A connection whose total is counted only when asked for (a separate query). */
+export interface CountedConnection<T> extends Connection<T> {
+  totalCount: () => number | Promise<number>;
+}
+
+/** Resolvers of every counted connection type: the count runs only when selected. */
+export const countedConnection = {
+  totalCount: (c: { totalCount: () => number | Promise<number> }) => c.totalCount(),
+};

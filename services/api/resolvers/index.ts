@@ -1,5 +1,6 @@
 import type { Wallet } from "ethers";
 import type { Deps } from "../../shared/deps.ts";
+import { countedConnection } from "../pagination.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
 import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
@@ -36,6 +37,14 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
       ...signInMutations,
     },
     Subscription,
+    // Lazy fields (a count, the pool) run only when selected.
+    ProposalConnection: countedConnection,
+    VoteConnection: countedConnection,
+    DelegateConnection: countedConnection,
+    AllocationConnection: {
+      ...countedConnection,
+      communityPool: (c: { communityPool: () => unknown }) => c.communityPool(),
+    },
     Proposal,
     ProposalEvent,
     ProposalAction,
