@@ -2,7 +2,8 @@ import { type Kysely, sql } from "kysely";
 
 /**
  * The API's own state: Sign-In with Ethereum nonces. A nonce is issued with an expiry and deleted when
- * a sign-in uses it, so each one signs in at most once.
+ * a sign-in uses it, so each one signs in at most once. Also the index the API's unfiltered vote list
+ * needs (newest first across all proposals).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -13,4 +14,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // Expired nonces are swept by expiry when new ones are issued.
   await db.schema.createIndex("siwe_nonces_expires_idx").on("siwe_nonces").column("expires_at").execute();
+
+  // `votes` without a proposal or voter filter pages newest first over every vote.
+  await db.schema
+    .createIndex("votes_newest_idx")
+    .on("votes")
+    .columns(["block_number desc", "log_index desc"])
+    .execute();
 }

@@ -39,10 +39,22 @@ function parseAddress(value: unknown): string {
   return getAddress(value);
 }
 
+/** Checksumming hashes the address: a page shows the same few addresses many times over. */
+const checksums = new Map<string, string>();
+function checksummed(value: string): string {
+  let known = checksums.get(value);
+  if (known === undefined) {
+    known = getAddress(value);
+    if (checksums.size >= 10_000) checksums.clear();
+    checksums.set(value, known);
+  }
+  return known;
+}
+
 /** Addresses are normalised to their checksum form on the way in, and stored and returned so. */
 export const AddressScalar = new GraphQLScalarType<string, string>({
   name: "Address",
-  serialize: (value) => getAddress(value as string),
+  serialize: (value) => checksummed(value as string),
   parseValue: parseAddress,
   parseLiteral: (ast) => parseAddress(literalString(ast, "Address")),
 });
