@@ -57,33 +57,59 @@ export interface ReserveInput {
   sources: readonly ReservationSource[];
   /** The audit record to write with the outcome (admitted or refused), in the same transaction. */
   record: DecisionRecord;
+  /**
+   * An admission may commit without waiting for the disk: the caller then awaits `flushLedger` before
+   * it answers the call. Refusals are always committed synchronously.
+   */
+  deferFlush: boolean;
 }
 
-export type ReserveResult =
+/** What the guarded rows hold after a reservation or settlement: this replica's view of spending. */
+export interface SpendingAfter {
+  /** used + reserved per account this epoch (only accounts with a counter row). */
+  spent: Map<string, number>;
+}
+
+export type ReserveResult = (
   | { ok: true; source: ReservationSource }
-  | { ok: false; reason: "RATE_LIMITED" | "BUDGET_EXHAUSTED" };
+  | { ok: false; reason: "RATE_LIMITED" | "BUDGET_EXHAUSTED" }
+) &
+  SpendingAfter & { requestsThisMinute: number };
+
+const spentMap = (accounts: string[], spent: (string | number)[]) =>
+  new Map(accounts.map((account, i) => [account, Number(spent[i])]));
 
 /**
  * The authoritative, race-free half of a decision, in one round trip and one transaction
- * (gateway_reserve, migrations/0004): count the request against the per-minute limit, reserve the
- * worst case from the first source with room, and write the audit record, admitted or refused. Every
- * replica goes through the same guarded rows, so concurrent calls never spend more than granted.
+ * (gateway_admit, migrations/0005, around 0004's gateway_reserve): count the request against the
+ * per-minute limit, reserve the worst case from the first source with room, and write the audit
+ * record, admitted or refused. Every replica goes through the same guarded rows, so concurrent calls
+ * never spend more than granted.
  */
 export async function reserveCall(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {
   const sources = input.sources;
   const record = { ...input.record, source_ids: sources.map(sourceId) };
-  const { rows } = await sql<{ outcome: string; source_index: number | null }>`
-    select * from gateway_reserve(
+  const { rows } = await sql<{
+    outcome: string;
+    source_index: number | null;
+    requests: string | null;
+    accounts: string[];
+    spent: string[];
+  }>`
+    select * from gateway_admit(
       ${input.consumer}, ${input.model}, ${input.minuteStart}, ${input.requestsPerMinute}, ${input.epochStart},
       ${input.amount}, ${sources.map((s) => s.account)}::text[], ${sources.map((s) => s.limit)}::bigint[],
-      ${sources.map((s) => (s.kind === "pool" ? s.poolLimit : null))}::bigint[], ${JSON.stringify(record)}::jsonb)`.execute(
-    db,
-  );
+      ${sources.map((s) => (s.kind === "pool" ? s.poolLimit : null))}::bigint[], ${JSON.stringify(record)}::jsonb,
+      ${input.deferFlush})`.execute(db);
   const row = rows[0];
+  const after = {
+    spent: spentMap(row?.accounts ?? [], row?.spent ?? []),
+    requestsThisMinute: Number(row?.requests ?? 0),
+  };
   if (row?.outcome === "ADMITTED" && row.source_index !== null) {
-    return { ok: true, source: sources[row.source_index - 1] as ReservationSource };
+    return { ok: true, source: sources[row.source_index - 1] as ReservationSource, ...after };
   }
-  return { ok: false, reason: row?.outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED" };
+  return { ok: false, reason: row?.outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
 }
 
 function sourceId(source: ReservationSource): string {
@@ -105,17 +131,26 @@ export interface SettleInput {
 }
 
 /**
- * Turns a reservation into the real charge in one round trip (gateway_settle): counters, the ledger and
- * the audit record move together, so the ledger always equals the sum of the audit records. Its commit
- * is asynchronous: losing it in a crash only leaves the worst case reserved.
+ * Turns a reservation into the real charge in one round trip (gateway_settle_returning): counters, the
+ * ledger and the audit record move together, so the ledger always equals the sum of the audit records.
+ * Its commit is asynchronous: losing it in a crash only leaves the worst case reserved.
  */
-export async function settleCall(db: Kysely<Database>, input: SettleInput): Promise<void> {
+export async function settleCall(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
   const charged = Math.min(input.charged, input.reserved);
   const accounts = input.source.kind === "grant" ? [input.source.account] : [input.source.account, POOL_TOTAL_ACCOUNT];
-  await sql`select gateway_settle(
+  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from gateway_settle_returning(
       ${input.requestId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
       ${input.latencyMs}, ${input.overheadMs})`.execute(db);
+  return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
+}
+
+/**
+ * Returns once every transaction committed before the call is on disk (gateway_flush: a synchronous
+ * commit, and WAL is flushed in order), whichever connection committed it.
+ */
+export async function flushLedger(db: Kysely<Database>): Promise<void> {
+  await sql`select gateway_flush()`.execute(db);
 }
 
 export interface UsageRow {

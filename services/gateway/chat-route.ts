@@ -37,6 +37,8 @@ export function registerChatRoute(app: FastifyInstance, { enforcer, upstream, me
       content: normalizeContent(chatInputText(body.messages)),
       promptTokens,
       maxTokens: body.maxTokens,
+      // A stream's first bytes go out before its settlement: its admission must be flushed first.
+      answeredAfterSettlement: !body.stream,
     });
     if (!admission.admitted) {
       reply.headers(admission.headers);

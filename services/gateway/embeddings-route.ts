@@ -27,6 +27,7 @@ export function registerEmbeddingsRoute(
       content: normalizeContent(inputs.filter((i) => typeof i === "string").join("\n")),
       promptTokens: estimateEmbeddingTokens(inputs),
       maxTokens: 0,
+      answeredAfterSettlement: true,
     });
     if (!admission.admitted) {
       reply.headers(admission.headers);

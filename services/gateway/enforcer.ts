@@ -1,13 +1,22 @@
 import { randomUUID } from "node:crypto";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { recordDecision } from "../db/gateway-decisions.ts";
-import { POOL_TOTAL_ACCOUNT, type ReservationSource, readSpending, reserveCall, settleCall } from "../db/ledger.ts";
+import {
+  flushLedger,
+  POOL_TOTAL_ACCOUNT,
+  type ReservationSource,
+  readSpending,
+  reserveCall,
+  settleCall,
+} from "../db/ledger.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError, type ReasonCode } from "../shared/errors.ts";
+import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
 import type { PolicyStore } from "./policy-store.ts";
+import { createSpendingHints } from "./spending-hints.ts";
 
 /** Usage before anything is known: decisions refused with it are final (usage only adds refusals). */
 const NO_USAGE: ConsumerUsage = { requestsThisMinute: 0, grantSpent: new Map(), poolSpent: 0, poolTotalSpent: 0 };
@@ -21,6 +30,11 @@ export interface CallInput {
   content: string;
   promptTokens: number;
   maxTokens: number | null;
+  /**
+   * Nothing of the call is sent before settle() returns (a JSON answer, not a stream): the admission
+   * is then flushed to disk while the upstream works, and settle() waits for that flush.
+   */
+  answeredAfterSettlement: boolean;
 }
 
 export interface Admission {
@@ -34,6 +48,8 @@ export interface Admission {
   /** Milliseconds the gateway spent before forwarding. */
   overheadMs: number;
   headers: Record<string, string>;
+  /** Resolves once the admission and its audit record are on disk; settle() awaits it. */
+  durable: Promise<void>;
 }
 
 export interface Refusal {
@@ -55,7 +71,10 @@ export interface Enforcer {
   authenticate(authorization: string | undefined): Promise<ApiKeyOwner | null>;
   /** Decides and, when admitted, reserves the worst case; the audit record is written either way. */
   admit(input: CallInput): Promise<Admission | Refusal>;
-  /** Charges the real usage (0 releases) and completes the audit record; returns the overhead headers. */
+  /**
+   * Charges the real usage (0 releases) and completes the audit record; returns the overhead headers.
+   * When it returns, the call's admission and audit record are on disk: the call may be answered.
+   */
   settle(admission: Admission, settlement: Settlement): Promise<Record<string, string>>;
 }
 
@@ -91,31 +110,50 @@ export function createEnforcer(
 ): Enforcer {
   const { db } = deps.database;
   const { metrics } = deps;
+  const hints = createSpendingHints();
+  const flushes = createFlushGroup(() => flushLedger(db));
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
     return key === null ? null : ledger(keys.find(key));
   };
 
-  const usageOf = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
+  /** The consumer's usage as Postgres has it now (one query); it also refreshes this replica's hint. */
+  const readUsage = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
     const snapshot = store.current();
     const pool = `pool:${consumer}`;
     const grants = snapshot.grantsByConsumer.get(consumer) ?? [];
+    const epochStart = epochStartOf(snapshot, now);
+    const minuteStart = minuteStartOf(now);
     const spending = await ledger(
       readSpending(db, {
         accounts: [...grants.map((g) => g.account), pool, POOL_TOTAL_ACCOUNT],
-        epochStart: epochStartOf(snapshot, now),
+        epochStart,
         consumer,
         model: modelId,
-        minuteStart: minuteStartOf(now),
+        minuteStart,
       }),
     );
-    return {
+    const usage = {
       requestsThisMinute: spending.requestsThisMinute,
       grantSpent: spending.spent,
       poolSpent: spending.spent.get(pool) ?? 0,
       poolTotalSpent: spending.spent.get(POOL_TOTAL_ACCOUNT) ?? 0,
     };
+    hints.replace(consumer, modelId, minuteStart, epochStart, usage);
+    return usage;
+  };
+
+  /**
+   * decide() on this replica's spending hint when it has a fresh one (no round trip), else on a read.
+   * A refusal is only ever made on a read: a hint may lag behind another replica's release.
+   */
+  const decideWithUsage = async (request: DecisionRequest & { consumer: string }, now: number) => {
+    const snapshot = store.current();
+    const hint = hints.get(request.consumer, request.modelId, minuteStartOf(now), epochStartOf(snapshot, now));
+    const decision = hint === null ? null : decide(snapshot, request, hint, now);
+    if (decision?.admitted) return decision;
+    return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
   };
 
   return {
@@ -135,10 +173,10 @@ export function createEnforcer(
       };
       const snapshot = store.current();
       const now = deps.now();
-      let decision = decide(snapshot, request, NO_USAGE, now);
-      if (decision.admitted && consumer !== null) {
-        decision = decide(snapshot, request, await usageOf(consumer, input.modelId, now), now);
-      }
+      // Request-only rules first; its sources are every budget big enough for the call, in order.
+      const requestOnly = decide(snapshot, request, NO_USAGE, now);
+      const decision =
+        requestOnly.admitted && consumer !== null ? await decideWithUsage({ ...request, consumer }, now) : requestOnly;
       const model = decision.model;
       const record = {
         request_id: requestId,
@@ -178,7 +216,9 @@ export function createEnforcer(
           minuteStart: admittedDecision.minuteStart,
           epochStart: admittedDecision.epochStart,
           amount: admittedDecision.reserve,
-          sources: admittedDecision.sources,
+          // The guard, not the hint, decides which budget has room: it tries every one that could.
+          sources: requestOnly.admitted ? requestOnly.sources : admittedDecision.sources,
+          deferFlush: input.answeredAfterSettlement,
           record: {
             ...record,
             admitted: true,
@@ -190,6 +230,7 @@ export function createEnforcer(
         }),
       );
       metrics.ledgerWrites.inc({ kind: "reserve" });
+      hints.update(consumer as string, input.modelId, admittedDecision.epochStart, reserved);
       if (!reserved.ok) {
         return refusal(
           reserved.reason,
@@ -198,6 +239,9 @@ export function createEnforcer(
             : `no budget has ${admittedDecision.reserve} tokens left for this call this epoch`,
         );
       }
+      // Started now, so that the disk works while the upstream does; awaited (by settle) before answering.
+      const durable = input.answeredAfterSettlement ? flushes.durable() : Promise.resolve();
+      durable.catch(() => {});
       metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
       const overheadMs = elapsed(startedAt);
       const headers = policyHeaders(model, requestId);
@@ -215,6 +259,7 @@ export function createEnforcer(
         startedAt,
         overheadMs,
         headers,
+        durable,
       };
     },
 
@@ -222,21 +267,26 @@ export function createEnforcer(
       const settleStarted = performance.now();
       const charged = Math.min(settlement.charged, admission.decision.reserve);
       const latencyMs = elapsed(admission.startedAt);
-      await ledger(
-        settleCall(db, {
-          requestId: admission.requestId,
-          consumer: admission.consumer,
-          model: admission.modelId,
-          epochStart: admission.decision.epochStart,
-          source: admission.source,
-          reserved: admission.decision.reserve,
-          charged,
-          outcome: settlement.outcome,
-          latencyMs,
-          overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-        }),
+      const [after] = await ledger(
+        Promise.all([
+          settleCall(db, {
+            requestId: admission.requestId,
+            consumer: admission.consumer,
+            model: admission.modelId,
+            epochStart: admission.decision.epochStart,
+            source: admission.source,
+            reserved: admission.decision.reserve,
+            charged,
+            outcome: settlement.outcome,
+            latencyMs,
+            overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
+          }),
+          // No call is answered whose record could be lost.
+          admission.durable,
+        ]),
       );
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
+      hints.update(admission.consumer, admission.modelId, admission.decision.epochStart, after);
       const overheadMs = admission.overheadMs + elapsed(settleStarted);
       metrics.gatewayOverhead.observe(overheadMs / 1000);
       return {
