@@ -4,6 +4,7 @@
  * with generate_series), in a fresh database of the TEST_DATABASE_URL server.
  */
 import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { id, JsonRpcProvider, Network, Wallet } from "ethers";
 import Fastify from "fastify";
 import { sql } from "kysely";
@@ -253,6 +254,9 @@ export default async function apiBench() {
           "page query: totalCount + 20 proposals with state and tally; 3 SQL queries whatever the page size (page, count, clock)",
           "policyStatus: policy rows (one repeatable-read transaction), ledger counters, pure decide()",
           "load generator, API and Postgres share this machine",
+          `load average at the end of the run: ${loadavg()
+            .map((l) => l.toFixed(2))
+            .join(", ")} (other work on the machine inflates the latencies)`,
         ],
       };
     } finally {
