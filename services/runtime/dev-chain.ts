@@ -3,8 +3,8 @@ import { network } from "hardhat";
 import { loadArtifact } from "../chain/artifacts.ts";
 import { deploySystem, devDeployConfig } from "../chain/deploy.ts";
 import type { Deployment } from "../chain/deployment.ts";
-import { AppError } from "../shared/errors.ts";
 import { type DevAccount, hardhatAccounts } from "./dev-accounts.ts";
+import { assertPortFree } from "./port.ts";
 
 /** Development accounts that receive governance tokens and delegate them to themselves. */
 const HOLDERS = 5;
@@ -27,20 +27,11 @@ export interface DevChain {
  * lives in memory: it starts at block 0 every time.
  */
 export async function startDevChain(o: { host: string; port: number }): Promise<DevChain> {
+  // Hardhat's server reports a taken port as an unhandled 'error' event that ends the process, so the
+  // port is tried first, to fail with a message that says what to do.
+  await assertPortFree(o.host, o.port, "RPC_PORT", "or RPC_URL to use a running chain");
   const server = await network.createServer("default", o.host, o.port);
-  let address: { address: string; port: number };
-  try {
-    address = await server.listen();
-  } catch (cause) {
-    const inUse = (cause as { code?: string }).code === "EADDRINUSE";
-    throw new AppError(
-      "CONFIG_INVALID",
-      inUse
-        ? `RPC_PORT ${o.port} is already in use: set RPC_PORT to a free port, or RPC_URL to use a running chain`
-        : `cannot serve the development chain on ${o.host}:${o.port}`,
-      { cause },
-    );
-  }
+  const address = await server.listen();
   const rpcUrl = `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
   const provider = new JsonRpcProvider(rpcUrl, undefined, { pollingInterval: 50, cacheTimeout: -1 });
   try {

@@ -14,6 +14,7 @@ import { AppError } from "../shared/errors.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { createMetrics } from "../shared/metrics.ts";
 import { type DevChain, startDevChain } from "./dev-chain.ts";
+import { assertPortFree } from "./port.ts";
 import { createRpcProvider } from "./rpc-provider.ts";
 import { assertIndexMatches, dataPaths, openFreshDevDatabase } from "./storage.ts";
 
@@ -67,6 +68,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   };
 
   try {
+    await assertPortFree(config.HOST, config.PORT, "PORT");
     let devChain: DevChain | undefined;
     let deployment: Deployment;
     let deploymentFile: string;

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,4 +51,13 @@ t.test("on the development chain, a Postgres database that already holds an inde
     { code: "CONFIG_INVALID" },
     "CONFIG_INVALID: the index belongs to an earlier chain",
   );
+});
+
+t.test("a taken PORT or RPC_PORT is refused before anything starts, naming the setting", async (t) => {
+  const taken = createServer().listen(0, "127.0.0.1");
+  await once(taken, "listening");
+  t.teardown(() => taken.close());
+  const port = String((taken.address() as AddressInfo).port);
+  await t.rejects(build(t, { env: { PORT: port } }), { code: "CONFIG_INVALID", message: /^PORT / });
+  await t.rejects(build(t, { env: { RPC_PORT: port } }), { code: "CONFIG_INVALID", message: /^RPC_PORT / });
 });
