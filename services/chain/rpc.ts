@@ -1,8 +1,8 @@
-import type { Log, Provider } from "ethers";
+import { getNumber, type JsonRpcApiProvider, type Provider } from "ethers";
 import pRetry, { AbortError } from "p-retry";
 import { AppError, isAppError } from "../shared/errors.ts";
 import type { Deployment } from "./deployment.ts";
-import { logFilter } from "./events.ts";
+import { logFilter, type RawLog } from "./events.ts";
 
 export interface BlockHeader {
   number: number;
@@ -18,7 +18,7 @@ export interface ChainReader {
   /** Headers of many blocks, fetched concurrently (a JsonRpcProvider batches them). */
   blocks(numbers: number[]): Promise<Map<number, BlockHeader>>;
   /** The deployment's watched logs in [from, to]; throws RPC_RANGE_REFUSED when the node refuses the span. */
-  logs(from: number, to: number): Promise<Log[]>;
+  logs(from: number, to: number): Promise<RawLog[]>;
 }
 
 export interface ChainReaderOptions {
@@ -72,12 +72,44 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
       },
     );
 
+  // A JSON-RPC provider is asked directly: ethers' per-object formatting of ten thousand logs costs
+  // more than the node takes to find them. Other providers go through the generic interface.
+  const rpc = "send" in provider ? (provider as unknown as JsonRpcApiProvider) : undefined;
+
   const block = (number: number) =>
     call(`eth_getBlockByNumber(${number})`, async () => {
-      const b = await provider.getBlock(number);
+      const b = rpc
+        ? ((await rpc.send("eth_getBlockByNumber", [hex(number), false])) as RawBlock | null)
+        : await provider.getBlock(number);
       if (!b?.hash) throw new AppError("RPC_ERROR", `block ${number} is not available yet`);
-      return { number: b.number, hash: b.hash, parentHash: b.parentHash, timestamp: b.timestamp };
+      return {
+        number: getNumber(b.number),
+        hash: b.hash,
+        parentHash: b.parentHash,
+        timestamp: getNumber(b.timestamp),
+      };
     });
+
+  const fetchLogs = async (from: number, to: number): Promise<RawLog[]> => {
+    if (!rpc) {
+      const logs = await provider.getLogs({ ...filter, fromBlock: from, toBlock: to });
+      return logs.map((l) => ({ ...l, topics: l.topics, index: l.index }));
+    }
+    const raw = (await rpc.send("eth_getLogs", [{ ...filter, fromBlock: hex(from), toBlock: hex(to) }])) as unknown;
+    if (!Array.isArray(raw)) throw new AppError("RPC_ERROR", `eth_getLogs(${from}..${to}) answered no list`);
+    return raw.map((l: RawRpcLog) => {
+      if (l.removed) throw new AppError("RPC_ERROR", `eth_getLogs(${from}..${to}) returned a removed log`);
+      return {
+        address: l.address,
+        topics: l.topics,
+        data: l.data,
+        blockNumber: getNumber(l.blockNumber),
+        blockHash: l.blockHash,
+        transactionHash: l.transactionHash,
+        index: getNumber(l.logIndex),
+      };
+    });
+  };
 
   return {
     headNumber: () => call("eth_blockNumber", () => provider.getBlockNumber()),
@@ -86,12 +118,29 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
       const headers = await Promise.all([...new Set(numbers)].map((n) => block(n)));
       return new Map(headers.map((h) => [h.number, h]));
     },
-    logs: (from, to) =>
-      call(`eth_getLogs(${from}..${to})`, () =>
-        provider.getLogs({ address: filter.address, topics: filter.topics, fromBlock: from, toBlock: to }),
-      ),
+    logs: (from, to) => call(`eth_getLogs(${from}..${to})`, () => fetchLogs(from, to)),
   };
 }
+
+interface RawBlock {
+  number: string | number;
+  hash: string | null;
+  parentHash: string;
+  timestamp: string | number;
+}
+
+interface RawRpcLog {
+  address: string;
+  topics: string[];
+  data: string;
+  blockNumber: string;
+  blockHash: string;
+  transactionHash: string;
+  logIndex: string;
+  removed?: boolean;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message.slice(0, 300);

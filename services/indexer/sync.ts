@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Deployment } from "../chain/deployment.ts";
-import { decodeLogs } from "../chain/events.ts";
+import { decodeLogs, type GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader, ChainReader } from "../chain/rpc.ts";
 import { type DatabaseHandle, notifyIn, notifyManyIn } from "../db/connection.ts";
 import { AppError, isAppError } from "../shared/errors.ts";
@@ -9,6 +9,11 @@ import { applyRange, KEPT_BLOCKS } from "./apply-range.ts";
 import { CHECKPOINT_ID, type Checkpoint, claimCheckpoint, readCheckpoint, recordError } from "./checkpoint.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification, POLICY_CHANNEL } from "./notifications.ts";
 import { rollbackTo } from "./rollback.ts";
+
+interface RangeRead {
+  events: GovernanceEvent[];
+  blocks: Map<number, BlockHeader>;
+}
 
 /** What the sync loop reports as it goes (the indexer's status). */
 export interface SyncProgress {
@@ -41,6 +46,16 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
   const db = database.db;
   let range = options.maxRange;
   let failures = 0;
+  // The next range's logs and headers, read while this range is written: the node and the database
+  // work at the same time. Whatever it returns is checked like any fresh read before it is applied.
+  let ahead: { from: number; to: number; read: Promise<RangeRead> } | undefined;
+
+  const readRange = async (from: number, to: number, base?: number): Promise<RangeRead> => {
+    const events = decodeLogs(deployment, await reader.logs(from, to));
+    const needed = new Set([from, to, ...events.map((e) => e.blockNumber)]);
+    if (base !== undefined) needed.add(base);
+    return { events, blocks: await reader.blocks([...needed]) };
+  };
 
   const start = async (): Promise<Checkpoint> => {
     const row = await readCheckpoint(db);
@@ -69,10 +84,12 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
         continue;
       }
       const from = cp.block + 1;
-      const to = Math.min(target, from + range - 1);
-      let logs: Awaited<ReturnType<ChainReader["logs"]>>;
+      const prefetched = ahead?.from === from && ahead.to <= target ? ahead : undefined;
+      ahead = undefined;
+      const to = prefetched?.to ?? Math.min(target, from + range - 1);
+      let read: RangeRead;
       try {
-        logs = await reader.logs(from, to);
+        read = await (prefetched?.read ?? readRange(from, to, cp.persisted ? undefined : cp.block));
       } catch (error) {
         if (isAppError(error, "RPC_RANGE_REFUSED") && range > 1) {
           range = Math.max(1, Math.floor(range / 2));
@@ -81,10 +98,12 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
         }
         throw error;
       }
-      const events = decodeLogs(deployment, logs);
-      const needed = new Set([from, to, ...events.map((e) => e.blockNumber)]);
-      if (!cp.persisted) needed.add(cp.block);
-      const blocks = await reader.blocks([...needed]);
+      const { events, blocks } = read;
+      if (to < target) {
+        const next = { from: to + 1, to: Math.min(target, to + range) };
+        ahead = { ...next, read: readRange(next.from, next.to) };
+        ahead.read.catch(() => {}); // its failure surfaces when (and if) it is used
+      }
       if ((blocks.get(from) as BlockHeader).parentHash !== cp.hash) {
         if (cp.persisted) await rollBack(options, cp, head);
         continue;
@@ -124,6 +143,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
         options.logger?.debug({ from, to, events: events.length }, "range indexed");
       }
     } catch (error) {
+      ahead = undefined;
       if (signal.aborted) break;
       const message = error instanceof Error ? error.message : String(error);
       progress.lastError = message;

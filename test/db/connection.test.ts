@@ -1,0 +1,79 @@
+import { sql } from "kysely";
+import t from "tap";
+import { type DatabaseHandle, notifyIn, openDatabase } from "../../services/db/connection.ts";
+import { migrateToLatest } from "../../services/db/migrate.ts";
+import { isAppError } from "../../services/shared/errors.ts";
+import { createTestDatabase } from "../helpers/db.ts";
+
+async function both(t: { teardown(fn: () => unknown): void }): Promise<DatabaseHandle[]> {
+  const postgres = await openDatabase({ url: await createTestDatabase(t), poolSize: 2 });
+  const pglite = await openDatabase({});
+  t.teardown(async () => {
+    await postgres.close();
+    await pglite.close();
+  });
+  return [postgres, pglite];
+}
+
+t.test("Postgres and PGlite read int8 as numbers and numeric as exact strings, identically", async (t) => {
+  for (const database of await both(t)) {
+    const { rows } = await sql<{ block: unknown; amount: unknown; purposes: unknown }>`
+      select 9007199254740991::int8 as block,
+             115792089237316195423570985008687907853269984665640564039457584007913129639935::numeric(78, 0) as amount,
+             array['research', 'education']::text[] as purposes`.execute(database.db);
+    t.same(
+      rows[0],
+      {
+        block: 9007199254740991,
+        amount: "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+        purposes: ["research", "education"],
+      },
+      database.kind,
+    );
+  }
+});
+
+t.test("migrations apply on both, and again as a no-op", async (t) => {
+  for (const database of await both(t)) {
+    await migrateToLatest(database.db);
+    await migrateToLatest(database.db);
+    const tables = await database.db.introspection.getTables();
+    t.ok(
+      ["proposals", "votes", "accounts", "account_history", "indexer_checkpoint"].every((name) =>
+        tables.some((table) => table.name === name),
+      ),
+      `${database.kind} has the index tables`,
+    );
+  }
+});
+
+t.test("a notification sent in a transaction arrives after commit, never after rollback", async (t) => {
+  for (const database of await both(t)) {
+    const received: string[] = [];
+    let arrived = () => {};
+    const committed = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    // listen() resolves once LISTEN is in place, so nothing sent after it can be missed.
+    const unlisten = await database.listen("commons_test", (payload) => {
+      received.push(payload);
+      if (payload === "committed") arrived();
+    });
+    t.teardown(unlisten);
+    await database.db
+      .transaction()
+      .execute(async (trx) => {
+        await notifyIn(trx, "commons_test", "rolled-back");
+        throw new Error("roll back");
+      })
+      .catch(() => {});
+    await database.db.transaction().execute((trx) => notifyIn(trx, "commons_test", "committed"));
+    await committed;
+    t.same(received, ["committed"], database.kind);
+  }
+});
+
+t.test("an unreachable Postgres is a DATABASE_ERROR", async (t) => {
+  const error = await openDatabase({ url: "postgres://postgres@127.0.0.1:1/none" }).catch((e: unknown) => e);
+  t.ok(isAppError(error, "DATABASE_ERROR"));
+});
