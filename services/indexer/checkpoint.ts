@@ -48,3 +48,18 @@ export async function recordError(db: Kysely<Database>, message: string): Promis
     .where("id", "=", CHECKPOINT_ID)
     .execute();
 }
+
+/**
+ * The indexer's heartbeat while it waits at the head: the checkpoint row says the index was current
+ * at this moment. The gateway and /readyz judge staleness by `updated_at`, so an idle chain (no new
+ * blocks) must not look like a stalled indexer. Only the checkpoint this indexer still holds is touched.
+ */
+export async function recordHeartbeat(db: Kysely<Database>, at: Checkpoint, head: number): Promise<void> {
+  await db
+    .updateTable("indexer_checkpoint")
+    .set({ head_block: head, updated_at: new Date(), last_error: null, last_error_at: null })
+    .where("id", "=", CHECKPOINT_ID)
+    .where("block_number", "=", at.block)
+    .where("block_hash", "=", at.hash)
+    .execute();
+}

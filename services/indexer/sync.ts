@@ -6,7 +6,14 @@ import { type DatabaseHandle, notifyIn, notifyManyIn } from "../db/connection.ts
 import { AppError, isAppError } from "../shared/errors.ts";
 import { backoffMs, sleep } from "./abortable-sleep.ts";
 import { applyRange, KEPT_BLOCKS } from "./apply-range.ts";
-import { CHECKPOINT_ID, type Checkpoint, claimCheckpoint, readCheckpoint, recordError } from "./checkpoint.ts";
+import {
+  CHECKPOINT_ID,
+  type Checkpoint,
+  claimCheckpoint,
+  readCheckpoint,
+  recordError,
+  recordHeartbeat,
+} from "./checkpoint.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification, POLICY_CHANNEL } from "./notifications.ts";
 import { rollbackTo } from "./rollback.ts";
 
@@ -79,6 +86,8 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
           await rollBack(options, cp, head);
           continue;
         }
+        if (cp.persisted) await recordHeartbeat(db, cp, head);
+        progress.lastError = null;
         failures = 0;
         await sleep(options.pollIntervalMs, signal);
         continue;
