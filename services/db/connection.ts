@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
@@ -133,6 +134,8 @@ function createPgListener(url: string) {
 }
 
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
+  // PGlite creates its own folder but not the ones above it.
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
   const pglite = new PGlite(dataDir, { parsers: pgliteParsers });
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
