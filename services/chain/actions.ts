@@ -3,22 +3,23 @@ import { AppError } from "../shared/errors.ts";
 import { contractInterface } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
+/** What the policy registry stores for a model, as a proposal sets it (and as its event reports it). */
+export interface PolicyRules {
+  approved: boolean;
+  maxTokensPerRequest: number;
+  requestsPerMinute: number;
+  allowedPurposes: string[];
+  blockedTerms: string[];
+  guidelineUri: string;
+  guidelineHash: string;
+}
+
 /**
  * The typed meaning of one proposal call. Every action is exactly one call, so a proposal's actions
  * and its (targets, values, calldatas) line up index by index, both when drafting and when decoding.
  */
 export type Action =
-  | {
-      kind: "SET_MODEL_POLICY";
-      modelId: string;
-      approved: boolean;
-      maxTokensPerRequest: number;
-      requestsPerMinute: number;
-      allowedPurposes: string[];
-      blockedTerms: string[];
-      guidelineUri: string;
-      guidelineHash: string;
-    }
+  | ({ kind: "SET_MODEL_POLICY"; modelId: string } & PolicyRules)
   | { kind: "SUSPEND_MODEL"; modelId: string; reason: string }
   | {
       kind: "GRANT_ALLOCATION";

@@ -1,4 +1,5 @@
 import { type EventFragment, getAddress, type Interface, type Result } from "ethers";
+import type { PolicyRules } from "./actions.ts";
 import { type ContractRole, contractInterface } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
@@ -19,16 +20,6 @@ export interface EventOrigin {
   blockHash: string;
   txHash: string;
   logIndex: number;
-}
-
-export interface PolicyRules {
-  approved: boolean;
-  maxTokensPerRequest: number;
-  requestsPerMinute: number;
-  allowedPurposes: string[];
-  blockedTerms: string[];
-  guidelineUri: string;
-  guidelineHash: string;
 }
 
 export interface PoolParams {

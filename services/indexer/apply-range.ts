@@ -1,8 +1,9 @@
 import { id as keccakText, ZeroAddress } from "ethers";
 import type { Insertable, Transaction } from "kysely";
+import type { PolicyRules } from "../chain/actions.ts";
 import { decodeCall } from "../chain/actions.ts";
 import type { Deployment } from "../chain/deployment.ts";
-import type { GovernanceEvent, PolicyRules } from "../chain/events.ts";
+import type { GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader } from "../chain/rpc.ts";
 import { timelockOperationId } from "../chain/timelock-operation.ts";
 import type { Database } from "../db/schema.ts";
