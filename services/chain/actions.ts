@@ -1,4 +1,4 @@
-import { type BytesLike, getAddress, isAddress } from "ethers";
+import { type BytesLike, getAddress, isAddress, type Result } from "ethers";
 import { AppError } from "../shared/errors.ts";
 import { contractInterface } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
@@ -218,6 +218,19 @@ function call(target: string, role: "registry" | "allocator" | "governor", fn: s
   return { target, value: 0n, calldata: contractInterface(role).encodeFunctionData(fn, args) };
 }
 
+/** Reads the registry's PolicyInput tuple (from calldata or an event) into PolicyRules. */
+export function policyRulesFromAbi(p: Result): PolicyRules {
+  return {
+    approved: p.approved,
+    maxTokensPerRequest: Number(p.maxTokensPerRequest),
+    requestsPerMinute: Number(p.requestsPerMinute),
+    allowedPurposes: [...p.allowedPurposes],
+    blockedTerms: [...p.blockedTerms],
+    guidelineUri: p.guidelineURI,
+    guidelineHash: p.guidelineHash,
+  };
+}
+
 /** Reads a proposal call back into its typed action; anything foreign becomes UNKNOWN, never an error. */
 export function decodeCall(contracts: Deployment["contracts"], target: string, calldata: BytesLike): Action {
   const data = typeof calldata === "string" ? calldata : `0x${Buffer.from(calldata).toString("hex")}`;
@@ -228,17 +241,7 @@ export function decodeCall(contracts: Deployment["contracts"], target: string, c
       const parsed = contractInterface("registry").parseTransaction({ data });
       if (parsed?.name === "setPolicy") {
         const [modelId, p] = parsed.args;
-        return {
-          kind: "SET_MODEL_POLICY",
-          modelId,
-          approved: p.approved,
-          maxTokensPerRequest: Number(p.maxTokensPerRequest),
-          requestsPerMinute: Number(p.requestsPerMinute),
-          allowedPurposes: [...p.allowedPurposes],
-          blockedTerms: [...p.blockedTerms],
-          guidelineUri: p.guidelineURI,
-          guidelineHash: p.guidelineHash,
-        };
+        return { kind: "SET_MODEL_POLICY", modelId, ...policyRulesFromAbi(p) };
       }
       if (parsed?.name === "suspendModel") {
         return { kind: "SUSPEND_MODEL", modelId: parsed.args[0], reason: parsed.args[1] };

@@ -1,5 +1,5 @@
 import { type EventFragment, getAddress, type Interface, type Result } from "ethers";
-import type { PolicyRules } from "./actions.ts";
+import { type PolicyRules, policyRulesFromAbi } from "./actions.ts";
 import { type ContractRole, contractInterface } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
@@ -258,23 +258,13 @@ function toEvent(name: string, a: Result): EventBody | null {
       return { type: "TimelockCallExecuted", operationId: a.id };
     case "Cancelled":
       return { type: "TimelockCancelled", operationId: a.id };
-    case "PolicySet": {
-      const p = a.policy;
+    case "PolicySet":
       return {
         type: "PolicySet",
         modelId: a.modelId,
         version: Number(a.version),
-        rules: {
-          approved: p.approved,
-          maxTokensPerRequest: Number(p.maxTokensPerRequest),
-          requestsPerMinute: Number(p.requestsPerMinute),
-          allowedPurposes: [...p.allowedPurposes],
-          blockedTerms: [...p.blockedTerms],
-          guidelineUri: p.guidelineURI,
-          guidelineHash: p.guidelineHash,
-        },
+        rules: policyRulesFromAbi(a.policy),
       };
-    }
     case "ModelSuspended":
       return {
         type: "ModelSuspended",
