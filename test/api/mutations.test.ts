@@ -102,6 +102,20 @@ t.test("draftProposal refuses bad actions with BAD_USER_INPUT naming the field",
   );
 });
 
+t.test("draftProposal refuses a late-quorum extension longer than the voting period", async (t) => {
+  await api.synced();
+  const period = Number(await chain.contract("governor").votingPeriod());
+  const extension = (value: number) => ({
+    updateGovernorSetting: { setting: "LATE_QUORUM_EXTENSION", value: String(value) },
+  });
+  const tooLong = await draft({ description: "too long", actions: [extension(period + 1)] });
+  t.same(codesOf(tooLong), ["BAD_USER_INPUT"]);
+  t.match(tooLong.errors?.[0], { extensions: { index: 0, field: "value" } });
+  dataOf(await draft({ description: "as long as the period", actions: [extension(period)] }));
+  const longerPeriod = { updateGovernorSetting: { setting: "VOTING_PERIOD", value: String(period * 2) } };
+  dataOf(await draft({ description: "period first", actions: [longerPeriod, extension(period + 1)] }));
+});
+
 t.test(
   "relayTransaction relays only signed calls of allowed methods to our governor or token on our chain",
   async (t) => {

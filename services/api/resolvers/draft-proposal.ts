@@ -49,6 +49,40 @@ export function hashProposal(
   return BigInt(keccak256(encoded));
 }
 
+/**
+ * What only the governor's current settings can tell: it refuses a late-quorum extension longer than
+ * its voting period, so such a proposal would pass the vote and then fail at execution. The voting
+ * period is the indexed one, or one set earlier in the same proposal (its calls run in order).
+ */
+async function checkAgainstGovernor(ctx: ApiContext, actions: Action[]): Promise<void> {
+  let period: bigint | null = null;
+  for (const [index, action] of actions.entries()) {
+    if (action.kind !== "UPDATE_GOVERNOR_SETTING") continue;
+    if (action.setting === "VOTING_PERIOD") period = action.value;
+    if (action.setting !== "LATE_QUORUM_EXTENSION") continue;
+    period ??= await indexedVotingPeriod(ctx);
+    if (period !== null && action.value > period) {
+      throw new AppError(
+        "BAD_USER_INPUT",
+        `actions[${index}].value must not exceed the voting period of ${period} seconds (the governor refuses a longer late-quorum extension)`,
+        { details: { index, field: "value" } },
+      );
+    }
+  }
+}
+
+async function indexedVotingPeriod(ctx: ApiContext): Promise<bigint | null> {
+  const row = await ctx.deps.database.db
+    .selectFrom("governor_settings")
+    .select("value")
+    .where("setting", "=", "VOTING_PERIOD")
+    .orderBy("block_number", "desc")
+    .orderBy("log_index", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? BigInt(row.value) : null;
+}
+
 export const draftProposalMutations = {
   async draftProposal(_: unknown, { input }: { input: DraftInput }, ctx: ApiContext) {
     const { deployment } = ctx.deps;
@@ -61,6 +95,7 @@ export const draftProposalMutations = {
     }
     const actions = input.actions.map(toAction);
     actions.forEach(validateAction);
+    await checkAgainstGovernor(ctx, actions);
     const calls = actions.map((a) => encodeAction(deployment.contracts, a));
     // The governor accepts a description ending in #proposer=<address> only from that address.
     const description = input.proposer
