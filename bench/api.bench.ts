@@ -3,7 +3,6 @@
  * policyStatus, against real Postgres seeded with 10,000 proposals and 1,000,000 votes (bulk-inserted
  * with generate_series), in a fresh database of the TEST_DATABASE_URL server.
  */
-import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { id, JsonRpcProvider, Network, Wallet } from "ethers";
 import Fastify from "fastify";
@@ -15,21 +14,8 @@ import { loadConfig } from "../services/shared/config.ts";
 import { createLogger } from "../services/shared/logger.ts";
 import { createMetrics } from "../services/shared/metrics.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
+import { autocannon } from "./autocannon.ts";
 import { type BenchRow, percentile, runBench } from "./harness.ts";
-
-/** The slice of autocannon's API used here (the package ships no types). */
-interface AutocannonInstance extends PromiseLike<{ requests: { total: number }; non2xx: number; errors: number }> {
-  on(event: "response", fn: (client: unknown, status: number, bytes: number, ms: number) => void): void;
-}
-type Autocannon = (options: {
-  url: string;
-  method: string;
-  connections: number;
-  duration: number;
-  headers: Record<string, string>;
-  body: string;
-}) => AutocannonInstance;
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
 const PROPOSALS = 10_000;
 const VOTES_PER_PROPOSAL = 100;

@@ -4,7 +4,6 @@
  * against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a fresh database).
  */
 import { once } from "node:events";
-import { createRequire } from "node:module";
 import { availableParallelism, loadavg } from "node:os";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
@@ -12,28 +11,8 @@ import { issueApiKey } from "../services/db/api-keys.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
 import { startTestUpstream } from "../test/helpers/upstream.ts";
+import { autocannon } from "./autocannon.ts";
 import { type BenchRow, percentile, runBench } from "./harness.ts";
-
-/** The slice of autocannon's API used here (the package ships no types). */
-interface AutocannonClient {
-  setHeaders(headers: Record<string, string>): void;
-}
-interface AutocannonInstance extends PromiseLike<{ requests: { total: number }; non2xx: number }> {
-  on(event: "response", fn: (client: AutocannonClient, status: number, bytes: number, ms: number) => void): void;
-}
-type Autocannon = (options: {
-  url: string;
-  method: string;
-  connections: number;
-  duration: number;
-  headers: Record<string, string>;
-  body: string;
-  setupClient: (client: AutocannonClient) => void;
-  requests: {
-    onResponse: (status: number, body: string, context: unknown, headers?: Record<string, string>) => void;
-  }[];
-}) => AutocannonInstance;
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
 const CONSUMERS = 32;
 const MODERATE = { connections: 4, duration: 8 };
