@@ -195,7 +195,7 @@ export default async function gatewayBench() {
       return {
         rows,
         notes: [
-          `${CONSUMERS} consumers with grants; each admitted call: reservation + audit (one transaction, asynchronous commit; spending read only when the replica's hint is older than 1 s), a WAL flush shared by the calls in flight (while the upstream works; awaited before answering), settlement (one transaction)`,
+          `${CONSUMERS} consumers with grants; each admitted call: reservation + audit (one transaction, asynchronous commit, shared by the calls that queued together; spending read only when the replica's hint is older than 1 s), a WAL flush shared by the calls in flight (while the upstream works; awaited before answering), settlement (one transaction, batched the same way)`,
           `audit records written: ${decisions.n}`,
           "load generator, gateway and upstream each on their own thread; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,

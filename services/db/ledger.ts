@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import pRetry from "p-retry";
 import type { DecisionRecord } from "./gateway-decisions.ts";
 import type { Database } from "./schema.ts";
 
@@ -66,7 +67,7 @@ export interface ReserveInput {
 
 /** What the guarded rows hold after a reservation or settlement: this replica's view of spending. */
 export interface SpendingAfter {
-  /** used + reserved per account this epoch (only accounts with a counter row). */
+  /** used + reserved per account this epoch (only the accounts the statement touched). */
   spent: Map<string, number>;
 }
 
@@ -76,17 +77,175 @@ export type ReserveResult = (
 ) &
   SpendingAfter & { requestsThisMinute: number };
 
+/** Distinct keys in first-seen order, each with the last value given for it. */
+function keyed<T>() {
+  const index = new Map<string, number>();
+  const values: T[] = [];
+  return {
+    values,
+    at: (key: string, value: T): number => {
+      const i = index.get(key);
+      if (i !== undefined) {
+        values[i] = value;
+        return i;
+      }
+      index.set(key, values.length);
+      values.push(value);
+      return values.length - 1;
+    },
+  };
+}
+
+/** The budget counters a call may touch, with the limit each has now (the whole pool's for `pool`). */
+function budgetKeys(sources: readonly ReservationSource[]): { account: string; limit: number }[] {
+  return sources.flatMap((s) =>
+    s.kind === "pool"
+      ? [
+          { account: s.account, limit: s.limit },
+          { account: POOL_TOTAL_ACCOUNT, limit: s.poolLimit },
+        ]
+      : [{ account: s.account, limit: s.limit }],
+  );
+}
+
+/**
+ * The authoritative, race-free half of a decision for a batch of calls, in one round trip and one
+ * transaction (gateway_admit_batch, migrations/0006): count each request against its per-minute limit,
+ * reserve its worst case from the first source with room, and write its audit record, admitted or
+ * refused. Calls are decided in the order given. Every replica goes through the same guarded rows, so
+ * concurrent calls never spend more than granted.
+ */
+export function reserveCalls(db: Kysely<Database>, inputs: readonly ReserveInput[]): Promise<ReserveResult[]> {
+  return retryDeadlocks(async () =>
+    inputs.length === 1 ? [await reserveOne(db, inputs[0] as ReserveInput)] : reserveBatch(db, inputs),
+  );
+}
+
+async function reserveBatch(db: Kysely<Database>, inputs: readonly ReserveInput[]): Promise<ReserveResult[]> {
+  const rates = keyed<{ consumer: string; model: string; minute: number }>();
+  const budgets = keyed<{ account: string; epoch: number; limit: number }>();
+  const calls = inputs.map((input) => {
+    const rateKey = rates.at(`${input.consumer} ${input.model} ${input.minuteStart}`, {
+      consumer: input.consumer,
+      model: input.model,
+      minute: input.minuteStart,
+    });
+    const budgetKeysOfCall = budgetKeys(input.sources).map(({ account, limit }) => ({
+      account,
+      key: budgets.at(`${account} ${input.epochStart}`, { account, epoch: input.epochStart, limit }),
+    }));
+    return { rateKey, budgetKeysOfCall };
+  });
+  const payload = inputs.map((input) => ({
+    consumer: input.consumer,
+    model: input.model,
+    minute: input.minuteStart,
+    rpm: input.requestsPerMinute,
+    epoch: input.epochStart,
+    amount: input.amount,
+    accounts: input.sources.map((s) => s.account),
+    limits: input.sources.map((s) => s.limit),
+    pool_limits: input.sources.map((s) => (s.kind === "pool" ? s.poolLimit : null)),
+    defer: input.deferFlush,
+    record: { ...input.record, source_ids: input.sources.map(sourceId) },
+  }));
+  const { rows } = await sql<{
+    result: { outcomes: string[]; indexes: (number | null)[]; requests: number[]; spent: number[] };
+  }>`
+    select gateway_admit_batch(
+      ${JSON.stringify(payload)}::jsonb,
+      ${rates.values.map((r) => r.consumer)}::text[], ${rates.values.map((r) => r.model)}::text[],
+      ${rates.values.map((r) => r.minute)}::bigint[],
+      ${budgets.values.map((b) => b.account)}::text[], ${budgets.values.map((b) => b.epoch)}::bigint[],
+      ${budgets.values.map((b) => b.limit)}::bigint[]) as result`.execute(db);
+  const result = rows[0]?.result;
+  if (!result || result.outcomes.length !== inputs.length) throw new Error("gateway_admit_batch answered no outcome");
+  return inputs.map((input, i) => {
+    const { rateKey, budgetKeysOfCall } = calls[i] as (typeof calls)[number];
+    const after = {
+      spent: new Map(budgetKeysOfCall.map(({ account, key }) => [account, Number(result.spent[key])])),
+      requestsThisMinute: Number(result.requests[rateKey]),
+    };
+    const index = result.indexes[i];
+    if (result.outcomes[i] === "ADMITTED" && index !== null && index !== undefined) {
+      return { ok: true, source: input.sources[index - 1] as ReservationSource, ...after };
+    }
+    return { ok: false, reason: result.outcomes[i] === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
+  });
+}
+
+function sourceId(source: ReservationSource): string {
+  return source.kind === "grant" ? source.grantId : "";
+}
+
+export interface SettleInput {
+  requestId: string;
+  consumer: string;
+  model: string;
+  epochStart: number;
+  source: ReservationSource;
+  reserved: number;
+  /** Tokens to charge: the real usage, never above `reserved`; 0 releases the reservation. */
+  charged: number;
+  outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
+  latencyMs: number;
+  overheadMs: number;
+}
+
+/**
+ * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch):
+ * counters, the ledger and the audit records move together, so the ledger always equals the sum of the
+ * audit records. Its commit is asynchronous: losing it in a crash only leaves the worst case reserved.
+ */
+export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
+  return retryDeadlocks(async () =>
+    inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
+  );
+}
+
+async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
+  const budgets = keyed<{ account: string; epoch: number }>();
+  const settlements = inputs.map((input) => {
+    const accounts = budgetKeys([input.source]).map((k) => k.account);
+    const keys = accounts.map((account) => ({
+      account,
+      key: budgets.at(`${account} ${input.epochStart}`, { account, epoch: input.epochStart }),
+    }));
+    return {
+      keys,
+      payload: {
+        request_id: input.requestId,
+        consumer: input.consumer,
+        model: input.model,
+        source: input.source.kind,
+        source_id: sourceId(input.source),
+        accounts,
+        epoch: input.epochStart,
+        reserved: input.reserved,
+        charged: Math.min(input.charged, input.reserved),
+        outcome: input.outcome,
+        latency_ms: input.latencyMs,
+        overhead_ms: input.overheadMs,
+      },
+    };
+  });
+  const { rows } = await sql<{ spent: number[] }>`select gateway_settle_batch(
+      ${JSON.stringify(settlements.map((s) => s.payload))}::jsonb,
+      ${budgets.values.map((b) => b.account)}::text[], ${budgets.values.map((b) => b.epoch)}::bigint[]) as spent`.execute(
+    db,
+  );
+  const spent = rows[0]?.spent ?? [];
+  return settlements.map((s) => ({ spent: new Map(s.keys.map(({ account, key }) => [account, Number(spent[key])])) }));
+}
+
 const spentMap = (accounts: string[], spent: (string | number)[]) =>
   new Map(accounts.map((account, i) => [account, Number(spent[i])]));
 
 /**
- * The authoritative, race-free half of a decision, in one round trip and one transaction
- * (gateway_admit, migrations/0005, around 0004's gateway_reserve): count the request against the
- * per-minute limit, reserve the worst case from the first source with room, and write the audit
- * record, admitted or refused. Every replica goes through the same guarded rows, so concurrent calls
- * never spend more than granted.
+ * A batch of one goes through 0005's one-call function: the same guard, at about half the cost of a
+ * batch statement for a single call (a quiet replica sends every call alone).
  */
-export async function reserveCall(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {
+async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {
   const sources = input.sources;
   const record = { ...input.record, source_ids: sources.map(sourceId) };
   const { rows } = await sql<{
@@ -112,37 +271,28 @@ export async function reserveCall(db: Kysely<Database>, input: ReserveInput): Pr
   return { ok: false, reason: row?.outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
 }
 
-function sourceId(source: ReservationSource): string {
-  return source.kind === "grant" ? source.grantId : "";
-}
-
-export interface SettleInput {
-  requestId: string;
-  consumer: string;
-  model: string;
-  epochStart: number;
-  source: ReservationSource;
-  reserved: number;
-  /** Tokens to charge: the real usage, never above `reserved`; 0 releases the reservation. */
-  charged: number;
-  outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
-  latencyMs: number;
-  overheadMs: number;
-}
-
-/**
- * Turns a reservation into the real charge in one round trip (gateway_settle_returning): counters, the
- * ledger and the audit record move together, so the ledger always equals the sum of the audit records.
- * Its commit is asynchronous: losing it in a crash only leaves the worst case reserved.
- */
-export async function settleCall(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
+async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
   const charged = Math.min(input.charged, input.reserved);
-  const accounts = input.source.kind === "grant" ? [input.source.account] : [input.source.account, POOL_TOTAL_ACCOUNT];
+  const accounts = budgetKeys([input.source]).map((k) => k.account);
   const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from gateway_settle_returning(
       ${input.requestId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
       ${input.latencyMs}, ${input.overheadMs})`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
+}
+
+/**
+ * Batches lock their rows in one order, but a one-call reservation takes a consumer's grants in its
+ * spending order, which may differ: Postgres then aborts one of the two (deadlock_detected), which
+ * rolled back everything it did, so it is simply run again.
+ */
+function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
+  return pRetry(run, {
+    retries: 3,
+    minTimeout: 1,
+    maxTimeout: 20,
+    shouldRetry: ({ error }) => (error as { code?: unknown }).code === "40P01",
+  });
 }
 
 /**

@@ -5,14 +5,17 @@ import {
   flushLedger,
   POOL_TOTAL_ACCOUNT,
   type ReservationSource,
+  type ReserveInput,
   readSpending,
-  reserveCall,
-  settleCall,
+  reserveCalls,
+  type SettleInput,
+  settleCalls,
 } from "../db/ledger.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError, type ReasonCode } from "../shared/errors.ts";
+import { createBatcher } from "./batcher.ts";
 import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
 import type { PolicyStore } from "./policy-store.ts";
@@ -100,6 +103,14 @@ function ledger<T>(query: Promise<T>): Promise<T> {
   });
 }
 
+/**
+ * Ledger batches: two may run at once, so a quiet replica sends each call alone and at once; beyond
+ * that, calls queue for the next batch. Measured (bench/gateway.bench.ts, 2 cores): two in flight keep
+ * the moderate-load latency of one-call statements and raise saturation throughput by half; one in
+ * flight raises it further (x1.9) but adds about 0.6 ms at moderate load.
+ */
+const BATCHING = { maxBatch: 64, maxInFlight: 2 };
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
@@ -112,6 +123,9 @@ export function createEnforcer(
   const { metrics } = deps;
   const hints = createSpendingHints();
   const flushes = createFlushGroup(() => flushLedger(db));
+  // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
+  const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), BATCHING);
+  const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), BATCHING);
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
@@ -209,7 +223,7 @@ export function createEnforcer(
       }
       const admittedDecision = decision;
       const reserved = await ledger(
-        reserveCall(db, {
+        reservations.submit({
           consumer: consumer as string,
           model: input.modelId,
           requestsPerMinute: admittedDecision.model.requestsPerMinute,
@@ -269,7 +283,7 @@ export function createEnforcer(
       const latencyMs = elapsed(admission.startedAt);
       const [after] = await ledger(
         Promise.all([
-          settleCall(db, {
+          settlements.submit({
             requestId: admission.requestId,
             consumer: admission.consumer,
             model: admission.modelId,

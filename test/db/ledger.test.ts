@@ -1,0 +1,254 @@
+import fc from "fast-check";
+import { sql } from "kysely";
+import t, { type Test } from "tap";
+import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
+import {
+  type ReservationSource,
+  type ReserveInput,
+  type ReserveResult,
+  reserveCalls,
+  type SettleInput,
+  settleCalls,
+} from "../../services/db/ledger.ts";
+import { migrateToLatest } from "../../services/db/migrate.ts";
+import { openMigrated } from "../gateway/build.ts";
+import { createTestDatabase } from "../helpers/db.ts";
+
+const CONSUMERS = ["0xA", "0xB"] as const;
+const MODELS = ["m1", "m2"] as const;
+
+/** Budgets fixed for one history: two grants per consumer, a per-address pool allowance and the pool. */
+const budgetsArb = fc.record({
+  grant: fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 4, maxLength: 4 }),
+  allowance: fc.integer({ min: 0, max: 60 }),
+  pool: fc.integer({ min: 0, max: 100 }),
+});
+
+const callArb = fc.record({
+  consumer: fc.integer({ min: 0, max: 1 }),
+  model: fc.integer({ min: 0, max: 1 }),
+  epoch: fc.constantFrom(0, 86_400),
+  rpm: fc.integer({ min: 1, max: 4 }),
+  amount: fc.integer({ min: 1, max: 40 }),
+  // Which budgets the decision offered, in its spending order.
+  sources: fc.uniqueArray(fc.constantFrom("grant1", "grant2", "pool"), { maxLength: 3 }),
+  defer: fc.boolean(),
+  settle: fc.record({
+    charged: fc.integer({ min: 0, max: 40 }),
+    outcome: fc.constantFrom("COMPLETED" as const, "UPSTREAM_ERROR" as const, "CLIENT_CLOSED" as const),
+  }),
+});
+
+type Budgets = typeof budgetsArb extends fc.Arbitrary<infer B> ? B : never;
+type Call = typeof callArb extends fc.Arbitrary<infer C> ? C : never;
+
+function reserveInput(budgets: Budgets, call: Call, i: number): ReserveInput {
+  const consumer = CONSUMERS[call.consumer] as string;
+  const model = MODELS[call.model] as string;
+  const sources = call.sources.map((s): ReservationSource => {
+    if (s === "pool") {
+      return { kind: "pool", account: `pool:${consumer}`, limit: budgets.allowance, poolLimit: budgets.pool };
+    }
+    const g = s === "grant1" ? 1 : 2;
+    const grantId = String(call.consumer * 2 + g);
+    return { kind: "grant", account: `grant:${grantId}`, grantId, limit: budgets.grant[Number(grantId) - 1] as number };
+  });
+  return {
+    consumer,
+    model,
+    requestsPerMinute: call.rpm,
+    minuteStart: 60,
+    epochStart: call.epoch,
+    amount: call.amount,
+    sources,
+    deferFlush: call.defer,
+    record: {
+      request_id: `req_${i}`,
+      consumer,
+      endpoint: "chat.completions",
+      model_id: model,
+      admitted: true,
+      outcome: "PENDING",
+      policy_version: 1,
+    },
+  };
+}
+
+function settleInputs(calls: Call[], inputs: ReserveInput[], results: ReserveResult[]): SettleInput[] {
+  return results.flatMap((result, i) => {
+    if (!result.ok) return [];
+    const input = inputs[i] as ReserveInput;
+    const { charged, outcome } = (calls[i] as Call).settle;
+    return [
+      {
+        requestId: input.record.request_id,
+        consumer: input.consumer,
+        model: input.model,
+        epochStart: input.epochStart,
+        source: result.source,
+        reserved: input.amount,
+        charged: outcome === "COMPLETED" ? charged : outcome === "UPSTREAM_ERROR" ? 0 : Math.min(charged, 5),
+        outcome,
+        latencyMs: 1,
+        overheadMs: 0.5,
+      },
+    ];
+  });
+}
+
+/** Everything the ledger holds, in a canonical order (rows that hold nothing are left out). */
+async function ledgerState(database: DatabaseHandle) {
+  const { db } = database;
+  return {
+    budgets: await db
+      .selectFrom("gateway_budget_counters")
+      .select(["account", "epoch_start", "used", "reserved"])
+      .where((eb) => eb.or([eb("used", "<>", 0), eb("reserved", "<>", 0)]))
+      .orderBy("account")
+      .orderBy("epoch_start")
+      .execute(),
+    rates: await db
+      .selectFrom("gateway_rate_counters")
+      .selectAll()
+      .where("requests", "<>", 0)
+      .orderBy("consumer")
+      .orderBy("model_id")
+      .execute(),
+    usage: await db
+      .selectFrom("gateway_usage")
+      .selectAll()
+      .orderBy("consumer")
+      .orderBy("model_id")
+      .orderBy("source")
+      .orderBy("source_id")
+      .orderBy("epoch_start")
+      .execute(),
+    decisions: await db
+      .selectFrom("gateway_decisions")
+      .select([
+        "request_id",
+        "admitted",
+        "reason_code",
+        "source",
+        "source_id",
+        "epoch_start",
+        "tokens_reserved",
+        "tokens_used",
+        "outcome",
+      ])
+      .orderBy("request_id")
+      .execute(),
+  };
+}
+
+const outcomeOf = (r: ReserveResult) => (r.ok ? `ADMITTED ${r.source.account}` : r.reason);
+
+async function reset(database: DatabaseHandle) {
+  await sql`truncate gateway_budget_counters, gateway_rate_counters, gateway_usage, gateway_decisions`.execute(
+    database.db,
+  );
+}
+
+/** Real Postgres, and PGlite (the embedded default, one connection) with fewer histories. */
+const databases: [string, (t: Test) => Promise<DatabaseHandle>, number][] = [
+  ["Postgres", async (t) => openMigrated(t, await createTestDatabase(t), 2), 60],
+  [
+    "PGlite",
+    async (t) => {
+      const database = await openDatabase({});
+      t.teardown(() => database.close());
+      await migrateToLatest(database.db);
+      return database;
+    },
+    15,
+  ],
+];
+
+for (const [name, open, numRuns] of databases) {
+  t.test(
+    `${name}: a batch decides, reserves, settles and audits exactly as its calls one at a time, in order`,
+    async (t) => {
+      const database = await open(t);
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(budgetsArb, fc.array(callArb, { minLength: 2, maxLength: 12 }), async (budgets, calls) => {
+          const inputs = calls.map((call, i) => reserveInput(budgets, call, i));
+
+          await reset(database);
+          const alone: ReserveResult[] = [];
+          for (const input of inputs) alone.push(...(await reserveCalls(database.db, [input])));
+          for (const settlement of settleInputs(calls, inputs, alone)) await settleCalls(database.db, [settlement]);
+          const aloneState = await ledgerState(database);
+
+          await reset(database);
+          const together = await reserveCalls(database.db, inputs);
+          const settlements = settleInputs(calls, inputs, together);
+          if (settlements.length > 0) await settleCalls(database.db, settlements);
+          const togetherState = await ledgerState(database);
+
+          t.same(together.map(outcomeOf), alone.map(outcomeOf), "same outcome for every call");
+          t.same(togetherState, aloneState, "same counters, ledger and audit records");
+          runs++;
+        }),
+        { numRuns },
+      );
+      t.equal(runs, numRuns);
+    },
+  );
+}
+
+t.test("a batch's answers: the source charged and what the guarded rows hold after it", async (t) => {
+  const database = await openMigrated(t, await createTestDatabase(t), 2);
+  const budgets = { grant: [50, 0, 0, 0], allowance: 30, pool: 1_000 };
+  const call: Call = {
+    consumer: 0,
+    model: 0,
+    epoch: 0,
+    rpm: 3,
+    amount: 20,
+    sources: ["grant1", "pool"],
+    defer: true,
+    settle: { charged: 20, outcome: "COMPLETED" },
+  };
+  const inputs = [0, 1, 2, 3].map((i) => reserveInput(budgets, call, i));
+  const results = await reserveCalls(database.db, inputs);
+  t.same(results.map(outcomeOf), ["ADMITTED grant:1", "ADMITTED grant:1", "ADMITTED pool:0xA", "RATE_LIMITED"]);
+  t.equal(results[0]?.requestsThisMinute, 3, "the rate counter after the whole batch");
+  t.same(
+    Object.fromEntries(results[2]?.spent ?? []),
+    { "grant:1": 40, "pool:0xA": 20, pool: 20 },
+    "each answer names the spending of its own budgets",
+  );
+  const decisions = await database.db
+    .selectFrom("gateway_decisions")
+    .select(["request_id", "source", "source_id", "tokens_reserved", "outcome", "reason_code"])
+    .orderBy("request_id")
+    .execute();
+  t.same(decisions, [
+    {
+      request_id: "req_0",
+      source: "grant",
+      source_id: "1",
+      tokens_reserved: 20,
+      outcome: "PENDING",
+      reason_code: null,
+    },
+    {
+      request_id: "req_1",
+      source: "grant",
+      source_id: "1",
+      tokens_reserved: 20,
+      outcome: "PENDING",
+      reason_code: null,
+    },
+    { request_id: "req_2", source: "pool", source_id: "", tokens_reserved: 20, outcome: "PENDING", reason_code: null },
+    {
+      request_id: "req_3",
+      source: null,
+      source_id: null,
+      tokens_reserved: 0,
+      outcome: "REFUSED",
+      reason_code: "RATE_LIMITED",
+    },
+  ]);
+});
