@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
-import type { ProposalState } from "../chain/proposal-state.ts";
+import { deriveProposalState, type ProposalState } from "../chain/proposal-state.ts";
 import type {
   AccountsTable,
   CommunityPoolVersionsTable,
@@ -63,6 +63,23 @@ export interface ProposalFilter {
  * The SQL twin of deriveProposalState: which rows are in `state` at `now`. Kept next to the list query
  * so that filtering by state and showing the state agree.
  */
+/** A proposal's state at `now`, from its indexed row: the same rule as `inState`, for one row in memory. */
+export function proposalStateOf(p: ProposalRow, now: number): ProposalState {
+  return deriveProposalState(
+    {
+      status: p.status,
+      voteStart: p.vote_start,
+      voteEnd: p.vote_end,
+      forVotes: BigInt(p.for_votes),
+      againstVotes: BigInt(p.against_votes),
+      abstainVotes: BigInt(p.abstain_votes),
+      quorum: BigInt(p.quorum),
+      eta: p.eta,
+    },
+    now,
+  );
+}
+
 function inState(eb: ExpressionBuilder<Database, "proposals">, state: ProposalState, now: number) {
   const open = eb("status", "not in", ["EXECUTED", "CANCELED"]);
   const ended = eb("vote_end", "<", now);

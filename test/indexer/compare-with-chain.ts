@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
-import { deriveProposalState, type ProposalState } from "../../services/chain/proposal-state.ts";
+import type { ProposalState } from "../../services/chain/proposal-state.ts";
+import { proposalStateOf } from "../../services/db/governance-queries.ts";
 import type { Database } from "../../services/db/schema.ts";
 import type { Chain } from "../helpers/chain.ts";
 
@@ -40,19 +41,7 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
 
   for (const p of await db.selectFrom("proposals").selectAll().execute()) {
     const id = BigInt(p.id);
-    const state = deriveProposalState(
-      {
-        status: p.status,
-        voteStart: p.vote_start,
-        voteEnd: p.vote_end,
-        forVotes: BigInt(p.for_votes),
-        againstVotes: BigInt(p.against_votes),
-        abstainVotes: BigInt(p.abstain_votes),
-        quorum: BigInt(p.quorum),
-        eta: p.eta,
-      },
-      now,
-    );
+    const state = proposalStateOf(p, now);
     check(`proposal ${id} state`, state, states[Number(await governor.state(id))]);
     const [against, forVotes, abstain] = await governor.proposalVotes(id);
     check(`proposal ${id} for`, p.for_votes, forVotes);

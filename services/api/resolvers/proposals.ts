@@ -1,4 +1,3 @@
-import { deriveProposalState } from "../../chain/proposal-state.ts";
 import {
   countProposals,
   listProposals,
@@ -7,6 +6,7 @@ import {
   type ProposalFilter,
   type ProposalRow,
   proposalPosition,
+  proposalStateOf,
   votePosition,
 } from "../../db/governance-queries.ts";
 import type { ApiContext } from "../context.ts";
@@ -63,19 +63,7 @@ export const Proposal = {
   description: (p: ProposalRow) => p.description,
   descriptionHash: (p: ProposalRow) => p.description_hash,
   async state(p: ProposalRow, _: unknown, ctx: ApiContext) {
-    return deriveProposalState(
-      {
-        status: p.status,
-        voteStart: p.vote_start,
-        voteEnd: p.vote_end,
-        forVotes: BigInt(p.for_votes),
-        againstVotes: BigInt(p.against_votes),
-        abstainVotes: BigInt(p.abstain_votes),
-        quorum: BigInt(p.quorum),
-        eta: p.eta,
-      },
-      await ctx.clock(),
-    );
+    return proposalStateOf(p, await ctx.clock());
   },
   actions: (p: ProposalRow) =>
     p.actions.map((a, i) =>
