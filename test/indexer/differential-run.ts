@@ -10,7 +10,7 @@ type T = Parameters<typeof migratedDatabase>[0] & { ok(value: unknown, message: 
  * The differential property: whatever random governance history the chain goes through, the index
  * (followed live, while the history is played) agrees with every view of the contracts.
  */
-export async function differential(t: T, kind: "postgres" | "pglite", numRuns: number) {
+export async function differential(t: T, kind: "postgres" | "pglite", numRuns: number, seed?: number) {
   let totalFacts = 0;
   let totalAccepted = 0;
   await fc.assert(
@@ -29,8 +29,8 @@ export async function differential(t: T, kind: "postgres" | "pglite", numRuns: n
         await chain.close();
       }
     }),
-    { numRuns, endOnFailure: true },
+    { numRuns, endOnFailure: true, ...(seed === undefined ? {} : { seed }) },
   );
-  t.ok(totalAccepted > numRuns * 5, `histories did something (${totalAccepted} accepted steps)`);
+  t.ok(totalAccepted > numRuns * 3, `histories did something (${totalAccepted} accepted steps)`);
   t.ok(totalFacts > numRuns * 20, `compared ${totalFacts} facts`);
 }
