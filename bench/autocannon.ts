@@ -20,6 +20,8 @@ export interface AutocannonOptions {
   method: string;
   connections: number;
   duration: number;
+  /** Requests per second across all connections (open loop); unset: as fast as answers come back. */
+  overallRate?: number;
   headers: Record<string, string>;
   body: string;
   setupClient?: (client: AutocannonClient) => void;
