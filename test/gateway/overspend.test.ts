@@ -1,61 +1,54 @@
 import { Wallet } from "ethers";
 import OpenAI from "openai";
-import t from "tap";
+import t, { type Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import type { DatabaseHandle } from "../../services/db/connection.ts";
 import { estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
-const CALLS = 500;
-const CALLS_GRANTED = 50;
+const messages = [{ role: "user" as const, content: "hi" }];
+// The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.
+const cost = estimateChatPromptTokens(messages) + 1;
 
-t.test("two replicas on one Postgres never admit more than was granted", async (t) => {
+/**
+ * Two gateway replicas (each with its own connection pool, as separate processes would have) on one
+ * Postgres; `calls` concurrent calls, spread over the consumers and alternating replicas. Returns the
+ * outcome of each call (ADMITTED or the reason code), with the consumer that made it.
+ */
+async function raceOnTwoReplicas(
+  t: Test,
+  o: { consumers: number; calls: number; seed: (db: DatabaseHandle, consumers: string[]) => Promise<void> },
+) {
   const url = await createTestDatabase(t);
-  // Each replica has its own connection pool, as separate processes would.
   const first = await openMigrated(t, url, 8);
   const second = await openMigrated(t, url, 8);
   const upstream = await startTestUpstream();
   t.teardown(() => upstream.close());
-
-  const consumer = Wallet.createRandom().address;
-  const messages = [{ role: "user" as const, content: "hi" }];
-  // The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.
-  const cost = estimateChatPromptTokens(messages) + 1;
-  await seedIndex(first, {
-    policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
-    grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: cost * CALLS_GRANTED }],
-    // No community allowance: the grant is all this consumer has.
-    pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
-  });
+  const consumers = Array.from({ length: o.consumers }, () => Wallet.createRandom().address);
+  await o.seed(first, consumers);
   const replicas = [
     await buildGateway(t, { database: first, upstreamUrl: upstream.url }),
     await buildGateway(t, { database: second, upstreamUrl: upstream.url }),
   ];
-  const { key } = await issueApiKey(first.db, { address: consumer });
-  const clients = replicas.map((r) => r.client(key));
-
+  const keys = await Promise.all(consumers.map(async (address) => (await issueApiKey(first.db, { address })).key));
   const outcomes = await Promise.all(
-    Array.from({ length: CALLS }, (_, i) =>
-      (clients[i % 2] as OpenAI).chat.completions
-        .create({ model: "m", messages, max_tokens: 1 })
+    Array.from({ length: o.calls }, (_, i) => {
+      const consumer = i % o.consumers;
+      return (replicas[i % 2] as (typeof replicas)[number])
+        .client(keys[consumer] as string)
+        .chat.completions.create({ model: "m", messages, max_tokens: 1 })
         .then(() => "ADMITTED")
-        .catch((error: unknown) => (error instanceof OpenAI.APIError ? String(error.code) : String(error))),
-    ),
+        .catch((error: unknown) => (error instanceof OpenAI.APIError ? String(error.code) : String(error)))
+        .then((outcome) => ({ consumer: consumers[consumer] as string, outcome }));
+    }),
   );
-  const admitted = outcomes.filter((o) => o === "ADMITTED").length;
-  t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
-  t.ok(admitted <= CALLS_GRANTED, "never more than granted");
-  t.equal(admitted, CALLS_GRANTED, "and no granted call was lost to the race");
-  t.same(new Set(outcomes.filter((o) => o !== "ADMITTED")), new Set(["BUDGET_EXHAUSTED"]));
+  return { db: first.db, outcomes, admitted: outcomes.filter((o) => o.outcome === "ADMITTED").length };
+}
 
-  const { db } = first;
-  const grant = await db
-    .selectFrom("gateway_budget_counters")
-    .selectAll()
-    .where("account", "=", "grant:1")
-    .executeTakeFirstOrThrow();
-  t.match(grant, { used: cost * CALLS_GRANTED, reserved: 0, budget_limit: cost * CALLS_GRANTED });
+/** One audit record per decision, and the ledger equals the sum of the audit records. */
+async function checkAudit(t: Test, db: DatabaseHandle["db"], calls: number, admitted: number) {
   const audit = await db
     .selectFrom("gateway_decisions")
     .select((eb) => [eb.fn.countAll<string>().as("n"), eb.fn.sum<string>("tokens_used").as("used")])
@@ -69,8 +62,96 @@ t.test("two replicas on one Postgres never admit more than was granted", async (
     .selectFrom("gateway_usage")
     .select((eb) => eb.fn.sum<string>("tokens_used").as("used"))
     .executeTakeFirstOrThrow();
-  t.equal(Number(audit.n), CALLS, "one audit record per decision");
+  t.equal(Number(audit.n), calls, "one audit record per decision");
   t.equal(Number(admittedRecords.n), admitted);
   t.equal(Number(ledger.used), Number(audit.used), "the ledger equals the sum of the audit records");
-  t.equal(Number(ledger.used), grant.used);
+  return Number(ledger.used);
+}
+
+t.test("two replicas on one Postgres never admit more than was granted", async (t) => {
+  const CALLS = 500;
+  const CALLS_GRANTED = 50;
+  const { db, outcomes, admitted } = await raceOnTwoReplicas(t, {
+    consumers: 1,
+    calls: CALLS,
+    seed: (database, [consumer]) =>
+      seedIndex(database, {
+        policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
+        grants: [{ grantId: 1, grantee: consumer as string, tokensPerEpoch: cost * CALLS_GRANTED }],
+        // No community allowance: the grant is all this consumer has.
+        pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
+      }),
+  });
+  t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
+  t.ok(admitted <= CALLS_GRANTED, "never more than granted");
+  t.equal(admitted, CALLS_GRANTED, "and no granted call was lost to the race");
+  t.same(
+    new Set(outcomes.filter((o) => o.outcome !== "ADMITTED").map((o) => o.outcome)),
+    new Set(["BUDGET_EXHAUSTED"]),
+  );
+
+  const grant = await db
+    .selectFrom("gateway_budget_counters")
+    .selectAll()
+    .where("account", "=", "grant:1")
+    .executeTakeFirstOrThrow();
+  t.match(grant, { used: cost * CALLS_GRANTED, reserved: 0, budget_limit: cost * CALLS_GRANTED });
+  t.equal(await checkAudit(t, db, CALLS, admitted), grant.used);
 });
+
+t.test(
+  "many consumers racing for the community pool on two replicas: neither the pool nor an allowance is overspent",
+  async (t) => {
+    const CONSUMERS = 8;
+    const CALLS = 400;
+    const ALLOWANCE_CALLS = 10;
+    const POOL_CALLS = 40;
+    const { db, outcomes, admitted } = await raceOnTwoReplicas(t, {
+      consumers: CONSUMERS,
+      calls: CALLS,
+      seed: (database) =>
+        seedIndex(database, {
+          policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
+          // Allowances add up to twice the pool: the whole pool is what binds.
+          pool: { allowancePerAddress: cost * ALLOWANCE_CALLS, poolSizePerEpoch: cost * POOL_CALLS },
+        }),
+    });
+    t.comment(
+      `admitted ${admitted} of ${CALLS} concurrent calls from ${CONSUMERS} consumers, pool worth ${POOL_CALLS}`,
+    );
+    t.equal(admitted, POOL_CALLS, "the whole pool, and not one call more");
+    const perConsumer = new Map<string, number>();
+    for (const o of outcomes)
+      if (o.outcome === "ADMITTED") perConsumer.set(o.consumer, (perConsumer.get(o.consumer) ?? 0) + 1);
+    t.ok(
+      [...perConsumer.values()].every((n) => n <= ALLOWANCE_CALLS),
+      `no consumer above its allowance (${[...perConsumer.values()].join(", ")})`,
+    );
+    t.same(
+      new Set(outcomes.filter((o) => o.outcome !== "ADMITTED").map((o) => o.outcome)),
+      new Set(["BUDGET_EXHAUSTED"]),
+    );
+
+    const pool = await db
+      .selectFrom("gateway_budget_counters")
+      .selectAll()
+      .where("account", "=", "pool")
+      .executeTakeFirstOrThrow();
+    t.match(pool, { used: cost * POOL_CALLS, reserved: 0 });
+    const allowances = await db
+      .selectFrom("gateway_budget_counters")
+      .select(["account", "used", "reserved"])
+      .where("account", "like", "pool:%")
+      .execute();
+    t.equal(
+      allowances.reduce((sum, a) => sum + a.used, 0),
+      pool.used,
+      "the allowances add up to the pool",
+    );
+    t.ok(
+      allowances.every((a) => a.reserved === 0 && a.used <= cost * ALLOWANCE_CALLS),
+      "every allowance settled, none above its limit",
+    );
+    t.equal(await checkAudit(t, db, CALLS, admitted), pool.used);
+  },
+);
