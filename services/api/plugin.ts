@@ -76,17 +76,25 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
   });
 
   // The indexer notifies after each committed change; every replica's subscribers hear it.
-  const unlisten = await deps.database.listen(GOVERNANCE_CHANNEL, (payload) => {
-    let event: GovernanceNotification;
-    try {
-      event = JSON.parse(payload) as GovernanceNotification;
-    } catch {
-      deps.logger.warn({ channel: GOVERNANCE_CHANNEL }, "ignored a notification that is not JSON");
-      return;
-    }
-    const topic = event.type === "vote" ? VOTE_TOPIC : PROPOSAL_TOPIC;
-    app.graphql.pubsub.publish({ topic, payload: event });
-  });
+  const unlisten = await deps.database.listen(
+    GOVERNANCE_CHANNEL,
+    (payload) => {
+      let event: GovernanceNotification;
+      try {
+        event = JSON.parse(payload) as GovernanceNotification;
+      } catch {
+        deps.logger.warn({ channel: GOVERNANCE_CHANNEL }, "ignored a notification that is not JSON");
+        return;
+      }
+      const topic = event.type === "vote" ? VOTE_TOPIC : PROPOSAL_TOPIC;
+      app.graphql.pubsub.publish({ topic, payload: event });
+    },
+    () =>
+      deps.logger.warn(
+        { channel: GOVERNANCE_CHANNEL },
+        "the notification listener reconnected; subscribers may have missed updates sent meanwhile",
+      ),
+  );
   app.addHook("onClose", async () => {
     await unlisten();
   });

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import { PGliteDialect } from "kysely-pglite-dialect";
+import pRetry from "p-retry";
 import pg from "pg";
 import { AppError } from "../shared/errors.ts";
 import type { Database } from "./schema.ts";
@@ -9,8 +10,12 @@ import type { Database } from "./schema.ts";
 export interface DatabaseHandle {
   db: Kysely<Database>;
   kind: "postgres" | "pglite";
-  /** LISTEN on Postgres; PGlite's own listen within the process. Returns an unsubscribe. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTEN on Postgres; PGlite's own listen within the process. Returns an unsubscribe. A Postgres
+   * listener whose connection drops reconnects by itself and then calls `onGap`: notifications sent
+   * while it was away are lost, so a subscriber that keeps state reloads it there.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   /** pg_notify(channel, payload). Also usable inside a transaction via notifyIn(trx, ...). */
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
@@ -88,47 +93,85 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   };
 }
 
-/** One dedicated client carries every LISTEN of this handle. */
+/**
+ * One dedicated client carries every LISTEN of this handle. When its connection ends without close(),
+ * it reconnects with backoff (forever: a replica must not go deaf), LISTENs again on every channel
+ * and tells each subscriber that it may have missed notifications.
+ */
 function createPgListener(url: string) {
-  const subscribers = new Map<string, Set<(payload: string) => void>>();
+  const subscribers = new Map<string, Set<{ onPayload: (payload: string) => void; onGap?: () => void }>>();
   let client: Promise<pg.Client> | undefined;
+  let closed = false;
 
-  const connect = () => {
-    client ??= (async () => {
+  const connect = (): Promise<pg.Client> => {
+    if (client) return client;
+    const connecting = (async () => {
       const c = new pg.Client({ connectionString: url });
+      let ready = false;
       c.on("error", () => {});
       c.on("notification", (message) => {
-        for (const fn of subscribers.get(message.channel) ?? []) fn(message.payload ?? "");
+        for (const s of subscribers.get(message.channel) ?? []) s.onPayload(message.payload ?? "");
       });
-      await c.connect();
+      // Only a connection that was up goes back to reconnect(); a failed attempt is retried by it.
+      c.on("end", () => {
+        if (!ready || client !== connecting) return;
+        client = undefined;
+        if (!closed) void reconnect();
+      });
+      try {
+        await c.connect();
+        for (const channel of subscribers.keys()) await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (error) {
+        await c.end().catch(() => {});
+        throw error;
+      }
+      ready = true;
       return c;
     })();
-    return client;
+    client = connecting;
+    connecting.catch(() => {
+      if (client === connecting) client = undefined;
+    });
+    return connecting;
   };
 
+  const reconnect = () =>
+    pRetry(connect, {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 100,
+      maxTimeout: 5_000,
+      shouldRetry: () => !closed,
+    })
+      .then(() => {
+        for (const set of subscribers.values()) for (const s of set) s.onGap?.();
+      })
+      .catch(() => {});
+
   return {
-    async listen(channel: string, onPayload: (payload: string) => void) {
+    async listen(channel: string, onPayload: (payload: string) => void, onGap?: () => void) {
       const c = await connect();
+      const subscriber = { onPayload, ...(onGap ? { onGap } : {}) };
       let set = subscribers.get(channel);
       if (!set) {
         set = new Set();
         subscribers.set(channel, set);
         await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       }
-      set.add(onPayload);
+      set.add(subscriber);
       return async () => {
         const current = subscribers.get(channel);
-        current?.delete(onPayload);
+        current?.delete(subscriber);
         if (current && current.size === 0) {
           subscribers.delete(channel);
-          await c.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
+          const live = await client?.catch(() => undefined);
+          await live?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
         }
       };
     },
     async close() {
-      if (!client) return;
-      const c = await client;
-      await c.end().catch(() => {});
+      closed = true;
+      const live = await client?.catch(() => undefined);
+      await live?.end().catch(() => {});
     },
   };
 }

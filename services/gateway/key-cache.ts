@@ -8,8 +8,9 @@ export interface KeyCache {
 
 /**
  * Known keys in memory, by hash, so that a call does not pay a lookup. A revocation is announced on
- * API_KEYS_CHANNEL and forgotten at once by every replica; entries also expire after `ttlMs` in case a
- * notification was missed while the listener reconnected. Unknown keys are never cached.
+ * API_KEYS_CHANNEL and forgotten at once by every replica; when the listener reconnects (notifications
+ * may have been missed) the whole cache is forgotten, and entries also expire after `ttlMs`. Unknown
+ * keys are never cached.
  */
 export async function createKeyCache(
   database: DatabaseHandle,
@@ -20,10 +21,18 @@ export async function createKeyCache(
   const entries = new Map<string, { owner: ApiKeyOwner; at: number }>();
   // Bumped on every revocation: a lookup that raced one is not cached.
   let generation = 0;
-  const unlisten = await database.listen(API_KEYS_CHANNEL, (id) => {
-    generation++;
-    for (const [hash, entry] of entries) if (entry.owner.id === id) entries.delete(hash);
-  });
+  const unlisten = await database.listen(
+    API_KEYS_CHANNEL,
+    (id) => {
+      generation++;
+      for (const [hash, entry] of entries) if (entry.owner.id === id) entries.delete(hash);
+    },
+    // The listener was away: any cached key may have been revoked meanwhile.
+    () => {
+      generation++;
+      entries.clear();
+    },
+  );
   return {
     async find(key) {
       if (!looksLikeApiKey(key)) return null;

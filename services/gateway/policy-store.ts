@@ -52,7 +52,12 @@ export async function createPolicyStore(
       logger.warn({ err: error }, "policy snapshot refresh failed; keeping the last one"),
     );
 
-  const unlisten = await database.listen(POLICY_CHANNEL, () => void refreshQuietly());
+  // A change, or a reconnected listener that may have missed one: reload either way.
+  const unlisten = await database.listen(
+    POLICY_CHANNEL,
+    () => void refreshQuietly(),
+    () => void refreshQuietly(),
+  );
   // A quarter of the staleness bound, so that a live indexer never looks stale between timer ticks.
   const every = options.refreshMs ?? Math.min(5_000, settings.maxStalenessMs / 4);
   const timer = setInterval(() => void refreshQuietly(), every);

@@ -77,3 +77,36 @@ t.test("an unreachable Postgres is a DATABASE_ERROR", async (t) => {
   const error = await openDatabase({ url: "postgres://postgres@127.0.0.1:1/none" }).catch((e: unknown) => e);
   t.ok(isAppError(error, "DATABASE_ERROR"));
 });
+
+t.test("a Postgres listener whose connection drops reconnects, reports the gap, and hears what follows", async (t) => {
+  const database = await openDatabase({ url: await createTestDatabase(t), poolSize: 2 });
+  t.teardown(() => database.close());
+  const received: string[] = [];
+  let gaps = 0;
+  const unlisten = await database.listen(
+    "commons_test",
+    (payload) => received.push(payload),
+    () => gaps++,
+  );
+  t.teardown(unlisten);
+  await database.notify("commons_test", "before");
+  for (let i = 0; !received.includes("before") && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+
+  // What an operator's restart of Postgres or a network cut does to the listening connection.
+  const { rows } = await sql<{ killed: boolean }>`
+    select pg_terminate_backend(pid) as killed from pg_stat_activity
+    where datname = current_database() and query like 'LISTEN%'`.execute(database.db);
+  t.same(
+    rows.map((r) => r.killed),
+    [true],
+    "the one listening connection was cut",
+  );
+
+  for (let i = 0; !received.includes("after") && i < 100; i++) {
+    await database.notify("commons_test", "after");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.ok(received.includes("before"), "heard before the cut");
+  t.ok(received.includes("after"), "and again after it, without anyone calling listen() again");
+  t.equal(gaps, 1, "the subscriber was told once that it may have missed notifications");
+});

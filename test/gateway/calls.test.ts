@@ -1,4 +1,5 @@
 import { Wallet } from "ethers";
+import { sql } from "kysely";
 import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey, revokeApiKey } from "../../services/db/api-keys.ts";
@@ -398,5 +399,26 @@ t.test("a key revoked while cached is refused on the next calls (every replica h
         .catch((error: unknown) => error),
     "the revocation to reach the gateway",
   );
+  t.match(refused, { status: 401, code: "INVALID_API_KEY" });
+});
+
+t.test("a revocation missed while the listener was away is enforced once it reconnects", async (t) => {
+  const issued = await issueApiKey(db, { address: bob });
+  const client = gw.client(issued.key);
+  const call = () =>
+    client.chat.completions
+      .create({ model: "m-open", messages: ask("hi"), max_tokens: 1 })
+      .then(() => "ADMITTED")
+      .catch((error: unknown) => error);
+  t.equal(await call(), "ADMITTED", "the key is now cached");
+  // Revoked without a notification: what a replica misses while its listening connection is down.
+  await db.updateTable("api_keys").set({ revoked_at: new Date() }).where("id", "=", issued.id).execute();
+  t.equal(await call(), "ADMITTED", "the cache does not know yet");
+  await sql`select pg_terminate_backend(pid) from pg_stat_activity
+    where datname = current_database() and query like 'LISTEN%'`.execute(db);
+  const refused = await until(async () => {
+    const outcome = await call();
+    return outcome === "ADMITTED" ? undefined : outcome;
+  }, "the listener to reconnect and forget its cached keys");
   t.match(refused, { status: 401, code: "INVALID_API_KEY" });
 });
