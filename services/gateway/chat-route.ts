@@ -40,6 +40,8 @@ export function registerChatRoute(app: FastifyInstance, { enforcer, upstream, me
       // A stream's first bytes go out before its settlement: its admission must be flushed first.
       answeredAfterSettlement: !body.stream,
     });
+    // Log lines of this call carry the audit record's id: logs and audit trail join on it.
+    reply.log = reply.log.child({ auditId: admission.requestId });
     if (!admission.admitted) {
       reply.headers(admission.headers);
       return sendError(reply, admission.reason, admission.message);

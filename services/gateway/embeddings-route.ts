@@ -29,6 +29,8 @@ export function registerEmbeddingsRoute(
       maxTokens: 0,
       answeredAfterSettlement: true,
     });
+    // Log lines of this call carry the audit record's id: logs and audit trail join on it.
+    reply.log = reply.log.child({ auditId: admission.requestId });
     if (!admission.admitted) {
       reply.headers(admission.headers);
       return sendError(reply, admission.reason, admission.message);

@@ -17,6 +17,7 @@ import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
 import type { Upstream } from "../../services/gateway/upstream.ts";
 import { type Service, startService } from "../../services/runtime/start-service.ts";
 import { loadConfig } from "../../services/shared/config.ts";
+import type { Logger } from "../../services/shared/logger.ts";
 import { createTestDatabase } from "./db.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -28,6 +29,8 @@ export interface BuildOptions {
   env?: Record<string, string>;
   upstream?: Upstream;
   now?: () => number;
+  /** The service's logger (by default one from LOG_LEVEL, which tests set to silent). */
+  logger?: Logger;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function build(t: Teardown, options: BuildOptions = {}): Promise<Se
   const service = await startService(loadConfig(env), {
     ...(options.upstream ? { upstream: options.upstream } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   t.teardown(() => service.close());
   return service;
