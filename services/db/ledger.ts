@@ -166,12 +166,21 @@ async function reserveBatch(db: Kysely<Database>, inputs: readonly ReserveInput[
       spent: new Map(budgetKeysOfCall.map(({ account, key }) => [account, Number(result.spent[key])])),
       requestsThisMinute: Number(result.requests[rateKey]),
     };
-    const index = result.indexes[i];
-    if (result.outcomes[i] === "ADMITTED" && index !== null && index !== undefined) {
-      return { ok: true, source: input.sources[index - 1] as ReservationSource, ...after };
-    }
-    return { ok: false, reason: result.outcomes[i] === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
+    return reserveResult(input.sources, result.outcomes[i], result.indexes[i], after);
   });
+}
+
+/** A ledger function's outcome and 1-based source index for one call, as the call's result. */
+function reserveResult(
+  sources: readonly ReservationSource[],
+  outcome: string | undefined,
+  sourceIndex: number | null | undefined,
+  after: SpendingAfter & { requestsThisMinute: number },
+): ReserveResult {
+  if (outcome === "ADMITTED" && sourceIndex !== null && sourceIndex !== undefined) {
+    return { ok: true, source: sources[sourceIndex - 1] as ReservationSource, ...after };
+  }
+  return { ok: false, reason: outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
 }
 
 function sourceId(source: ReservationSource): string {
@@ -265,10 +274,7 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
     spent: spentMap(row?.accounts ?? [], row?.spent ?? []),
     requestsThisMinute: Number(row?.requests ?? 0),
   };
-  if (row?.outcome === "ADMITTED" && row.source_index !== null) {
-    return { ok: true, source: sources[row.source_index - 1] as ReservationSource, ...after };
-  }
-  return { ok: false, reason: row?.outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
+  return reserveResult(sources, row?.outcome, row?.source_index, after);
 }
 
 async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
