@@ -47,8 +47,21 @@ async function raceOnTwoReplicas(
   return { db: first.db, outcomes, admitted: outcomes.filter((o) => o.outcome === "ADMITTED").length };
 }
 
-/** One audit record per decision, and the ledger equals the sum of the audit records. */
-async function checkAudit(t: Test, db: DatabaseHandle["db"], calls: number, admitted: number) {
+type Race = Awaited<ReturnType<typeof raceOnTwoReplicas>>;
+
+/** A budget counter row after the race. */
+const counter = (db: Race["db"], account: string) =>
+  db.selectFrom("gateway_budget_counters").selectAll().where("account", "=", account).executeTakeFirstOrThrow();
+
+/**
+ * Every refusal was for budget; one audit record per decision; the ledger equals the sum of the audit
+ * records. Returns the tokens the ledger holds.
+ */
+async function checkRace(t: Test, { db, outcomes, admitted }: Race) {
+  t.same(
+    new Set(outcomes.filter((o) => o.outcome !== "ADMITTED").map((o) => o.outcome)),
+    new Set(["BUDGET_EXHAUSTED"]),
+  );
   const audit = await db
     .selectFrom("gateway_decisions")
     .select((eb) => [eb.fn.countAll<string>().as("n"), eb.fn.sum<string>("tokens_used").as("used")])
@@ -62,7 +75,7 @@ async function checkAudit(t: Test, db: DatabaseHandle["db"], calls: number, admi
     .selectFrom("gateway_usage")
     .select((eb) => eb.fn.sum<string>("tokens_used").as("used"))
     .executeTakeFirstOrThrow();
-  t.equal(Number(audit.n), calls, "one audit record per decision");
+  t.equal(Number(audit.n), outcomes.length, "one audit record per decision");
   t.equal(Number(admittedRecords.n), admitted);
   t.equal(Number(ledger.used), Number(audit.used), "the ledger equals the sum of the audit records");
   return Number(ledger.used);
@@ -71,7 +84,7 @@ async function checkAudit(t: Test, db: DatabaseHandle["db"], calls: number, admi
 t.test("two replicas on one Postgres never admit more than was granted", async (t) => {
   const CALLS = 500;
   const CALLS_GRANTED = 50;
-  const { db, outcomes, admitted } = await raceOnTwoReplicas(t, {
+  const race = await raceOnTwoReplicas(t, {
     consumers: 1,
     calls: CALLS,
     seed: (database, [consumer]) =>
@@ -82,21 +95,13 @@ t.test("two replicas on one Postgres never admit more than was granted", async (
         pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
       }),
   });
+  const { admitted } = race;
   t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
   t.ok(admitted <= CALLS_GRANTED, "never more than granted");
   t.equal(admitted, CALLS_GRANTED, "and no granted call was lost to the race");
-  t.same(
-    new Set(outcomes.filter((o) => o.outcome !== "ADMITTED").map((o) => o.outcome)),
-    new Set(["BUDGET_EXHAUSTED"]),
-  );
-
-  const grant = await db
-    .selectFrom("gateway_budget_counters")
-    .selectAll()
-    .where("account", "=", "grant:1")
-    .executeTakeFirstOrThrow();
+  const grant = await counter(race.db, "grant:1");
   t.match(grant, { used: cost * CALLS_GRANTED, reserved: 0, budget_limit: cost * CALLS_GRANTED });
-  t.equal(await checkAudit(t, db, CALLS, admitted), grant.used);
+  t.equal(await checkRace(t, race), grant.used);
 });
 
 t.test(
@@ -106,7 +111,7 @@ t.test(
     const CALLS = 400;
     const ALLOWANCE_CALLS = 10;
     const POOL_CALLS = 40;
-    const { db, outcomes, admitted } = await raceOnTwoReplicas(t, {
+    const race = await raceOnTwoReplicas(t, {
       consumers: CONSUMERS,
       calls: CALLS,
       seed: (database) =>
@@ -116,6 +121,7 @@ t.test(
           pool: { allowancePerAddress: cost * ALLOWANCE_CALLS, poolSizePerEpoch: cost * POOL_CALLS },
         }),
     });
+    const { db, outcomes, admitted } = race;
     t.comment(
       `admitted ${admitted} of ${CALLS} concurrent calls from ${CONSUMERS} consumers, pool worth ${POOL_CALLS}`,
     );
@@ -127,16 +133,7 @@ t.test(
       [...perConsumer.values()].every((n) => n <= ALLOWANCE_CALLS),
       `no consumer above its allowance (${[...perConsumer.values()].join(", ")})`,
     );
-    t.same(
-      new Set(outcomes.filter((o) => o.outcome !== "ADMITTED").map((o) => o.outcome)),
-      new Set(["BUDGET_EXHAUSTED"]),
-    );
-
-    const pool = await db
-      .selectFrom("gateway_budget_counters")
-      .selectAll()
-      .where("account", "=", "pool")
-      .executeTakeFirstOrThrow();
+    const pool = await counter(db, "pool");
     t.match(pool, { used: cost * POOL_CALLS, reserved: 0 });
     const allowances = await db
       .selectFrom("gateway_budget_counters")
@@ -152,6 +149,6 @@ t.test(
       allowances.every((a) => a.reserved === 0 && a.used <= cost * ALLOWANCE_CALLS),
       "every allowance settled, none above its limit",
     );
-    t.equal(await checkAudit(t, db, CALLS, admitted), pool.used);
+    t.equal(await checkRace(t, race), pool.used);
   },
 );
