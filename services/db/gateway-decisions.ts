@@ -5,9 +5,15 @@ import type { Database } from "./schema.ts";
 export type DecisionRecord = Insertable<GatewayDecisionsTable>;
 export type DecisionRow = Selectable<GatewayDecisionsTable>;
 
-/** Writes one audit record; awaited before the call is answered. */
-export async function recordDecision(db: Kysely<Database> | Transaction<Database>, record: DecisionRecord) {
-  await db.insertInto("gateway_decisions").values(record).execute();
+/** Writes audit records (one statement, synchronous commit); awaited before their calls are answered. */
+export async function recordDecision(
+  db: Kysely<Database> | Transaction<Database>,
+  record: DecisionRecord | readonly DecisionRecord[],
+) {
+  await db
+    .insertInto("gateway_decisions")
+    .values(record as DecisionRecord | DecisionRecord[])
+    .execute();
 }
 
 export interface DecisionFilter {
