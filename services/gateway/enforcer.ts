@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
-import { recordDecision } from "../db/gateway-decisions.ts";
+import { type DecisionRecord, recordDecision } from "../db/gateway-decisions.ts";
+import { returnSlice, type SliceKey, takeSlice } from "../db/leases.ts";
 import {
   flushLedger,
   POOL_TOTAL_ACCOUNT,
@@ -18,6 +19,7 @@ import { AppError, type ReasonCode } from "../shared/errors.ts";
 import { createBatcher } from "./batcher.ts";
 import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
+import { createLeases } from "./leases.ts";
 import type { PolicyStore } from "./policy-store.ts";
 import { createSpendingHints } from "./spending-hints.ts";
 
@@ -47,6 +49,11 @@ export interface Admission {
   modelId: string;
   decision: Admitted;
   source: ReservationSource;
+  /**
+   * Admitted against this replica's slice of the grant (leases.ts): nothing was reserved for the call
+   * alone, and what it does not use goes back to the slice.
+   */
+  leased: boolean;
   startedAt: number;
   /** Milliseconds the gateway spent before forwarding. */
   overheadMs: number;
@@ -79,6 +86,8 @@ export interface Enforcer {
    * When it returns, the call's admission and audit record are on disk: the call may be answered.
    */
   settle(admission: Admission, settlement: Settlement): Promise<Record<string, string>>;
+  /** Gives this replica's unused budget slices back to Postgres. */
+  close(): Promise<void>;
 }
 
 function bearer(authorization: string | undefined): string | null {
@@ -115,7 +124,7 @@ const elapsed = (since: number) => Math.round((performance.now() - since) * 1000
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
 export function createEnforcer(
-  deps: Pick<Deps, "database" | "metrics" | "now">,
+  deps: Pick<Deps, "database" | "logger" | "metrics" | "now">,
   store: PolicyStore,
   keys: KeyCache,
 ): Enforcer {
@@ -126,6 +135,16 @@ export function createEnforcer(
   // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), BATCHING);
   const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), BATCHING);
+  // Audit records of calls admitted on a slice: written (synchronous commit) while the upstream works.
+  const audits = createBatcher(async (records: DecisionRecord[]) => {
+    await recordDecision(db, records);
+    return records.map(() => undefined);
+  }, BATCHING);
+  const leases = createLeases({
+    take: (key, size) => takeSlice(db, key, size),
+    give: (key, unused) => returnSlice(db, key, unused),
+    onError: (error, what) => deps.logger.warn({ err: error }, what),
+  });
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
@@ -170,6 +189,39 @@ export function createEnforcer(
     return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
   };
 
+  /**
+   * decide() against this replica's slices, when the call can be admitted without a round trip: a JSON
+   * call (its answer waits for its audit record anyway), a fresh hint (the spending of other replicas,
+   * at most 1 s old), and the first budget in spending order is a grant of which this replica holds
+   * room. The hint counts this replica's unused slices as spent; they are added back here.
+   */
+  const decideOnSlice = (
+    request: DecisionRequest & { consumer: string },
+    requestOnly: Admitted,
+    now: number,
+  ): Admitted | null => {
+    const first = requestOnly.sources[0];
+    if (first?.kind !== "grant") return null;
+    const hint = hints.get(request.consumer, request.modelId, requestOnly.minuteStart, requestOnly.epochStart);
+    if (hint === null) return null;
+    const key: SliceKey = {
+      consumer: request.consumer,
+      model: request.modelId,
+      minuteStart: requestOnly.minuteStart,
+      requestsPerMinute: requestOnly.model.requestsPerMinute,
+      account: first.account,
+      epochStart: requestOnly.epochStart,
+      limit: first.limit,
+    };
+    const held = leases.held(key);
+    const grantSpent = new Map(hint.grantSpent);
+    grantSpent.set(first.account, Math.max(0, (grantSpent.get(first.account) ?? 0) - held.tokens));
+    const requestsThisMinute = Math.max(0, hint.requestsThisMinute - held.requests);
+    const decision = decide(store.current(), request, { ...hint, grantSpent, requestsThisMinute }, now);
+    if (!decision.admitted || decision.sources[0]?.account !== first.account) return null;
+    return leases.take(key, decision.reserve) ? decision : null;
+  };
+
   return {
     authenticate,
     async admit(input) {
@@ -189,8 +241,15 @@ export function createEnforcer(
       const now = deps.now();
       // Request-only rules first; its sources are every budget big enough for the call, in order.
       const requestOnly = decide(snapshot, request, NO_USAGE, now);
+      const onSlice =
+        requestOnly.admitted && consumer !== null && input.answeredAfterSettlement
+          ? decideOnSlice({ ...request, consumer }, requestOnly, now)
+          : null;
       const decision =
-        requestOnly.admitted && consumer !== null ? await decideWithUsage({ ...request, consumer }, now) : requestOnly;
+        onSlice ??
+        (requestOnly.admitted && consumer !== null
+          ? await decideWithUsage({ ...request, consumer }, now)
+          : requestOnly);
       const model = decision.model;
       const record = {
         request_id: requestId,
@@ -222,6 +281,49 @@ export function createEnforcer(
         return refusal(decision.reason, decision.message);
       }
       const admittedDecision = decision;
+      const admitted = (source: ReservationSource, leased: boolean, durable: Promise<void>): Admission => {
+        durable.catch(() => {});
+        metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
+        const overheadMs = elapsed(startedAt);
+        const headers = policyHeaders(model, requestId);
+        headers["x-commons-budget-remaining"] = String(
+          Math.max(0, admittedDecision.remaining - admittedDecision.reserve),
+        );
+        headers["x-commons-overhead-ms"] = String(overheadMs);
+        return {
+          admitted: true,
+          requestId,
+          consumer: consumer as string,
+          modelId: input.modelId,
+          decision: admittedDecision,
+          source,
+          leased,
+          startedAt,
+          overheadMs,
+          headers,
+          durable,
+        };
+      };
+      const pending: DecisionRecord = {
+        ...record,
+        admitted: true,
+        reason_code: null,
+        epoch_start: admittedDecision.epochStart,
+        tokens_reserved: admittedDecision.reserve,
+        outcome: "PENDING",
+      };
+      if (onSlice !== null) {
+        const source = onSlice.sources[0] as ReservationSource;
+        metrics.ledgerWrites.inc({ kind: "admission" });
+        // The upstream is called at once; settle() waits for this record before the call is answered.
+        const durable = audits.submit({
+          ...pending,
+          source: source.kind,
+          source_id: source.kind === "grant" ? source.grantId : "",
+          overhead_ms: elapsed(startedAt),
+        });
+        return admitted(source, true, durable);
+      }
       const reserved = await ledger(
         reservations.submit({
           consumer: consumer as string,
@@ -233,14 +335,7 @@ export function createEnforcer(
           // The guard, not the hint, decides which budget has room: it tries every one that could.
           sources: requestOnly.admitted ? requestOnly.sources : admittedDecision.sources,
           deferFlush: input.answeredAfterSettlement,
-          record: {
-            ...record,
-            admitted: true,
-            reason_code: null,
-            epoch_start: admittedDecision.epochStart,
-            tokens_reserved: admittedDecision.reserve,
-            outcome: "PENDING",
-          },
+          record: pending,
         }),
       );
       metrics.ledgerWrites.inc({ kind: "reserve" });
@@ -254,51 +349,34 @@ export function createEnforcer(
         );
       }
       // Started now, so that the disk works while the upstream does; awaited (by settle) before answering.
-      const durable = input.answeredAfterSettlement ? flushes.durable() : Promise.resolve();
-      durable.catch(() => {});
-      metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
-      const overheadMs = elapsed(startedAt);
-      const headers = policyHeaders(model, requestId);
-      headers["x-commons-budget-remaining"] = String(
-        Math.max(0, admittedDecision.remaining - admittedDecision.reserve),
-      );
-      headers["x-commons-overhead-ms"] = String(overheadMs);
-      return {
-        admitted: true,
-        requestId,
-        consumer: consumer as string,
-        modelId: input.modelId,
-        decision: admittedDecision,
-        source: reserved.source,
-        startedAt,
-        overheadMs,
-        headers,
-        durable,
-      };
+      return admitted(reserved.source, false, input.answeredAfterSettlement ? flushes.durable() : Promise.resolve());
     },
 
     async settle(admission, settlement) {
       const settleStarted = performance.now();
       const charged = Math.min(settlement.charged, admission.decision.reserve);
       const latencyMs = elapsed(admission.startedAt);
-      const [after] = await ledger(
-        Promise.all([
-          settlements.submit({
-            requestId: admission.requestId,
-            consumer: admission.consumer,
-            model: admission.modelId,
-            epochStart: admission.decision.epochStart,
-            source: admission.source,
-            reserved: admission.decision.reserve,
-            charged,
-            outcome: settlement.outcome,
-            latencyMs,
-            overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-          }),
-          // No call is answered whose record could be lost.
-          admission.durable,
-        ]),
-      );
+      const settle = () =>
+        settlements.submit({
+          requestId: admission.requestId,
+          consumer: admission.consumer,
+          model: admission.modelId,
+          epochStart: admission.decision.epochStart,
+          source: admission.source,
+          // A leased call's worst case stays in the slice: only its charge leaves the reservation.
+          reserved: admission.leased ? charged : admission.decision.reserve,
+          charged,
+          outcome: settlement.outcome,
+          latencyMs,
+          overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
+        });
+      // No call is answered whose record could be lost; a leased call's record is written by the
+      // admission, so its settlement waits for it (a ledger entry never comes without its record).
+      const after = admission.leased
+        ? await ledger(admission.durable.then(settle))
+        : (await ledger(Promise.all([settle(), admission.durable])))[0];
+      if (admission.leased)
+        leases.giveBack(admission.source.account, admission.decision.epochStart, admission.decision.reserve - charged);
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
       hints.update(admission.consumer, admission.modelId, admission.decision.epochStart, after);
       const overheadMs = admission.overheadMs + elapsed(settleStarted);
@@ -308,5 +386,7 @@ export function createEnforcer(
         "x-commons-overhead-ms": String(Math.round(overheadMs * 1000) / 1000),
       };
     },
+
+    close: () => leases.close(),
   };
 }

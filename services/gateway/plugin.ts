@@ -45,6 +45,7 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   prune.unref();
   app.addHook("onClose", async () => {
     clearInterval(prune);
+    await enforcer.close();
     await store.stop();
     await keys.stop();
     if (!opts.upstream) await upstream.close();

@@ -6,7 +6,7 @@ import type { DatabaseHandle } from "../../services/db/connection.ts";
 import { estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex, until } from "./build.ts";
 
 const messages = [{ role: "user" as const, content: "hi" }];
 // The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.
@@ -101,6 +101,32 @@ t.test("two replicas on one Postgres never admit more than was granted", async (
   t.equal(admitted, CALLS_GRANTED, "and no granted call was lost to the race");
   const grant = await counter(race.db, "grant:1");
   t.match(grant, { used: cost * CALLS_GRANTED, reserved: 0, budget_limit: cost * CALLS_GRANTED });
+  t.equal(await checkRace(t, race), grant.used);
+});
+
+t.test("replicas admitting on slices of a large grant (leases) never admit more than was granted either", async (t) => {
+  const CALLS = 1_000;
+  // Room for 64 calls or more: each replica leases slices and admits most calls without a round trip.
+  const CALLS_GRANTED = 300;
+  const race = await raceOnTwoReplicas(t, {
+    consumers: 1,
+    calls: CALLS,
+    seed: (database, [consumer]) =>
+      seedIndex(database, {
+        policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
+        grants: [{ grantId: 1, grantee: consumer as string, tokensPerEpoch: cost * CALLS_GRANTED }],
+        pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
+      }),
+  });
+  const { admitted } = race;
+  t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
+  t.ok(admitted <= CALLS_GRANTED, "never more than granted");
+  // Unused slices go back to the grant once idle: then only what was charged is left.
+  const grant = await until(async () => {
+    const c = await counter(race.db, "grant:1");
+    return c.reserved === 0 ? c : undefined;
+  }, "the replicas' unused slices to be given back");
+  t.match(grant, { used: cost * admitted, budget_limit: cost * CALLS_GRANTED });
   t.equal(await checkRace(t, race), grant.used);
 });
 
