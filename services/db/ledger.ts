@@ -183,7 +183,8 @@ function reserveResult(
   return { ok: false, reason: outcome === "RATE_LIMITED" ? "RATE_LIMITED" : "BUDGET_EXHAUSTED", ...after };
 }
 
-function sourceId(source: ReservationSource): string {
+/** The audit record's `source_id` of a budget: the grant id, or "" for the pool. */
+export function sourceId(source: ReservationSource): string {
   return source.kind === "grant" ? source.grantId : "";
 }
 

@@ -11,6 +11,7 @@ import {
   reserveCalls,
   type SettleInput,
   settleCalls,
+  sourceId,
 } from "../db/ledger.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
@@ -319,7 +320,7 @@ export function createEnforcer(
         const durable = audits.submit({
           ...pending,
           source: source.kind,
-          source_id: source.kind === "grant" ? source.grantId : "",
+          source_id: sourceId(source),
           overhead_ms: elapsed(startedAt),
         });
         return admitted(source, true, durable);

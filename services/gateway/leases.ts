@@ -65,13 +65,20 @@ export function createLeases(options: LeaseOptions): Leases {
   const requestsId = (k: Pick<SliceKey, "consumer" | "model" | "minuteStart">) =>
     `r ${k.consumer} ${k.model} ${k.minuteStart}`;
   const tokensId = (account: string, epochStart: number) => `t ${account} ${epochStart}`;
+  const tokenRows = (account: string, epochStart: number): Slice["rows"] => ({
+    consumer: "",
+    model: "",
+    minuteStart: 0,
+    account,
+    epochStart,
+  });
   const sliceOf = (id: string, kind: Slice["kind"], key: SliceKey) => {
     let slice = slices.get(id);
     if (!slice) {
       const rows =
         kind === "requests"
           ? { consumer: key.consumer, model: key.model, minuteStart: key.minuteStart, account: "", epochStart: 0 }
-          : { consumer: "", model: "", minuteStart: 0, account: key.account, epochStart: key.epochStart };
+          : tokenRows(key.account, key.epochStart);
       const limit = kind === "requests" ? key.requestsPerMinute : key.limit;
       slice = { room: 0, limit, granted: 0, lastUsed: clock(), rows, kind };
       slices.set(id, slice);
@@ -79,14 +86,26 @@ export function createLeases(options: LeaseOptions): Leases {
     return slice;
   };
 
-  const giveBack = (id: string, slice: Slice): Promise<void> => {
+  /** Gives `room` of one kind back to Postgres; a failure only leaves it reserved (under-admits). */
+  const give = (kind: Slice["kind"], rows: Slice["rows"], room: number): Promise<void> =>
+    room <= 0
+      ? Promise.resolve()
+      : options
+          .give(rows, kind === "requests" ? { requests: room, tokens: 0 } : { requests: 0, tokens: room })
+          .catch((error) => options.onError(error, `returning a ${kind} slice failed`));
+  const release = (id: string, slice: Slice): Promise<void> => {
     slices.delete(id);
-    if (slice.room <= 0) return Promise.resolve();
-    const unused =
-      slice.kind === "requests" ? { requests: slice.room, tokens: 0 } : { requests: 0, tokens: slice.room };
-    return options
-      .give(slice.rows, unused)
-      .catch((error) => options.onError(error, `returning a ${slice.kind} slice failed`));
+    return give(slice.kind, slice.rows, slice.room);
+  };
+  /** The slice under `id` if it was taken under `limit`; one taken under another limit goes back. */
+  const current = (id: string, limit: number): Slice | undefined => {
+    const slice = slices.get(id);
+    if (slice && slice.limit !== limit) {
+      // A vote changed the limit since the slice was taken: it was sized, and guarded, for the old one.
+      void release(id, slice);
+      return undefined;
+    }
+    return slice;
   };
 
   const refill = (key: SliceKey, amount: number, needRequests: boolean, needTokens: boolean) => {
@@ -127,7 +146,7 @@ export function createLeases(options: LeaseOptions): Leases {
   const sweepIdle = async (all: boolean) => {
     const now = clock();
     const returns: Promise<void>[] = [];
-    for (const [id, slice] of slices) if (all || now - slice.lastUsed >= idleMs) returns.push(giveBack(id, slice));
+    for (const [id, slice] of slices) if (all || now - slice.lastUsed >= idleMs) returns.push(release(id, slice));
     for (const [id, at] of dry) if (now - at >= idleMs) dry.delete(id);
     await Promise.all(returns);
   };
@@ -136,15 +155,10 @@ export function createLeases(options: LeaseOptions): Leases {
 
   return {
     take(key, amount) {
-      const rId = requestsId(key);
-      const tId = tokensId(key.account, key.epochStart);
-      const r = slices.get(rId);
-      const t = slices.get(tId);
-      // A vote changed the limit since the slice was taken: it was sized, and guarded, for the old one.
-      if (r && r.limit !== key.requestsPerMinute) void giveBack(rId, r);
-      if (t && t.limit !== key.limit) void giveBack(tId, t);
-      const hasRequests = r !== undefined && r.limit === key.requestsPerMinute && r.room >= 1;
-      const hasTokens = t !== undefined && t.limit === key.limit && t.room >= amount;
+      const r = current(requestsId(key), key.requestsPerMinute);
+      const t = current(tokensId(key.account, key.epochStart), key.limit);
+      const hasRequests = r !== undefined && r.room >= 1;
+      const hasTokens = t !== undefined && t.room >= amount;
       if (!hasRequests || !hasTokens) {
         refill(key, amount, !hasRequests, !hasTokens);
         return false;
@@ -166,9 +180,7 @@ export function createLeases(options: LeaseOptions): Leases {
         return;
       }
       // The slice went back meanwhile: so does this.
-      options
-        .give({ consumer: "", model: "", minuteStart: 0, account, epochStart }, { requests: 0, tokens: unused })
-        .catch((error) => options.onError(error, "returning a tokens slice failed"));
+      void give("tokens", tokenRows(account, epochStart), unused);
     },
     held(key) {
       return {
