@@ -138,11 +138,7 @@ t.test("what a call did not use goes back to the slice; an idle slice goes back 
 });
 
 t.test("close gives every slice back", async (t) => {
-  const leases = createLeases({
-    take: (key, size) => takeSlice(db, key, size),
-    give: (key, unused) => returnSlice(db, key, unused),
-    onError: (error) => errors.push(error),
-  });
+  const { leases } = leasesFor();
   const key = keyOf();
   await takeOnceSliced(leases, key);
   t.ok(((await rows(key)).budget?.reserved ?? 0) > AMOUNT);

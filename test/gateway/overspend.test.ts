@@ -81,23 +81,28 @@ async function checkRace(t: Test, { db, outcomes, admitted }: Race) {
   return Number(ledger.used);
 }
 
-t.test("two replicas on one Postgres never admit more than was granted", async (t) => {
-  const CALLS = 500;
-  const CALLS_GRANTED = 50;
+/** One consumer whose grant is worth `granted` calls races `calls` calls on two replicas. */
+async function raceForOneGrant(t: Test, calls: number, granted: number) {
   const race = await raceOnTwoReplicas(t, {
     consumers: 1,
-    calls: CALLS,
+    calls,
     seed: (database, [consumer]) =>
       seedIndex(database, {
         policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
-        grants: [{ grantId: 1, grantee: consumer as string, tokensPerEpoch: cost * CALLS_GRANTED }],
+        grants: [{ grantId: 1, grantee: consumer as string, tokensPerEpoch: cost * granted }],
         // No community allowance: the grant is all this consumer has.
         pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
       }),
   });
+  t.comment(`admitted ${race.admitted} of ${calls} concurrent calls on two replicas, ${granted} granted`);
+  t.ok(race.admitted <= granted, "never more than granted");
+  return race;
+}
+
+t.test("two replicas on one Postgres never admit more than was granted", async (t) => {
+  const CALLS_GRANTED = 50;
+  const race = await raceForOneGrant(t, 500, CALLS_GRANTED);
   const { admitted } = race;
-  t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
-  t.ok(admitted <= CALLS_GRANTED, "never more than granted");
   t.equal(admitted, CALLS_GRANTED, "and no granted call was lost to the race");
   const grant = await counter(race.db, "grant:1");
   t.match(grant, { used: cost * CALLS_GRANTED, reserved: 0, budget_limit: cost * CALLS_GRANTED });
@@ -105,22 +110,10 @@ t.test("two replicas on one Postgres never admit more than was granted", async (
 });
 
 t.test("replicas admitting on slices of a large grant (leases) never admit more than was granted either", async (t) => {
-  const CALLS = 1_000;
   // Room for 64 calls or more: each replica leases slices and admits most calls without a round trip.
   const CALLS_GRANTED = 300;
-  const race = await raceOnTwoReplicas(t, {
-    consumers: 1,
-    calls: CALLS,
-    seed: (database, [consumer]) =>
-      seedIndex(database, {
-        policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
-        grants: [{ grantId: 1, grantee: consumer as string, tokensPerEpoch: cost * CALLS_GRANTED }],
-        pool: { allowancePerAddress: 0, poolSizePerEpoch: 1_000_000 },
-      }),
-  });
+  const race = await raceForOneGrant(t, 1_000, CALLS_GRANTED);
   const { admitted } = race;
-  t.comment(`admitted ${admitted} of ${CALLS} concurrent calls on two replicas, ${CALLS_GRANTED} granted`);
-  t.ok(admitted <= CALLS_GRANTED, "never more than granted");
   // Unused slices go back to the grant once idle: then only what was charged is left.
   const grant = await until(async () => {
     const c = await counter(race.db, "grant:1");
