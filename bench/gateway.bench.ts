@@ -216,7 +216,7 @@ export default async function gatewayBench() {
       return {
         rows,
         notes: [
-          `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), its audit record is inserted (synchronous commit, batched with the calls in flight) while the upstream works, and its settlement (one transaction, batched the same way) runs once that record is durable, before the answer`,
+          `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written: ${decisions.n}`,
           "load generator, gateway and upstream each on their own thread; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,

@@ -5,15 +5,9 @@ import type { Database } from "./schema.ts";
 export type DecisionRecord = Insertable<GatewayDecisionsTable>;
 export type DecisionRow = Selectable<GatewayDecisionsTable>;
 
-/** Writes audit records (one statement, synchronous commit); awaited before their calls are answered. */
-export async function recordDecision(
-  db: Kysely<Database> | Transaction<Database>,
-  record: DecisionRecord | readonly DecisionRecord[],
-) {
-  await db
-    .insertInto("gateway_decisions")
-    .values(record as DecisionRecord | DecisionRecord[])
-    .execute();
+/** Writes an audit record (synchronous commit); awaited before its call is answered. */
+export async function recordDecision(db: Kysely<Database> | Transaction<Database>, record: DecisionRecord) {
+  await db.insertInto("gateway_decisions").values(record).execute();
 }
 
 export interface DecisionFilter {

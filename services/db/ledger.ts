@@ -200,16 +200,23 @@ export interface SettleInput {
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   latencyMs: number;
   overheadMs: number;
+  /**
+   * The call's audit record as admitted, when no reservation wrote it (a call admitted on its replica's
+   * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
+   */
+  record?: DecisionRecord;
 }
 
 /**
- * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch):
- * counters, the ledger and the audit records move together, so the ledger always equals the sum of the
- * audit records. Its commit is asynchronous: losing it in a crash only leaves the worst case reserved.
+ * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch,
+ * migrations/0008): counters, the ledger and the audit records move together, so the ledger always
+ * equals the sum of the audit records. Without records to insert the commit is asynchronous: losing it
+ * in a crash only leaves the worst case reserved.
  */
 export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
+  const only = inputs.length === 1 ? (inputs[0] as SettleInput) : null;
   return retryDeadlocks(async () =>
-    inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
+    only !== null && only.record === undefined ? [await settleOne(db, only)] : settleBatch(db, inputs),
   );
 }
 
@@ -236,6 +243,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         outcome: input.outcome,
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
+        ...(input.record === undefined ? {} : { record: input.record }),
       },
     };
   });

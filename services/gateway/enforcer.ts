@@ -52,9 +52,10 @@ export interface Admission {
   source: ReservationSource;
   /**
    * Admitted against this replica's slice of the grant (leases.ts): nothing was reserved for the call
-   * alone, and what it does not use goes back to the slice.
+   * alone, what it does not use goes back to the slice, and this audit record, not yet written, is
+   * written with the settlement. Null when a reservation wrote the record.
    */
-  leased: boolean;
+  leased: DecisionRecord | null;
   startedAt: number;
   /** Milliseconds the gateway spent before forwarding. */
   overheadMs: number;
@@ -136,11 +137,6 @@ export function createEnforcer(
   // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), BATCHING);
   const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), BATCHING);
-  // Audit records of calls admitted on a slice: written (synchronous commit) while the upstream works.
-  const audits = createBatcher(async (records: DecisionRecord[]) => {
-    await recordDecision(db, records);
-    return records.map(() => undefined);
-  }, BATCHING);
   const leases = createLeases({
     take: (key, size) => takeSlice(db, key, size),
     give: (key, unused) => returnSlice(db, key, unused),
@@ -282,7 +278,11 @@ export function createEnforcer(
         return refusal(decision.reason, decision.message);
       }
       const admittedDecision = decision;
-      const admitted = (source: ReservationSource, leased: boolean, durable: Promise<void>): Admission => {
+      const admitted = (
+        source: ReservationSource,
+        leased: DecisionRecord | null,
+        durable: Promise<void>,
+      ): Admission => {
         durable.catch(() => {});
         metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
         const overheadMs = elapsed(startedAt);
@@ -315,15 +315,16 @@ export function createEnforcer(
       };
       if (onSlice !== null) {
         const source = onSlice.sources[0] as ReservationSource;
-        metrics.ledgerWrites.inc({ kind: "admission" });
-        // The upstream is called at once; settle() waits for this record before the call is answered.
-        const durable = audits.submit({
+        // Nothing is written before the upstream is called: settle() writes this record with the charge,
+        // synchronously, before the call is answered (a crash before then loses a call nobody got).
+        const record = {
           ...pending,
           source: source.kind,
           source_id: sourceId(source),
-          overhead_ms: elapsed(startedAt),
-        });
-        return admitted(source, true, durable);
+          // The database's clock, as for every other record (not deps.now, which tests may move).
+          created_at: new Date(),
+        };
+        return admitted(source, record, Promise.resolve());
       }
       const reserved = await ledger(
         reservations.submit({
@@ -350,32 +351,30 @@ export function createEnforcer(
         );
       }
       // Started now, so that the disk works while the upstream does; awaited (by settle) before answering.
-      return admitted(reserved.source, false, input.answeredAfterSettlement ? flushes.durable() : Promise.resolve());
+      return admitted(reserved.source, null, input.answeredAfterSettlement ? flushes.durable() : Promise.resolve());
     },
 
     async settle(admission, settlement) {
       const settleStarted = performance.now();
       const charged = Math.min(settlement.charged, admission.decision.reserve);
       const latencyMs = elapsed(admission.startedAt);
-      const settle = () =>
-        settlements.submit({
-          requestId: admission.requestId,
-          consumer: admission.consumer,
-          model: admission.modelId,
-          epochStart: admission.decision.epochStart,
-          source: admission.source,
-          // A leased call's worst case stays in the slice: only its charge leaves the reservation.
-          reserved: admission.leased ? charged : admission.decision.reserve,
-          charged,
-          outcome: settlement.outcome,
-          latencyMs,
-          overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-        });
-      // No call is answered whose record could be lost; a leased call's record is written by the
-      // admission, so its settlement waits for it (a ledger entry never comes without its record).
-      const after = admission.leased
-        ? await ledger(admission.durable.then(settle))
-        : (await ledger(Promise.all([settle(), admission.durable])))[0];
+      const settled = settlements.submit({
+        requestId: admission.requestId,
+        consumer: admission.consumer,
+        model: admission.modelId,
+        epochStart: admission.decision.epochStart,
+        source: admission.source,
+        // A leased call's worst case stays in the slice: only its charge leaves the reservation.
+        reserved: admission.leased ? charged : admission.decision.reserve,
+        charged,
+        outcome: settlement.outcome,
+        latencyMs,
+        overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
+        ...(admission.leased ? { record: admission.leased } : {}),
+      });
+      // No call is answered whose record could be lost: a leased call's record commits with its
+      // settlement; a reserved call's was written by the reservation, flushed by `durable`.
+      const [after] = await ledger(Promise.all([settled, admission.durable]));
       if (admission.leased)
         leases.giveBack(admission.source.account, admission.decision.epochStart, admission.decision.reserve - charged);
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import t, { type Test } from "tap";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
+import { takeSlice } from "../../services/db/leases.ts";
 import {
   type ReservationSource,
   type ReserveInput,
@@ -193,6 +194,76 @@ for (const [name, open, numRuns] of databases) {
         { numRuns },
       );
       t.equal(runs, numRuns);
+    },
+  );
+
+  t.test(
+    `${name}: a settlement that carries its audit record (a call admitted on a slice) inserts it settled`,
+    async (t) => {
+      const database = await open(t);
+      const { db } = database;
+      const key = { consumer: "0xA", model: "m1", minuteStart: 60, requestsPerMinute: 1_000 };
+      const grant = { account: "grant:1", epochStart: 0, limit: 8_000 };
+      const slice = await takeSlice(
+        db,
+        { ...key, ...grant },
+        { minRequests: 1, maxRequests: 100, minTokens: 1, maxTokens: 800 },
+      );
+      t.same(slice, { requests: 100, tokens: 800 }, "the slice these calls were admitted on");
+      const source: ReservationSource = { kind: "grant", account: "grant:1", grantId: "1", limit: 8_000 };
+      const admittedAt = new Date("2026-01-02T03:04:05Z");
+      const leased = (i: number, charged: number, outcome: SettleInput["outcome"]): SettleInput => ({
+        requestId: `req_${i}`,
+        consumer: "0xA",
+        model: "m1",
+        epochStart: 0,
+        source,
+        reserved: charged,
+        charged,
+        outcome,
+        latencyMs: 3,
+        overheadMs: 1,
+        record: {
+          request_id: `req_${i}`,
+          consumer: "0xA",
+          endpoint: "chat.completions",
+          model_id: "m1",
+          admitted: true,
+          outcome: "PENDING",
+          policy_version: 1,
+          source: "grant",
+          source_id: "1",
+          epoch_start: 0,
+          tokens_reserved: 40,
+          created_at: admittedAt,
+        },
+      });
+      // One alone (not the one-call function, which only updates), then two together.
+      await settleCalls(db, [leased(1, 25, "COMPLETED")]);
+      await settleCalls(db, [leased(2, 0, "UPSTREAM_ERROR"), leased(3, 10, "CLIENT_CLOSED")]);
+
+      const state = await ledgerState(database);
+      const settled = { admitted: true, source: "grant", source_id: "1", epoch_start: 0, tokens_reserved: 40 };
+      t.same(state.decisions, [
+        { ...settled, request_id: "req_1", reason_code: null, tokens_used: 25, outcome: "COMPLETED" },
+        { ...settled, request_id: "req_2", reason_code: "UPSTREAM_ERROR", tokens_used: 0, outcome: "UPSTREAM_ERROR" },
+        { ...settled, request_id: "req_3", reason_code: null, tokens_used: 10, outcome: "CLIENT_CLOSED" },
+      ]);
+      t.same(
+        state.budgets,
+        [{ account: "grant:1", epoch_start: 0, used: 35, reserved: 800 - 35 }],
+        "charged from the slice; the rest of the slice stays reserved for this replica",
+      );
+      t.same(
+        state.usage.map((u) => [u.tokens_used, u.requests]),
+        [[35, 3]],
+        "the ledger equals the sum of the audit records",
+      );
+      const times = await db.selectFrom("gateway_decisions").select(["created_at", "settled_at"]).execute();
+      t.ok(
+        times.every((r) => r.created_at.getTime() === admittedAt.getTime() && r.settled_at !== null),
+        "created when admitted, settled when written",
+      );
     },
   );
 }

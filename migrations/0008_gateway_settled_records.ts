@@ -1,0 +1,69 @@
+import { type Kysely, sql } from "kysely";
+
+/**
+ * A call admitted on its replica's slice (0007) has nothing of its own in Postgres until it is settled:
+ * its settlement now carries its audit record, inserted already settled, in the settlement's transaction.
+ * That is one write per call where there were two (a PENDING insert, then an update of it), and one
+ * round trip. A batch that carries a record commits synchronously: the record must be on disk before
+ * its call is answered. Settlements without a record (calls reserved one at a time, whose record the
+ * reservation wrote) update it as before and commit asynchronously, as 0006's did.
+ */
+export async function up(db: Kysely<any>): Promise<void> {
+  // p_settlements: [{ request_id, consumer, model, source, source_id, accounts[], epoch, reserved, charged,
+  // outcome, latency_ms, overhead_ms, record? }], record being the gateway_decisions row as admitted.
+  await sql`
+    create or replace function gateway_settle_batch(p_settlements jsonb, p_accounts text[], p_epochs bigint[])
+    returns jsonb language plpgsql as $$
+    begin
+      if not jsonb_path_exists(p_settlements, '$[*].record') then
+        perform set_config('synchronous_commit', 'off', true);
+      end if;
+      with moved as (
+        select a.account, (s ->> 'epoch')::bigint as epoch,
+          sum((s ->> 'reserved')::bigint) as reserved, sum((s ->> 'charged')::bigint) as charged
+        from jsonb_array_elements(p_settlements) as s, jsonb_array_elements_text(s -> 'accounts') as a(account)
+        group by 1, 2)
+      insert into gateway_budget_counters as b (account, epoch_start, budget_limit, used, reserved)
+        select m.account, m.epoch, 0, 0, 0 from moved m order by 1, 2
+        on conflict (account, epoch_start) do update
+          set reserved = b.reserved - (select m.reserved from moved m where m.account = excluded.account and m.epoch = excluded.epoch_start),
+              used = b.used + (select m.charged from moved m where m.account = excluded.account and m.epoch = excluded.epoch_start);
+
+      insert into gateway_usage as u (consumer, model_id, source, source_id, epoch_start, tokens_used, requests)
+        select s ->> 'consumer', s ->> 'model', s ->> 'source', s ->> 'source_id', (s ->> 'epoch')::bigint,
+          sum((s ->> 'charged')::bigint), count(*)
+        from jsonb_array_elements(p_settlements) as s
+        group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5
+        on conflict (consumer, model_id, source, source_id, epoch_start) do update
+          set tokens_used = u.tokens_used + excluded.tokens_used, requests = u.requests + excluded.requests;
+
+      insert into gateway_decisions (
+        request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
+        proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
+        overhead_ms, created_at, settled_at)
+      select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
+          case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
+          r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
+          s.charged, s.outcome, s.latency_ms, s.overhead_ms, coalesce(r.created_at, now()), now()
+        from jsonb_to_recordset(p_settlements)
+          as s(record jsonb, charged bigint, outcome text, latency_ms double precision, overhead_ms double precision)
+          cross join lateral jsonb_populate_record(null::gateway_decisions, s.record) as r
+        where s.record is not null;
+
+      update gateway_decisions d set
+          tokens_used = s.charged,
+          outcome = s.outcome,
+          reason_code = case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
+          latency_ms = s.latency_ms,
+          overhead_ms = s.overhead_ms,
+          settled_at = now()
+        from jsonb_to_recordset(p_settlements)
+          as s(request_id text, record jsonb, charged bigint, outcome text, latency_ms double precision,
+            overhead_ms double precision)
+        where s.record is null and d.request_id = s.request_id;
+
+      return (select coalesce(jsonb_agg(b.used + b.reserved order by k.ord), '[]')
+        from unnest(p_accounts, p_epochs) with ordinality as k(account, epoch, ord)
+        join gateway_budget_counters b on b.account = k.account and b.epoch_start = k.epoch);
+    end $$`.execute(db);
+}
