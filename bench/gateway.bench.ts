@@ -7,7 +7,9 @@ import { once } from "node:events";
 import { availableParallelism, loadavg } from "node:os";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
+import Fastify from "fastify";
 import { issueApiKey } from "../services/db/api-keys.ts";
+import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
 import { startTestUpstream } from "../test/helpers/upstream.ts";
@@ -77,8 +79,15 @@ async function load(
   };
 }
 
-/** Each side runs on its own thread, as separate processes would: upstream, gateway, load generator. */
-type Role = { role: "upstream" } | { role: "gateway"; databaseUrl: string; upstreamUrl: string };
+/**
+ * Each side runs on its own thread, as separate processes would: upstream, gateway, load generator, and
+ * a bare proxy (fastify and the gateway's undici upstream client, no checks, no database): the ceiling
+ * any gateway built on this stack reaches on this machine.
+ */
+type Role =
+  | { role: "upstream" }
+  | { role: "gateway"; databaseUrl: string; upstreamUrl: string }
+  | { role: "proxy"; upstreamUrl: string };
 
 async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<void> }> {
   const cleanups: (() => unknown)[] = [];
@@ -90,6 +99,19 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
     const upstream = await startTestUpstream();
     t.teardown(() => upstream.close());
     return { info: upstream.url, stop };
+  }
+  if (role.role === "proxy") {
+    const upstream = createUpstream({ url: role.upstreamUrl, timeoutMs: 2_000 });
+    const app = Fastify({ logger: false });
+    app.post("/v1/chat/completions", (request) =>
+      upstream.chat(request.body as JsonObject, new AbortController().signal),
+    );
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    t.teardown(async () => {
+      await app.close();
+      await upstream.close();
+    });
+    return { info: `${address}/v1`, stop };
   }
   const database = await openMigrated(t, role.databaseUrl, 16);
   const consumers = Array.from({ length: CONSUMERS }, () => Wallet.createRandom().address);
@@ -148,16 +170,21 @@ export default async function gatewayBench() {
         upstreamUrl: upstream.info,
       });
       t.teardown(() => gateway.stop());
+      const proxy = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info });
+      t.teardown(() => proxy.stop());
       const { keys } = gateway.info;
       const direct = `${upstream.info}/chat/completions`;
+      const bare = `${proxy.info}/chat/completions`;
       const through = `${gateway.info.baseURL}/chat/completions`;
 
       log("warm-up");
       await load(direct, { connections: 4, duration: 2 });
+      await load(bare, { connections: 4, duration: 2 });
       await load(through, { connections: 4, duration: 2, keys });
 
       log(`saturation: ${SATURATION.connections} connections, ${SATURATION.duration} s each`);
       const directFull = await load(direct, SATURATION);
+      const bareFull = await load(bare, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
@@ -165,6 +192,7 @@ export default async function gatewayBench() {
       const rate = Math.max(50, Math.round(gatewayFull.rps / 4));
       log(`moderate load: ${rate} req/s on ${MODERATE.connections} connections, ${MODERATE.duration} s each`);
       const directModerate = await load(direct, { ...MODERATE, overallRate: rate });
+      const bareModerate = await load(bare, { ...MODERATE, overallRate: rate });
       const gatewayModerate = await load(through, { ...MODERATE, overallRate: rate, keys });
       log(`closed loop: ${MODERATE.connections} connections as fast as answers come back`);
       const directClosed = await load(direct, MODERATE);
@@ -182,10 +210,14 @@ export default async function gatewayBench() {
         { metric: "direct upstream, saturation", value: Math.round(directFull.rps), unit: "req/s" },
         { metric: "through the gateway, saturation", value: Math.round(gatewayFull.rps), unit: "req/s" },
         { metric: "gateway / direct throughput", value: ratio, unit: "ratio", target: "≥ 0.40", met: ratio >= 0.4 },
+        { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
+        { metric: "bare proxy / direct throughput", value: bareFull.rps / directFull.rps, unit: "ratio" },
+        { metric: "gateway / bare proxy throughput", value: gatewayFull.rps / bareFull.rps, unit: "ratio" },
         { metric: "direct p50 (moderate)", value: directModerate.p50, unit: "ms" },
         { metric: "gateway p50 (moderate)", value: gatewayModerate.p50, unit: "ms" },
         { metric: "added latency p50 (moderate)", value: addedP50, unit: "ms", target: "≤ 2", met: addedP50 <= 2 },
         { metric: "added latency p99 (moderate)", value: addedP99, unit: "ms" },
+        { metric: "bare proxy added latency p50 (moderate)", value: bareModerate.p50 - directModerate.p50, unit: "ms" },
         {
           metric: "gateway's own overhead p50 (header)",
           value: percentile(gatewayModerate.overheadMs, 50),
@@ -218,7 +250,7 @@ export default async function gatewayBench() {
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written: ${decisions.n}`,
-          "load generator, gateway and upstream each on their own thread; they and Postgres share this machine",
+          "load generator, gateway, bare proxy and upstream each on their own thread; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],
       };
