@@ -4,9 +4,10 @@ import { type Kysely, sql } from "kysely";
  * A call admitted on its replica's slice (0007) has nothing of its own in Postgres until it is settled:
  * its settlement now carries its audit record, inserted already settled, in the settlement's transaction.
  * That is one write per call where there were two (a PENDING insert, then an update of it), and one
- * round trip. A batch that carries a record commits synchronously: the record must be on disk before
- * its call is answered. Settlements without a record (calls reserved one at a time, whose record the
- * reservation wrote) update it as before and commit asynchronously, as 0006's did.
+ * round trip (`gateway_settle_recorded` for a call settled alone). A settlement that carries a record
+ * commits synchronously: the record must be on disk before its call is answered. Settlements without a
+ * record (calls reserved one at a time, whose record the reservation wrote) update it as before and
+ * commit asynchronously, as 0006's did.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   // p_settlements: [{ request_id, consumer, model, source, source_id, accounts[], epoch, reserved, charged,
@@ -65,5 +66,34 @@ export async function up(db: Kysely<any>): Promise<void> {
       return (select coalesce(jsonb_agg(b.used + b.reserved order by k.ord), '[]')
         from unnest(p_accounts, p_epochs) with ordinality as k(account, epoch, ord)
         join gateway_budget_counters b on b.account = k.account and b.epoch_start = k.epoch);
+    end $$`.execute(db);
+
+  // A batch of one with its record, as 0005's gateway_settle_returning is for one without: measured
+  // from an idle connection, 2.2 ms against 2.7 ms through the batch function (1.1 against 2.3 back to
+  // back). A quiet replica settles every call alone.
+  await sql`
+    create function gateway_settle_recorded(
+      p_record jsonb, p_consumer text, p_model text, p_source text, p_source_id text, p_accounts text[],
+      p_epoch bigint, p_reserved bigint, p_charged bigint, p_outcome text, p_latency_ms double precision,
+      p_overhead_ms double precision)
+    returns table (accounts text[], spent bigint[]) language plpgsql as $$
+    begin
+      update gateway_budget_counters set reserved = reserved - p_reserved, used = used + p_charged
+        where account = any(p_accounts) and epoch_start = p_epoch;
+      insert into gateway_usage as u (consumer, model_id, source, source_id, epoch_start, tokens_used, requests)
+        values (p_consumer, p_model, p_source, p_source_id, p_epoch, p_charged, 1)
+        on conflict (consumer, model_id, source, source_id, epoch_start) do update
+          set tokens_used = u.tokens_used + p_charged, requests = u.requests + 1;
+      insert into gateway_decisions (
+        request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
+        proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
+        overhead_ms, created_at, settled_at)
+      select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
+          case when p_outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
+          r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
+          p_charged, p_outcome, p_latency_ms, p_overhead_ms, coalesce(r.created_at, now()), now()
+        from jsonb_populate_record(null::gateway_decisions, p_record) as r;
+      return query select coalesce(array_agg(c.account), '{}'), coalesce(array_agg(c.used + c.reserved), '{}')
+        from gateway_budget_counters c where c.epoch_start = p_epoch and c.account = any(p_accounts);
     end $$`.execute(db);
 }

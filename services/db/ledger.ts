@@ -214,9 +214,8 @@ export interface SettleInput {
  * in a crash only leaves the worst case reserved.
  */
 export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
-  const only = inputs.length === 1 ? (inputs[0] as SettleInput) : null;
   return retryDeadlocks(async () =>
-    only !== null && only.record === undefined ? [await settleOne(db, only)] : settleBatch(db, inputs),
+    inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
   );
 }
 
@@ -286,11 +285,14 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
   return reserveResult(sources, row?.outcome, row?.source_index, after);
 }
 
+/** A settlement alone: 0005's gateway_settle_returning, or 0008's gateway_settle_recorded with its record. */
 async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
   const charged = Math.min(input.charged, input.reserved);
   const accounts = budgetKeys([input.source]).map((k) => k.account);
-  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from gateway_settle_returning(
-      ${input.requestId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
+  const recordOrId = input.record === undefined ? sql`${input.requestId}` : sql`${JSON.stringify(input.record)}::jsonb`;
+  const fn = sql.raw(input.record === undefined ? "gateway_settle_returning" : "gateway_settle_recorded");
+  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from ${fn}(
+      ${recordOrId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
       ${input.latencyMs}, ${input.overheadMs})`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
