@@ -208,7 +208,7 @@ export interface SettleInput {
 }
 
 /**
- * Turns a batch of reservations into their real charges in one round trip (gateway_settle_recorded_batch,
+ * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch,
  * migrations/0008): counters, the ledger and the audit records move together, so the ledger always
  * equals the sum of the audit records. Without records to insert the commit is asynchronous: losing it
  * in a crash only leaves the worst case reserved.
@@ -246,7 +246,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
       },
     };
   });
-  const { rows } = await sql<{ spent: number[] }>`select gateway_settle_recorded_batch(
+  const { rows } = await sql<{ spent: number[] }>`select gateway_settle_batch(
       ${JSON.stringify(settlements.map((s) => s.payload))}::jsonb,
       ${budgets.values.map((b) => b.account)}::text[], ${budgets.values.map((b) => b.epoch)}::bigint[]) as spent`.execute(
     db,
