@@ -3,12 +3,16 @@
  * second at saturation and latency at moderate load, with every check, the ledger and the audit on,
  * against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a fresh database).
  */
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { availableParallelism, loadavg } from "node:os";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
 import Fastify from "fastify";
 import { issueApiKey } from "../services/db/api-keys.ts";
+import type { DecisionRecord } from "../services/db/gateway-decisions.ts";
+import { createBatcher } from "../services/gateway/batcher.ts";
+import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
 import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
@@ -81,13 +85,15 @@ async function load(
 
 /**
  * Each side runs on its own thread, as separate processes would: upstream, gateway, load generator, and
- * a bare proxy (fastify and the gateway's undici upstream client, no checks, no database): the ceiling
- * any gateway built on this stack reaches on this machine.
+ * two reference proxies (fastify and the gateway's undici upstream client, no checks): the bare proxy,
+ * the ceiling of any gateway built on this stack on this machine; and the recording proxy, which also
+ * inserts one audit row per call before it answers (synchronous commit, batched as the gateway batches):
+ * the ceiling of any gateway here that answers no call whose record could be lost.
  */
 type Role =
   | { role: "upstream" }
   | { role: "gateway"; databaseUrl: string; upstreamUrl: string }
-  | { role: "proxy"; upstreamUrl: string };
+  | { role: "proxy"; upstreamUrl: string; databaseUrl?: string };
 
 async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<void> }> {
   const cleanups: (() => unknown)[] = [];
@@ -102,10 +108,26 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
   }
   if (role.role === "proxy") {
     const upstream = createUpstream({ url: role.upstreamUrl, timeoutMs: 2_000 });
+    const database = role.databaseUrl === undefined ? null : await openMigrated(t, role.databaseUrl, 16);
+    // Batched as the gateway batches its ledger writes: calls in flight share a statement and a commit.
+    const audits =
+      database &&
+      createBatcher(async (records: DecisionRecord[]) => {
+        await database.db.insertInto("gateway_decisions").values(records).execute();
+        return records.map(() => undefined);
+      }, LEDGER_BATCHING);
     const app = Fastify({ logger: false });
-    app.post("/v1/chat/completions", (request) =>
-      upstream.chat(request.body as JsonObject, new AbortController().signal),
-    );
+    app.post("/v1/chat/completions", async (request) => {
+      const answer = await upstream.chat(request.body as JsonObject, new AbortController().signal);
+      await audits?.submit({
+        request_id: `req_${randomUUID().replaceAll("-", "")}`,
+        endpoint: "chat.completions",
+        model_id: String((request.body as JsonObject).model),
+        admitted: true,
+        outcome: "COMPLETED",
+      });
+      return answer;
+    });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     t.teardown(async () => {
       await app.close();
@@ -172,19 +194,24 @@ export default async function gatewayBench() {
       t.teardown(() => gateway.stop());
       const proxy = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info });
       t.teardown(() => proxy.stop());
+      const recording = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info, databaseUrl });
+      t.teardown(() => recording.stop());
       const { keys } = gateway.info;
       const direct = `${upstream.info}/chat/completions`;
       const bare = `${proxy.info}/chat/completions`;
+      const recorded = `${recording.info}/chat/completions`;
       const through = `${gateway.info.baseURL}/chat/completions`;
 
       log("warm-up");
       await load(direct, { connections: 4, duration: 2 });
       await load(bare, { connections: 4, duration: 2 });
+      await load(recorded, { connections: 4, duration: 2 });
       await load(through, { connections: 4, duration: 2, keys });
 
       log(`saturation: ${SATURATION.connections} connections, ${SATURATION.duration} s each`);
       const directFull = await load(direct, SATURATION);
       const bareFull = await load(bare, SATURATION);
+      const recordedFull = await load(recorded, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
@@ -193,6 +220,7 @@ export default async function gatewayBench() {
       log(`moderate load: ${rate} req/s on ${MODERATE.connections} connections, ${MODERATE.duration} s each`);
       const directModerate = await load(direct, { ...MODERATE, overallRate: rate });
       const bareModerate = await load(bare, { ...MODERATE, overallRate: rate });
+      const recordedModerate = await load(recorded, { ...MODERATE, overallRate: rate });
       const gatewayModerate = await load(through, { ...MODERATE, overallRate: rate, keys });
       log(`closed loop: ${MODERATE.connections} connections as fast as answers come back`);
       const directClosed = await load(direct, MODERATE);
@@ -213,11 +241,22 @@ export default async function gatewayBench() {
         { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
         { metric: "bare proxy / direct throughput", value: bareFull.rps / directFull.rps, unit: "ratio" },
         { metric: "gateway / bare proxy throughput", value: gatewayFull.rps / bareFull.rps, unit: "ratio" },
+        {
+          metric: "recording proxy (one durable insert), saturation",
+          value: Math.round(recordedFull.rps),
+          unit: "req/s",
+        },
+        { metric: "recording proxy / direct throughput", value: recordedFull.rps / directFull.rps, unit: "ratio" },
         { metric: "direct p50 (moderate)", value: directModerate.p50, unit: "ms" },
         { metric: "gateway p50 (moderate)", value: gatewayModerate.p50, unit: "ms" },
         { metric: "added latency p50 (moderate)", value: addedP50, unit: "ms", target: "≤ 2", met: addedP50 <= 2 },
         { metric: "added latency p99 (moderate)", value: addedP99, unit: "ms" },
         { metric: "bare proxy added latency p50 (moderate)", value: bareModerate.p50 - directModerate.p50, unit: "ms" },
+        {
+          metric: "recording proxy added latency p50 (moderate)",
+          value: recordedModerate.p50 - directModerate.p50,
+          unit: "ms",
+        },
         {
           metric: "gateway's own overhead p50 (header)",
           value: percentile(gatewayModerate.overheadMs, 50),
@@ -250,7 +289,7 @@ export default async function gatewayBench() {
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written: ${decisions.n}`,
-          "load generator, gateway, bare proxy and upstream each on their own thread; they and Postgres share this machine",
+          "load generator, gateway, the two reference proxies and upstream each on their own thread; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],
       };

@@ -120,7 +120,7 @@ function ledger<T>(query: Promise<T>): Promise<T> {
  * the moderate-load latency of one-call statements and raise saturation throughput by half; one in
  * flight raises it further (x1.9) but adds about 0.6 ms at moderate load.
  */
-const BATCHING = { maxBatch: 64, maxInFlight: 2 };
+export const LEDGER_BATCHING = { maxBatch: 64, maxInFlight: 2 };
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
@@ -135,8 +135,8 @@ export function createEnforcer(
   const hints = createSpendingHints();
   const flushes = createFlushGroup(() => flushLedger(db));
   // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
-  const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), BATCHING);
-  const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), BATCHING);
+  const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), LEDGER_BATCHING);
+  const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), LEDGER_BATCHING);
   const leases = createLeases({
     take: (key, size) => takeSlice(db, key, size),
     give: (key, unused) => returnSlice(db, key, unused),
