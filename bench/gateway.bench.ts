@@ -10,7 +10,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { Wallet } from "ethers";
 import Fastify from "fastify";
 import { issueApiKey } from "../services/db/api-keys.ts";
-import type { DecisionRecord } from "../services/db/gateway-decisions.ts";
+import { type DecisionRecord, recordDecision } from "../services/db/gateway-decisions.ts";
 import { createBatcher } from "../services/gateway/batcher.ts";
 import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
 import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
@@ -113,7 +113,7 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
     const audits =
       database &&
       createBatcher(async (records: DecisionRecord[]) => {
-        await database.db.insertInto("gateway_decisions").values(records).execute();
+        await recordDecision(database.db, records);
         return records.map(() => undefined);
       }, LEDGER_BATCHING);
     const app = Fastify({ logger: false });

@@ -5,9 +5,12 @@ import type { Database } from "./schema.ts";
 export type DecisionRecord = Insertable<GatewayDecisionsTable>;
 export type DecisionRow = Selectable<GatewayDecisionsTable>;
 
-/** Writes an audit record (synchronous commit); awaited before its call is answered. */
-export async function recordDecision(db: Kysely<Database> | Transaction<Database>, record: DecisionRecord) {
-  await db.insertInto("gateway_decisions").values(record).execute();
+/** Writes audit records (one statement, synchronous commit); awaited before their calls are answered. */
+export async function recordDecision(
+  db: Kysely<Database> | Transaction<Database>,
+  records: DecisionRecord | DecisionRecord[],
+) {
+  await db.insertInto("gateway_decisions").values(records).execute();
 }
 
 export interface DecisionFilter {
