@@ -43,6 +43,8 @@ export const errorTable = {
   DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
   /** A transaction the CLI or the demo sent was reverted by the chain (the message names the contract error). */
   TRANSACTION_REVERTED: { status: 409, type: "invalid_request_error", retryable: false },
+  /** The chain a client reached is not the one the service governs (another chain id, or another chain's history). */
+  CHAIN_MISMATCH: { status: 409, type: "invalid_request_error", retryable: false },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 
