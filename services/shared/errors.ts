@@ -1,7 +1,7 @@
 /**
  * The one table of coded errors. Clients branch on `code`, never on the message.
  *
- * - Gateway reason codes are the contract in design.md: they travel as OpenAI's error `code`.
+ * - Gateway reason codes are a contract with clients (docs/interfaces.md): they travel as OpenAI's error `code`.
  * - API codes travel as GraphQL `extensions.code`.
  * - Internal codes name faults at the edges (RPC, database, configuration) once they enter our code.
  *
@@ -9,7 +9,7 @@
  * (indexer, upstream client) whether trying again can help.
  */
 export const errorTable = {
-  // Gateway reason codes (design.md).
+  // Gateway reason codes (docs/interfaces.md).
   INVALID_API_KEY: { status: 401, type: "invalid_request_error", retryable: false },
   MODEL_NOT_APPROVED: { status: 404, type: "invalid_request_error", retryable: false },
   MODEL_SUSPENDED: { status: 403, type: "invalid_request_error", retryable: false },
