@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the whole AI Commons flow, end to end, each step printed in plain words.
  *
- * Against the service at COMMONS_URL (and its chain at COMMONS_RPC_URL), or the one already answering
+ * Against the service at COMMONS_URL (and the chain it publishes, or COMMONS_RPC_URL), or the one already answering
  * on http://127.0.0.1:4000, or else one it starts in this process on free ports. Needs a development
  * chain (it funds wallets from Hardhat's public account #0 and moves the chain's clock). Exits 1 at the
  * first step that does not do what it says.
@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Contract, formatUnits, id, JsonRpcProvider, parseEther, parseUnits, Wallet } from "ethers";
+import { Contract, formatUnits, id, type JsonRpcProvider, parseEther, parseUnits, Wallet } from "ethers";
 import OpenAI from "openai";
 import { loadArtifact } from "../services/chain/artifacts.ts";
 import type { Deployment } from "../services/chain/deployment.ts";
@@ -27,7 +27,7 @@ import {
   SYNC_STATUS,
   type SyncStatusView,
 } from "../services/cli/operations.ts";
-import { fetchDeployment } from "../services/cli/service.ts";
+import { connectChain, fetchDeployment } from "../services/cli/service.ts";
 import { signInForApiKey } from "../services/cli/sign-in.ts";
 import { hardhatAccounts } from "../services/runtime/dev-accounts.ts";
 import { type Service, startService } from "../services/runtime/start-service.ts";
@@ -91,7 +91,8 @@ async function refusal(call: Promise<unknown>): Promise<string> {
 
 interface Target {
   url: string;
-  rpcUrl: string;
+  /** Unset: the JSON-RPC URL the service publishes. */
+  rpcUrl: string | undefined;
   service?: Service;
   cleanup(): Promise<void>;
 }
@@ -99,11 +100,11 @@ interface Target {
 /** The service to run against: COMMONS_URL, one answering on the default URL, or a new one in process. */
 async function target(env: NodeJS.ProcessEnv): Promise<Target> {
   if (env.COMMONS_URL) {
-    return { url: env.COMMONS_URL, rpcUrl: env.COMMONS_RPC_URL ?? "http://127.0.0.1:8545", cleanup: async () => {} };
+    return { url: env.COMMONS_URL, rpcUrl: env.COMMONS_RPC_URL, cleanup: async () => {} };
   }
   const running = await fetch(`${DEFAULT_URL}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
   if (running?.ok) {
-    return { url: DEFAULT_URL, rpcUrl: env.COMMONS_RPC_URL ?? "http://127.0.0.1:8545", cleanup: async () => {} };
+    return { url: DEFAULT_URL, rpcUrl: env.COMMONS_RPC_URL, cleanup: async () => {} };
   }
   console.log("No service at COMMONS_URL or on port 4000: starting one in this process (fresh chain, PGlite).");
   const dataDir = env.DATA_DIR ? undefined : await mkdtemp(join(tmpdir(), "commons-demo-"));
@@ -126,17 +127,17 @@ async function target(env: NodeJS.ProcessEnv): Promise<Target> {
   };
 }
 
-async function run(url: string, rpcUrl: string) {
+async function run(url: string, rpcOverride: string | undefined) {
   const api = createGraphqlClient(url);
-  const deployment: Deployment = await fetchDeployment(url);
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 100 });
+  const deployment = await fetchDeployment(url);
+  if (deployment.chainId !== DEV_CHAIN_ID) {
+    throw new StepFailed(
+      `the demo needs a development chain (chain id ${DEV_CHAIN_ID}); the service at ${url} governs chain ${deployment.chainId}`,
+    );
+  }
+  // The chain the service indexes, checked (chain id and deploy block hash) before anything is sent.
+  const { provider, rpcUrl } = await connectChain(deployment, rpcOverride, url, { pollingInterval: 100 });
   try {
-    const network = await provider.getNetwork();
-    if (Number(network.chainId) !== DEV_CHAIN_ID || deployment.chainId !== DEV_CHAIN_ID) {
-      throw new StepFailed(
-        `the demo needs a development chain (chain id ${DEV_CHAIN_ID}); ${rpcUrl} is chain ${network.chainId}`,
-      );
-    }
     console.log(`AI Commons demo against ${url} (chain ${deployment.chainId} at ${rpcUrl})\n`);
     await flow(api, url, deployment, provider);
   } finally {

@@ -17,6 +17,8 @@ export interface ServerExtras {
   upstream?: Upstream;
   /** This replica's indexer, for /metrics. */
   indexer?: { status(): SyncStatus };
+  /** The chain's JSON-RPC URL published in GET /deployment; none by default. */
+  publicRpcUrl?: string;
 }
 
 /**
@@ -34,7 +36,11 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
   });
   registerRequestHooks(app, deps.metrics.registry);
   closeConnectionsWhenIdle(app);
-  await app.register(opsPlugin, { deps, ...(extras.indexer ? { indexer: extras.indexer } : {}) });
+  await app.register(opsPlugin, {
+    deps,
+    publicRpcUrl: extras.publicRpcUrl ?? null,
+    ...(extras.indexer ? { indexer: extras.indexer } : {}),
+  });
   await app.register(apiPlugin, { deps, ...(extras.relayer ? { relayer: extras.relayer } : {}) });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });
   return app;

@@ -12,6 +12,18 @@ export interface Deployment {
   deployedAt: string;
 }
 
+/**
+ * The deployment as GET /deployment publishes it to clients (CLI, demo, web app): where to reach the
+ * chain, and the deploy block's hash, which tells one development chain from another (they all have
+ * chain id 31337 and the same contract addresses).
+ */
+export interface PublishedDeployment extends Deployment {
+  /** The JSON-RPC URL clients should use (PUBLIC_RPC_URL, or the development chain's); null when unpublished. */
+  rpcUrl: string | null;
+  /** Hash of block `deployBlock` on the chain the service indexes; null when the chain cannot be asked. */
+  deployBlockHash: string | null;
+}
+
 export function writeDeployment(path: string, deployment: Deployment): void {
   writeFileSync(path, `${JSON.stringify(deployment, null, 2)}\n`);
 }

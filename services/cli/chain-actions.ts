@@ -2,6 +2,7 @@ import { type BaseWallet, Contract, type ContractRunner, type Interface, type Tr
 import { type ContractRole, contractInterface, loadArtifact } from "../chain/artifacts.ts";
 import type { Deployment } from "../chain/deployment.ts";
 import { AppError } from "../shared/errors.ts";
+import { isUnreachable } from "./service.ts";
 
 export type Support = "AGAINST" | "FOR" | "ABSTAIN";
 const supportNumber: Record<Support, number> = { AGAINST: 0, FOR: 1, ABSTAIN: 2 };
@@ -31,7 +32,10 @@ function describeRevert(error: unknown, ifaces: Interface[]): string {
   return e.shortMessage ?? e.info?.error?.message ?? (error instanceof Error ? error.message : String(error));
 }
 
-/** Sends one transaction and waits for it to be mined; a revert becomes an error that names its reason. */
+/**
+ * Sends one transaction and waits for it to be mined; a revert becomes TRANSACTION_REVERTED naming its
+ * reason, and a chain that cannot be reached RPC_ERROR (nothing was reverted: trying again may work).
+ */
 export async function send(what: string, pending: () => Promise<{ wait(): Promise<TransactionReceipt | null> }>) {
   const ifaces = (["governor", "token", "timelock", "registry", "allocator"] as const).map(contractInterface);
   try {
@@ -40,6 +44,10 @@ export async function send(what: string, pending: () => Promise<{ wait(): Promis
     if (!receipt) throw new Error("the transaction was dropped");
     return receipt;
   } catch (cause) {
+    if (isUnreachable(cause)) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new AppError("RPC_ERROR", `${what} failed: the chain's JSON-RPC cannot be reached (${reason})`, { cause });
+    }
     throw new AppError("TRANSACTION_REVERTED", `${what} failed: ${describeRevert(cause, ifaces)}`, { cause });
   }
 }

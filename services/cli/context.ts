@@ -1,12 +1,13 @@
-import { JsonRpcProvider, type Wallet } from "ethers";
-import type { Deployment } from "../chain/deployment.ts";
+import type { JsonRpcProvider, Wallet } from "ethers";
+import type { PublishedDeployment } from "../chain/deployment.ts";
 import { createGraphqlClient, type GraphqlClient } from "./graphql-client.ts";
-import { fetchDeployment } from "./service.ts";
+import { connectChain, fetchDeployment } from "./service.ts";
 import { loadWallet } from "./wallet.ts";
 
 export interface GlobalOptions {
   url: string;
-  rpc: string;
+  /** Unset: the JSON-RPC URL the service publishes. */
+  rpc?: string;
   json: boolean;
   keystore?: string;
 }
@@ -21,9 +22,10 @@ export interface CliContext {
   options(): GlobalOptions;
   env: NodeJS.ProcessEnv;
   client(apiKey?: string): GraphqlClient;
-  deployment(): Promise<Deployment>;
-  provider(): JsonRpcProvider;
-  /** The signing wallet, connected to --rpc. */
+  deployment(): Promise<PublishedDeployment>;
+  /** The service's chain (--rpc, or the URL it publishes), checked to be the one it indexes. */
+  provider(): Promise<JsonRpcProvider>;
+  /** The signing wallet, connected to provider(). */
   wallet(): Promise<Wallet>;
   /** Prints `data` as JSON with --json, else the human lines. */
   print(data: unknown, human: () => string): void;
@@ -31,29 +33,34 @@ export interface CliContext {
 }
 
 export function createCliContext(options: () => GlobalOptions, env: NodeJS.ProcessEnv, output: Output): CliContext {
-  let provider: JsonRpcProvider | undefined;
-  let deployment: Promise<Deployment> | undefined;
+  let provider: Promise<JsonRpcProvider> | undefined;
+  let deployment: Promise<PublishedDeployment> | undefined;
+  const getDeployment = () => {
+    deployment ??= fetchDeployment(options().url);
+    return deployment;
+  };
   const getProvider = () => {
-    provider ??= new JsonRpcProvider(options().rpc, undefined, { cacheTimeout: -1, pollingInterval: 250 });
+    provider ??= getDeployment().then(async (d) => (await connectChain(d, options().rpc, options().url)).provider);
     return provider;
   };
   return {
     options,
     env,
     client: (apiKey) => createGraphqlClient(options().url, apiKey ? { apiKey } : {}),
-    deployment() {
-      deployment ??= fetchDeployment(options().url);
-      return deployment;
-    },
+    deployment: getDeployment,
     provider: getProvider,
     async wallet() {
-      return (await loadWallet(env, options().keystore)).connect(getProvider());
+      const wallet = await loadWallet(env, options().keystore);
+      return wallet.connect(await getProvider());
     },
     print(data, human) {
       output.out(options().json ? JSON.stringify(data, null, 2) : human());
     },
     close() {
-      provider?.destroy();
+      provider?.then(
+        (p) => p.destroy(),
+        () => {},
+      );
     },
   };
 }

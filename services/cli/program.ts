@@ -18,7 +18,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, output: Out
     .description("AI Commons from the command line: govern models and compute on chain, get API keys, read the index")
     .addOption(new Option("--url <url>", "the service").env("COMMONS_URL").default("http://127.0.0.1:4000"))
     .addOption(
-      new Option("--rpc <url>", "the chain's JSON-RPC").env("COMMONS_RPC_URL").default("http://127.0.0.1:8545"),
+      new Option("--rpc <url>", "the chain's JSON-RPC (default: the URL the service publishes)").env("COMMONS_RPC_URL"),
     )
     .option("--keystore <file>", "sign with this ethers JSON keystore (password in COMMONS_KEYSTORE_PASSWORD)")
     .option("--json", "print results as JSON", false)

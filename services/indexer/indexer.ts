@@ -20,8 +20,11 @@ export interface SyncStatus {
 export interface Indexer {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Resolves once the checkpoint reaches `block` (or the head at call time, less the confirmations). */
-  waitForBlock(block?: number): Promise<void>;
+  /**
+   * Resolves once the checkpoint reaches `block` (or the head at call time, less the confirmations);
+   * fails with POLICY_STATE_STALE, saying where the index stands, after `timeoutMs` (default 60 s).
+   */
+  waitForBlock(block?: number, timeoutMs?: number): Promise<void>;
   status(): SyncStatus;
 }
 
@@ -116,12 +119,20 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       for (const wake of waiters) wake();
     },
 
-    async waitForBlock(block) {
+    async waitForBlock(block, timeoutMs = 60_000) {
       const target = block ?? (await reader.headNumber()) - confirmations;
+      const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (!election.isLeader()) await refreshFromDatabase();
         if (progress.indexedBlock >= target) return;
         if (!running) throw new AppError("INTERNAL", `indexer is not running (waiting for block ${target})`);
+        if (Date.now() > deadline) {
+          throw new AppError(
+            "POLICY_STATE_STALE",
+            `the index did not reach block ${target} within ${timeoutMs} ms: it is at ${progress.indexedBlock}` +
+              (progress.lastError ? ` (last error: ${progress.lastError})` : ""),
+          );
+        }
         let wake = () => {};
         const woken = new Promise<void>((resolve) => {
           wake = resolve;

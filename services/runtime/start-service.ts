@@ -112,8 +112,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
     const relayerKey = config.RELAYER_PRIVATE_KEY ?? devChain?.relayer.privateKey;
     const relayer = relayerKey ? new Wallet(relayerKey, provider) : undefined;
+    // RPC_URL is never published: it may carry a provider key. The development chain's URL is public.
+    const publicRpcUrl = config.PUBLIC_RPC_URL ?? devChain?.rpcUrl;
     const app = await buildServer(deps, {
       indexer,
+      ...(publicRpcUrl ? { publicRpcUrl } : {}),
       ...(relayer ? { relayer } : {}),
       ...(options.upstream ? { upstream: options.upstream } : {}),
     });

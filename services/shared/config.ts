@@ -21,6 +21,11 @@ const schema = z.object({
   /** JSON-RPC URL of the chain; unset: Hardhat's in-process EVM, served on RPC_PORT. */
   RPC_URL: z.string().url().optional(),
   RPC_PORT: port.default(8545),
+  /**
+   * The JSON-RPC URL published to clients in GET /deployment (the CLI, the demo and the web app use it).
+   * Default: the development chain's own URL; unset with RPC_URL, which may carry a provider key.
+   */
+  PUBLIC_RPC_URL: z.string().url().optional(),
   /** Deployment file (chain id, addresses, deploy block); required with RPC_URL. */
   DEPLOYMENT_FILE: z.string().min(1).optional(),
   /** Blocks to wait before indexing a block (0 on the development chain). */

@@ -1,7 +1,7 @@
 /**
  * The one table of coded errors. Clients branch on `code`, never on the message.
  *
- * - Gateway reason codes are the contract in design.md: they travel as OpenAI's error `code`.
+ * - Gateway reason codes are a contract with clients (docs/interfaces.md): they travel as OpenAI's error `code`.
  * - API codes travel as GraphQL `extensions.code`.
  * - Internal codes name faults at the edges (RPC, database, configuration) once they enter our code.
  *
@@ -9,7 +9,7 @@
  * (indexer, upstream client) whether trying again can help.
  */
 export const errorTable = {
-  // Gateway reason codes (design.md).
+  // Gateway reason codes (docs/interfaces.md).
   INVALID_API_KEY: { status: 401, type: "invalid_request_error", retryable: false },
   MODEL_NOT_APPROVED: { status: 404, type: "invalid_request_error", retryable: false },
   MODEL_SUSPENDED: { status: 403, type: "invalid_request_error", retryable: false },
@@ -43,6 +43,8 @@ export const errorTable = {
   DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
   /** A transaction the CLI or the demo sent was reverted by the chain (the message names the contract error). */
   TRANSACTION_REVERTED: { status: 409, type: "invalid_request_error", retryable: false },
+  /** The chain a client reached is not the one the service governs (another chain id, or another chain's history). */
+  CHAIN_MISMATCH: { status: 409, type: "invalid_request_error", retryable: false },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 

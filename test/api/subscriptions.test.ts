@@ -23,11 +23,20 @@ async function connect(url: string) {
     else inbox.push(message);
   });
   await once(socket, "open");
-  const next = () =>
-    new Promise<Message>((resolve) => {
+  // A message that never comes fails the test with what it waited for, not the file's time limit.
+  const next = (timeoutMs = 20_000) =>
+    new Promise<Message>((resolve, reject) => {
       const queued = inbox.shift();
-      if (queued) resolve(queued);
-      else waiting.push(resolve);
+      if (queued) return resolve(queued);
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(deliver), 1);
+        reject(new Error(`no websocket message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const deliver = (message: Message) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+      waiting.push(deliver);
     });
   socket.send(JSON.stringify({ type: "connection_init" }));
   const ack = await next();

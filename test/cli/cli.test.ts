@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +8,9 @@ import { Contract, encryptKeystoreJson, id, JsonRpcProvider } from "ethers";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import type { DevAccount } from "../../services/runtime/dev-accounts.ts";
+
 import { build } from "../helpers/app.ts";
+import { startDevChainProcess } from "../helpers/dev-chain-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const service = await build(t);
@@ -24,16 +27,15 @@ interface Run {
   json: any;
 }
 
-/** `commons ...args` through the package bin, as a user runs it, against the test's service. */
+/**
+ * `commons ...args` through the package bin, as a user runs it, against the test's service. No --rpc:
+ * the CLI finds the chain through the URL the service publishes (its development chain is on a free port).
+ */
 function commons(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(
-    process.execPath,
-    ["bin/commons.js", "--url", service.urls.http, "--rpc", service.urls.rpc, ...args],
-    {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? "", ...env },
-    },
-  );
+  const child = spawn(process.execPath, ["bin/commons.js", "--url", service.urls.http, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => {
@@ -62,6 +64,15 @@ async function advanceTo(timestamp: bigint) {
     await provider.send("evm_increaseTime", [Number(timestamp) - latest]);
     await provider.send("evm_mine", []);
   }
+}
+
+/** A port nothing listens on: taken from the system, then released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 const as = (account: DevAccount) => ({ COMMONS_PRIVATE_KEY: account.privateKey });
@@ -191,4 +202,26 @@ t.test("a keystore file signs in place of COMMONS_PRIVATE_KEY; a wrong password 
   const wrong = await commons(["delegate", "--keystore", file, "--json"], { COMMONS_KEYSTORE_PASSWORD: "wrong" });
   t.equal(wrong.code, 2);
   t.equal(wrong.json.error.code, "BAD_USER_INPUT");
+});
+
+t.test("a chain that cannot be reached is RPC_ERROR, not a reverted transaction", async (t) => {
+  // A port that was free a moment ago: nothing answers there.
+  const closed = await freePort();
+  const run = await commons(["--rpc", `http://127.0.0.1:${closed}`, "delegate", "--json"], as(alice));
+  t.equal(run.code, 1);
+  t.equal(run.json.error.code, "RPC_ERROR");
+  t.match(run.json.error.message, `cannot reach the chain's JSON-RPC at 127.0.0.1:${closed}`);
+});
+
+t.test("another development chain (same chain id, same addresses) is refused with CHAIN_MISMATCH", async (t) => {
+  const other = await startDevChainProcess(t);
+  t.equal(other.deployment.contracts.governor, service.deps.deployment.contracts.governor, "the addresses are alike");
+  const run = await commons(["--rpc", other.rpcUrl, "delegate", carol.address, "--json"], as(bob));
+  t.equal(run.code, 1);
+  t.equal(run.json.error.code, "CHAIN_MISMATCH");
+  t.match(run.json.error.message, /is not the chain the service at .* indexes/);
+  const otherProvider = new JsonRpcProvider(other.rpcUrl, undefined, { cacheTimeout: -1 });
+  t.teardown(() => otherProvider.destroy());
+  const token = new Contract(other.deployment.contracts.token, loadArtifact("token").abi, otherProvider);
+  t.equal(await token.getFunction("delegates")(bob.address), bob.address, "nothing was sent to the other chain");
 });

@@ -165,14 +165,3 @@ export async function seedIndex(
     .execute();
   await database.notify(POLICY_CHANNEL, JSON.stringify({ block: 20 }));
 }
-
-/** Polls `check` until it returns a value other than undefined (no sleeps for synchronisation). */
-export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

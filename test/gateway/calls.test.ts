@@ -5,8 +5,9 @@ import t from "tap";
 import { issueApiKey, revokeApiKey } from "../../services/db/api-keys.ts";
 import { countTextTokens, estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { until } from "../helpers/until.ts";
 import { STALL, STALL_AFTER, startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex, until } from "./build.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const alice = Wallet.createRandom().address; // a grant on any model
 const bob = Wallet.createRandom().address; // the community pool only

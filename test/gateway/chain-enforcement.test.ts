@@ -5,8 +5,9 @@ import { issueApiKey } from "../../services/db/api-keys.ts";
 import { createIndexer } from "../../services/indexer/indexer.ts";
 import { createChain, GovernanceHelper, policyAction } from "../helpers/chain.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { until } from "../helpers/until.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, until } from "./build.ts";
+import { buildGateway, openMigrated } from "./build.ts";
 
 t.test("a policy change executed on the chain is enforced on the next call once the index has caught up", async (t) => {
   const chain = await createChain();

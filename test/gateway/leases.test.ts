@@ -2,7 +2,8 @@ import t from "tap";
 import { returnSlice, type SliceKey, takeSlice } from "../../services/db/leases.ts";
 import { createLeases, type Leases } from "../../services/gateway/leases.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { openMigrated, until } from "./build.ts";
+import { until } from "../helpers/until.ts";
+import { openMigrated } from "./build.ts";
 
 const { db } = await openMigrated(t, await createTestDatabase(t));
 

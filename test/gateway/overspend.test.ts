@@ -5,8 +5,9 @@ import { issueApiKey } from "../../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../../services/db/connection.ts";
 import { estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { until } from "../helpers/until.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex, until } from "./build.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const messages = [{ role: "user" as const, content: "hi" }];
 // The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.

@@ -19,6 +19,7 @@ import { type Service, startService } from "../../services/runtime/start-service
 import { loadConfig } from "../../services/shared/config.ts";
 import type { Logger } from "../../services/shared/logger.ts";
 import { createTestDatabase } from "./db.ts";
+import { until } from "./until.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -60,17 +61,6 @@ export async function build(t: Teardown, options: BuildOptions = {}): Promise<Se
   });
   t.teardown(() => service.close());
   return service;
-}
-
-/** Polls `check` until it returns a value other than undefined (no sleeps for synchronisation). */
-export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Moves the service's development chain clock to `timestamp` (evm_increaseTime + evm_mine). */

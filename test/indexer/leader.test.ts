@@ -3,16 +3,13 @@ import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
 import { createChain } from "../helpers/chain.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
+import { untilTrue } from "../helpers/until.ts";
 import { freshIndexRows, indexRows, migratedDatabase, startIndexer } from "./fixture.ts";
 import { playHistory, type Step, stepArb } from "./history.ts";
 import { kill, spawnIndexer } from "./indexer-child.ts";
 
 const history = (seed: number) =>
   fc.sample(fc.array(stepArb, { minLength: 15, maxLength: 15 }), { numRuns: 1, seed })[0] as Step[];
-
-const until = async (condition: () => boolean | Promise<boolean>) => {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
-};
 
 t.test("two indexers on one Postgres: one writes; when it is killed the other takes over", async (t) => {
   const chain = await createChain();
@@ -27,13 +24,13 @@ t.test("two indexers on one Postgres: one writes; when it is killed the other ta
   await first.said("leader");
   const second = startIndexer(t, database, chain);
   await first.said("done");
-  await until(() => second.status().indexedBlock > 0);
+  await untilTrue(() => second.status().indexedBlock > 0, "the second indexer to index a block");
   t.equal(second.status().leader, false, "the second replica follows while the first holds the lock");
 
   await playHistory(chain, history(32));
   kill(first.child);
   await first.exited;
-  await until(() => second.status().leader);
+  await untilTrue(() => second.status().leader, "the second indexer to lead");
   t.pass("the second replica took the lock after the first died");
   await second.waitForBlock(await chain.provider.getBlockNumber());
   t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
@@ -49,14 +46,14 @@ t.test("stopping the leader hands the index to the other replica", async (t) => 
 
   const a = startIndexer(t, database, chain);
   const b = startIndexer(t, other, chain);
-  await until(() => a.status().leader || b.status().leader);
+  await untilTrue(() => a.status().leader || b.status().leader, "one of the two indexers to lead");
   const [leader, follower] = a.status().leader ? [a, b] : [b, a];
   await leader.waitForBlock();
   t.equal(follower.status().leader, false, "exactly one leader");
 
   await leader.stop();
   await playHistory(chain, history(34));
-  await until(() => follower.status().leader);
+  await untilTrue(() => follower.status().leader, "the follower to take over");
   await follower.waitForBlock(await chain.provider.getBlockNumber());
   t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
 });

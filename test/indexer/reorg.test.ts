@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import t from "tap";
 import type { Database } from "../../services/db/schema.ts";
 import { type Chain, createChain } from "../helpers/chain.ts";
+import { untilTrue } from "../helpers/until.ts";
 import { compareWithChain } from "./compare-with-chain.ts";
 import { freshIndexRows, indexRows, migratedDatabase, startIndexer } from "./fixture.ts";
 import { playHistory, type Step, stepArb } from "./history.ts";
@@ -13,11 +14,10 @@ const histories = (length: number, seed: number) =>
 /** Polls until the index stands on the chain's current head block (same number and same hash). */
 async function indexedHead(db: Kysely<Database>, chain: Chain) {
   const head = await chain.provider.getBlock("latest");
-  for (;;) {
+  await untilTrue(async () => {
     const cp = await db.selectFrom("indexer_checkpoint").selectAll().executeTakeFirst();
-    if (cp?.block_number === head?.number && cp?.block_hash === head?.hash) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return cp?.block_number === head?.number && cp?.block_hash === head?.hash;
+  }, `the index to stand on block ${head?.number} (${head?.hash})`);
 }
 
 t.test("blocks the indexer has seen are replaced: the index equals a fresh index of the final chain", async (t) => {

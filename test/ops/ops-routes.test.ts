@@ -88,8 +88,13 @@ t.test("/metrics: Prometheus text with the service's metrics", async (t) => {
   t.match(text, /commons_http_request_duration_seconds_count\{method="POST",route="\/graphql",status="200"\} 1/);
 });
 
-t.test("/deployment: the contract addresses clients need", async (t) => {
+t.test("/deployment: the contract addresses, the chain's RPC URL and the deploy block's hash", async (t) => {
   const res = await fetch(`${base}/deployment`);
   t.equal(res.status, 200);
-  t.same(await res.json(), service.deps.deployment);
+  const block = await service.deps.provider.getBlock(service.deps.deployment.deployBlock);
+  t.same(await res.json(), {
+    ...service.deps.deployment,
+    rpcUrl: service.urls.rpc,
+    deployBlockHash: block?.hash,
+  });
 });

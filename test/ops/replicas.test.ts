@@ -7,8 +7,9 @@ import { loadArtifact } from "../../services/chain/artifacts.ts";
 import { writeDeployment } from "../../services/chain/deployment.ts";
 import { startDevChain } from "../../services/runtime/dev-chain.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
-import { build, until } from "../helpers/app.ts";
+import { build } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { until } from "../helpers/until.ts";
 
 // One chain and one Postgres, shared by two service instances, as two replicas behind a load balancer.
 const chain = await startDevChain({ host: "127.0.0.1", port: 0 });

@@ -5,8 +5,9 @@ import { id } from "ethers";
 import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
-import { apiKeyFor, build, enact, until } from "../helpers/app.ts";
+import { apiKeyFor, build, enact } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { until } from "../helpers/until.ts";
 
 /** A real OpenAI-compatible upstream that holds every answer until the test releases it. */
 async function gatedUpstream() {

@@ -121,7 +121,7 @@ export function registerReads(program: Command, ctx: CliContext) {
       const read = async () => (await ctx.client().request<{ syncStatus: SyncStatusView }>(SYNC_STATUS)).syncStatus;
       let status = await read();
       if (flags.wait) {
-        const head = await ctx.provider().getBlockNumber();
+        const head = await (await ctx.provider()).getBlockNumber();
         const deadline = Date.now() + Number(flags.timeout) * 1000;
         while (status.indexedBlock < head) {
           if (Date.now() > deadline) {
