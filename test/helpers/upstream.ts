@@ -6,7 +6,8 @@ import { countTokens, decode, encode } from "gpt-tokenizer";
 /**
  * Markers a test puts in a message to make this upstream misbehave on that one call:
  * `[fail]` answers 500 (with provider details and a key in its body), `[hang]` never answers, `[stall]`
- * streams a few chunks and then goes silent, `[accept-only]` answers 200 to a stream and sends nothing,
+ * streams a few chunks and then goes silent, `[accept-only]` starts a stream (the role, no content) and
+ * then sends nothing,
  * `[stream-error]` streams a few chunks and then an error event (with provider details), `[overbill]`
  * bills OVERBILLED more prompt tokens than the request holds (a provider that counts some input far above
  * any estimate, as gpt-4o-mini counts images).
@@ -191,14 +192,16 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream" });
-    if (text.includes(ACCEPT_ONLY)) {
-      hung.add(res);
-      return;
-    }
     const send = (chunkChoices: unknown[], chunkUsage: unknown = null) =>
       res.write(
         `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: chunkChoices, usage: chunkUsage })}\n\n`,
       );
+    if (text.includes(ACCEPT_ONLY)) {
+      // As OpenAI starts a stream: the role, with no content yet.
+      send(indexes.map((index) => ({ index, delta: { role: "assistant", content: "" }, finish_reason: null })));
+      hung.add(res);
+      return;
+    }
     const stall = text.includes(STALL);
     const streamError = text.includes(STREAM_ERROR);
     for (let i = 0; i < completion.length; i++) {
