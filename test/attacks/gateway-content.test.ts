@@ -2,42 +2,16 @@
  * Attacks on the content rules: a blocked term spelled so that a plain substring test misses it, or put
  * in a field other than the messages' text. Each must be refused CONTENT_BLOCKED and never forwarded.
  */
-import { Wallet } from "ethers";
 import { encode } from "gpt-tokenizer";
 import { encode as encodeCl100k } from "gpt-tokenizer/encoding/cl100k_base";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import t from "tap";
-import { issueApiKey } from "../../services/db/api-keys.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
+import { ask, codeOf, gatewayUnderAttack } from "./gateway-target.ts";
 
-const consumer = Wallet.createRandom().address;
-const database = await openMigrated(t, await createTestDatabase(t));
-const { db } = database;
-const upstream = await startTestUpstream();
-t.teardown(() => upstream.close());
-await seedIndex(database, {
-  // As voted: mixed case, a hyphen, and a term with a non-Latin letter.
-  policies: [policyRow("m", { allowed_purposes: [], blocked_terms: ["Nerve-Agent", "Straße"] })],
-  grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: 10_000_000 }],
-  pool: { allowancePerAddress: 0, poolSizePerEpoch: 0 },
-});
-const gw = await buildGateway(t, { database, upstreamUrl: upstream.url });
-const client = gw.client((await issueApiKey(db, { address: consumer })).key);
+// As voted: mixed case, a hyphen, and a term with a non-Latin letter.
+const { upstream, client } = await gatewayUnderAttack(t, { policy: { blocked_terms: ["Nerve-Agent", "Straße"] } });
 
 type Params = OpenAI.ChatCompletionCreateParamsNonStreaming;
-const ask = (content: string) => [{ role: "user" as const, content }];
-
-async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "ADMITTED";
-  } catch (error) {
-    if (error instanceof OpenAI.APIError) return String(error.code);
-    throw error;
-  }
-}
 
 t.test("a blocked term is caught however it is spelled", async (t) => {
   const spellings = [
@@ -59,7 +33,7 @@ t.test("a blocked term is caught however it is spelled", async (t) => {
   const before = upstream.bodies.length;
   for (const spelling of spellings) {
     t.equal(
-      await outcome(client.chat.completions.create({ model: "m", messages: ask(spelling), max_tokens: 1 })),
+      await codeOf(client.chat.completions.create({ model: "m", messages: ask(spelling), max_tokens: 1 })),
       "CONTENT_BLOCKED",
       JSON.stringify(spelling),
     );
@@ -128,7 +102,7 @@ t.test("a blocked term is caught in every field that carries text, and across pa
   ];
   const before = upstream.bodies.length;
   for (const [name, fields] of cases) {
-    t.equal(await outcome(client.chat.completions.create({ ...base, ...fields } as Params)), "CONTENT_BLOCKED", name);
+    t.equal(await codeOf(client.chat.completions.create({ ...base, ...fields } as Params)), "CONTENT_BLOCKED", name);
   }
   t.equal(upstream.bodies.length, before, "nothing reached the upstream");
 });
@@ -138,20 +112,20 @@ t.test("embeddings given as token ids are read as the text they stand for", asyn
     ["o200k_base", encode("about nerve agents")],
     ["cl100k_base", encodeCl100k("about nerve agents")],
   ] as const) {
-    t.equal(await outcome(client.embeddings.create({ model: "m", input: [ids] })), "CONTENT_BLOCKED", name);
+    t.equal(await codeOf(client.embeddings.create({ model: "m", input: [ids] })), "CONTENT_BLOCKED", name);
   }
   t.equal(
-    await outcome(client.embeddings.create({ model: "m", input: [[300_000]] })),
+    await codeOf(client.embeddings.create({ model: "m", input: [[300_000]] })),
     "BAD_USER_INPUT",
     "ids no tokenizer knows",
   );
-  t.equal(await outcome(client.embeddings.create({ model: "m", input: [encode("the commons")] })), "ADMITTED");
+  t.equal(await codeOf(client.embeddings.create({ model: "m", input: [encode("the commons")] })), "ADMITTED");
 });
 
 t.test("ordinary text is not caught", async (t) => {
   for (const text of ["the nerves of an agent of change", "Strasbourg is on the Rhine", "a 5-agent nerve study"]) {
     t.equal(
-      await outcome(client.chat.completions.create({ model: "m", messages: ask(text), max_tokens: 1 })),
+      await codeOf(client.chat.completions.create({ model: "m", messages: ask(text), max_tokens: 1 })),
       "ADMITTED",
       text,
     );

@@ -2,25 +2,13 @@
  * Attack: ask for a stream and hang up before the first token. The upstream has accepted the call and
  * bills its prompt; the gateway must charge at least that, not 0.
  */
-import { Wallet } from "ethers";
 import t from "tap";
-import { issueApiKey } from "../../services/db/api-keys.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex, until } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { ACCEPT_ONLY, billedPromptTokens, startTestUpstream } from "../helpers/upstream.ts";
+import { until } from "../gateway/build.ts";
+import { ACCEPT_ONLY, billedPromptTokens } from "../helpers/upstream.ts";
+import { gatewayUnderAttack } from "./gateway-target.ts";
 
-const consumer = Wallet.createRandom().address;
-const database = await openMigrated(t, await createTestDatabase(t));
-const { db } = database;
-const upstream = await startTestUpstream();
-t.teardown(() => upstream.close());
-await seedIndex(database, {
-  policies: [policyRow("m", { allowed_purposes: [], blocked_terms: [] })],
-  grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: 1_000_000 }],
-  pool: { allowancePerAddress: 0, poolSizePerEpoch: 0 },
-});
-const gw = await buildGateway(t, { database, upstreamUrl: upstream.url });
-const client = gw.client((await issueApiKey(db, { address: consumer })).key);
+const { db, upstream, client, consumers } = await gatewayUnderAttack(t);
+const consumer = consumers[0]?.address as string;
 
 t.test("a stream the client aborts before its first token is charged at least its prompt", async (t) => {
   const messages = [

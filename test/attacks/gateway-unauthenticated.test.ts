@@ -3,36 +3,14 @@
  * the audit table, the metrics registry or the key cache. Refusals must stay cheap and leave nothing.
  */
 import { randomBytes } from "node:crypto";
-import { Wallet } from "ethers";
-import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
+import { codeOf, gatewayUnderAttack } from "./gateway-target.ts";
 
-const consumer = Wallet.createRandom().address;
-const database = await openMigrated(t, await createTestDatabase(t));
-const { db } = database;
-const upstream = await startTestUpstream();
-t.teardown(() => upstream.close());
-await seedIndex(database, {
-  policies: [policyRow("m", { allowed_purposes: [], blocked_terms: [] })],
-  grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: 1_000_000 }],
-  pool: { allowancePerAddress: 0, poolSizePerEpoch: 0 },
-});
-const gw = await buildGateway(t, { database, upstreamUrl: upstream.url });
+const { db, upstream, gw, consumers } = await gatewayUnderAttack(t);
+const consumer = consumers[0]?.address as string;
 const ask = [{ role: "user" as const, content: "hi" }];
 
-async function code(call: Promise<unknown>) {
-  try {
-    await call;
-    return "ADMITTED";
-  } catch (error) {
-    if (error instanceof OpenAI.APIError) return String(error.code);
-    throw error;
-  }
-}
 const audited = async () =>
   Number(
     (
@@ -57,7 +35,7 @@ t.test("calls without a live key are refused, counted, and write nothing", async
     ),
     gw.client(revoked.key).chat.completions.create({ model: "m", messages: ask }),
   ];
-  const codes = await Promise.all(calls.map(code));
+  const codes = await Promise.all(calls.map(codeOf));
   const noKey = await fetch(`${gw.baseURL}/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -81,7 +59,7 @@ t.test("calls without a live key are refused, counted, and write nothing", async
 t.test("an unknown model id with a live key is audited, and labelled `other` in metrics", async (t) => {
   const client = gw.client((await issueApiKey(db, { address: consumer })).key);
   t.equal(
-    await code(client.chat.completions.create({ model: "caller-chosen-model", messages: ask })),
+    await codeOf(client.chat.completions.create({ model: "caller-chosen-model", messages: ask })),
     "MODEL_NOT_APPROVED",
   );
   const refused = (await gw.metrics.decisions.get()).values.filter((v) => v.labels.reason === "MODEL_NOT_APPROVED");
@@ -95,7 +73,7 @@ t.test("an unknown model id with a live key is audited, and labelled `other` in 
 t.test("a model id longer than the registry's maximum is refused before anything else", async (t) => {
   const before = await unauthenticated();
   t.equal(
-    await code(gw.client("ck_whatever").chat.completions.create({ model: "x".repeat(129), messages: ask })),
+    await codeOf(gw.client("ck_whatever").chat.completions.create({ model: "x".repeat(129), messages: ask })),
     "BAD_USER_INPUT",
   );
   t.same(await unauthenticated(), before, "not even the key was looked at");

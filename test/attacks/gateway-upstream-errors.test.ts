@@ -4,25 +4,12 @@
  * and streams alike.
  */
 import { Writable } from "node:stream";
-import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t, { type Test } from "tap";
-import { issueApiKey } from "../../services/db/api-keys.ts";
 import { createLogger } from "../../services/shared/logger.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { FAIL, PROVIDER_SECRET, STREAM_ERROR, startTestUpstream } from "../helpers/upstream.ts";
+import { FAIL, PROVIDER_SECRET, STREAM_ERROR } from "../helpers/upstream.ts";
+import { ask, gatewayUnderAttack } from "./gateway-target.ts";
 
-const consumer = Wallet.createRandom().address;
-const database = await openMigrated(t, await createTestDatabase(t));
-const { db } = database;
-const upstream = await startTestUpstream();
-t.teardown(() => upstream.close());
-await seedIndex(database, {
-  policies: [policyRow("m", { allowed_purposes: [], blocked_terms: [] })],
-  grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: 1_000_000 }],
-  pool: { allowancePerAddress: 0, poolSizePerEpoch: 0 },
-});
 const lines: string[] = [];
 const logger = createLogger(
   "info",
@@ -33,9 +20,7 @@ const logger = createLogger(
     },
   }),
 );
-const gw = await buildGateway(t, { database, upstreamUrl: upstream.url, logger });
-const client = gw.client((await issueApiKey(db, { address: consumer })).key);
-const ask = (content: string) => [{ role: "user" as const, content }];
+const { client } = await gatewayUnderAttack(t, { logger });
 
 /** The failure the client saw, and the log lines of that call. */
 function checkFailure(t: Test, error: unknown) {
