@@ -134,7 +134,12 @@ async function streamChat(
   } catch (error) {
     failure = error;
     reply.headers({ ...admission.headers, ...(await settle()) });
-    return sendError(reply, "UPSTREAM_ERROR", upstreamFailure(reply, error, admission.requestId));
+    // A client that went away gets nothing: only a real upstream failure is logged as one.
+    const message =
+      outcome() === "CLIENT_CLOSED"
+        ? `the client closed the call (request ${admission.requestId})`
+        : upstreamFailure(reply, error, admission.requestId);
+    return sendError(reply, "UPSTREAM_ERROR", message);
   }
 
   reply.hijack();

@@ -77,15 +77,14 @@ const message = z.discriminatedUnion("role", [
       name,
       tool_calls: z.array(toolCall).optional(),
       function_call: functionCall.nullish(),
-      audio: z.unknown().superRefine((_, ctx) =>
-        ctx.addIssue({
-          code: z.ZodIssueCode.custom,
+      audio: z
+        .unknown()
+        .refine((audio) => audio === null, {
           message: "a previous audio answer is not accepted: its audio tokens cannot be counted before the call",
-        }),
-      ),
+        })
+        .optional(),
     })
-    .strict()
-    .partial({ audio: true }),
+    .strict(),
   z.object({ role: z.literal("tool"), content: textContent, tool_call_id: text }).strict(),
   z.object({ role: z.literal("function"), content: text.nullable(), name: text }).strict(),
 ]);
