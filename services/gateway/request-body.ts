@@ -78,9 +78,10 @@ const message = z.discriminatedUnion("role", [
       tool_calls: z.array(toolCall).optional(),
       function_call: functionCall.nullish(),
       audio: z
-        .unknown()
-        .refine((audio) => audio === null, {
-          message: "a previous audio answer is not accepted: its audio tokens cannot be counted before the call",
+        .null({
+          errorMap: () => ({
+            message: "a previous audio answer is not accepted: its audio tokens cannot be counted before the call",
+          }),
         })
         .optional(),
     })
