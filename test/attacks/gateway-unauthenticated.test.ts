@@ -28,9 +28,10 @@ t.test("calls without a live key are refused, counted, and write nothing", async
   await db.updateTable("api_keys").set({ revoked_at: new Date() }).where("id", "=", revoked.id).execute();
   const FLOOD = 50;
   const calls = [
-    ...Array.from({ length: FLOOD }, () =>
+    ...Array.from({ length: FLOOD }, (_, i) =>
       gw
-        .client(`ck_${randomBytes(24).toString("hex")}`)
+        // Half of them shaped like our keys (looked up once, never cached), half not (never looked up).
+        .client(`${i % 2 === 0 ? "sk-commons-" : "ck_"}${randomBytes(24).toString("hex")}`)
         .chat.completions.create({ model: `model-${randomBytes(4).toString("hex")}`, messages: ask }),
     ),
     gw.client(revoked.key).chat.completions.create({ model: "m", messages: ask }),
