@@ -90,8 +90,6 @@ export interface Enforcer {
    * lookup: it is counted in a metric, never audited (a flood of random keys writes nothing).
    */
   authenticate(authorization: string | undefined): Promise<ApiKeyOwner | null>;
-  /** The label a model id gets in metrics: caller-chosen ids that no policy names are `other`. */
-  modelLabel(modelId: string): string;
   /** Decides and, when admitted, reserves the worst case; the audit record is written either way. */
   admit(input: CallInput): Promise<Admission | Refusal>;
   /**
@@ -162,6 +160,7 @@ export function createEnforcer(
     metrics.unauthenticated.inc({ reason: key === null ? "missing" : owner === null ? "unknown" : "revoked" });
     return null;
   };
+  /** The label a model id gets in metrics: caller-chosen ids that no policy names are `other`. */
   const modelLabel = (modelId: string) => (store.current().models.has(modelId) ? modelId : "other");
 
   /** The consumer's usage as Postgres has it now (one query); it also refreshes this replica's hint. */
@@ -237,7 +236,6 @@ export function createEnforcer(
 
   return {
     authenticate,
-    modelLabel,
     async admit(input) {
       const startedAt = performance.now();
       const requestId = `req_${randomUUID().replaceAll("-", "")}`;

@@ -29,7 +29,7 @@ export function billedTokens(usage: unknown): number | null {
  * An upstream's own words (an error body) as they may be logged: key-like strings, bearer tokens and
  * secret query parameters masked, at most 500 characters. Never sent to a client.
  */
-export function redactUpstreamText(text: string, apiKey?: string): string {
+function redactUpstreamText(text: string, apiKey?: string): string {
   let redacted = apiKey ? text.replaceAll(apiKey, "[redacted]") : text;
   redacted = redacted
     .replace(/\b(sk|pk|rk|key|tok)-[A-Za-z0-9_-]{6,}/g, "$1-[redacted]")
