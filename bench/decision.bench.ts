@@ -2,8 +2,10 @@
  * decide() alone on one core: decisions per second against a realistic snapshot (50 models with 20
  * blocked terms each, 1,000 consumers with grants) and a prompt of a few hundred characters.
  */
+
+import { normalizeContent } from "../services/policy/content.ts";
 import { decide } from "../services/policy/decide.ts";
-import { buildSnapshot, normalizeContent } from "../services/policy/snapshot.ts";
+import { buildSnapshot } from "../services/policy/snapshot.ts";
 import type { ConsumerUsage, DecisionRequest } from "../services/policy/types.ts";
 import { runBench } from "./harness.ts";
 

@@ -195,7 +195,10 @@ export interface SettleInput {
   epochStart: number;
   source: ReservationSource;
   reserved: number;
-  /** Tokens to charge: the real usage, never above `reserved`; 0 releases the reservation. */
+  /**
+   * Tokens to charge: the real usage (0 releases the reservation). It may exceed `reserved` when the
+   * upstream billed more than the worst case: the excess is charged too, so the ledger equals the bill.
+   */
   charged: number;
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   latencyMs: number;
@@ -238,7 +241,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         accounts,
         epoch: input.epochStart,
         reserved: input.reserved,
-        charged: Math.min(input.charged, input.reserved),
+        charged: input.charged,
         outcome: input.outcome,
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
@@ -287,7 +290,7 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
 
 /** A settlement alone: 0005's gateway_settle_returning, or 0008's gateway_settle_recorded with its record. */
 async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
-  const charged = Math.min(input.charged, input.reserved);
+  const charged = input.charged;
   const accounts = budgetKeys([input.source]).map((k) => k.account);
   const recordOrId = input.record === undefined ? sql`${input.requestId}` : sql`${JSON.stringify(input.record)}::jsonb`;
   const fn = sql.raw(input.record === undefined ? "gateway_settle_returning" : "gateway_settle_recorded");

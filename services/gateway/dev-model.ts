@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { AppError } from "../shared/errors.ts";
+import type { ChatRequest, EmbeddingsRequest } from "./request-body.ts";
 import {
   chatInputText,
   countTextTokens,
   embeddingInputs,
-  estimateChatPromptTokens,
+  estimateChatInputTokens,
   estimateEmbeddingTokens,
   firstTokens,
 } from "./tokens.ts";
@@ -27,23 +27,17 @@ function vector(text: string): number[] {
   return Array.from({ length: EMBEDDING_DIMENSIONS }, (_, i) => ((bytes[i] as number) - 127.5) / 127.5);
 }
 
-interface ChatBody {
-  model: string;
-  messages: { role?: unknown; content?: unknown }[];
-  max_tokens?: number;
-  max_completion_tokens?: number;
-}
-
 /**
  * The upstream used when UPSTREAM_URL is unset: it runs in the process, answers any model id as-is,
  * writes deterministic text and reports real token counts (o200k_base), streaming included.
  */
 export function createDevModel(now: () => number = Date.now): Upstream {
+  // The gateway forwards only requests it validated (request-body.ts).
   const complete = (raw: unknown) => {
-    const body = raw as ChatBody;
+    const body = raw as ChatRequest;
     const maxTokens = body.max_tokens ?? body.max_completion_tokens ?? DEFAULT_COMPLETION_TOKENS;
-    const text = replyText(chatInputText(body.messages), maxTokens);
-    const promptTokens = estimateChatPromptTokens(body.messages);
+    const text = replyText(chatInputText(body), maxTokens);
+    const promptTokens = estimateChatInputTokens(body);
     const completionTokens = countTextTokens(text);
     const id = `chatcmpl-dev-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
     return { id, text, promptTokens, completionTokens, created: Math.floor(now() / 1000), model: body.model };
@@ -66,33 +60,12 @@ export function createDevModel(now: () => number = Date.now): Upstream {
         },
       };
     },
-    async *chatStream(body) {
-      const r = complete(body);
-      const chunk = (choices: NonNullable<ChatChunk["choices"]>, usage: TokenUsage | null = null): ChatChunk => ({
-        id: r.id,
-        object: "chat.completion.chunk",
-        created: r.created,
-        model: r.model,
-        system_fingerprint: DEV_MODEL_LABEL,
-        choices,
-        usage,
-      });
-      yield chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
-      for (const word of r.text.match(/\S+\s*/g) ?? []) {
-        yield chunk([{ index: 0, delta: { content: word }, finish_reason: null }]);
-      }
-      yield chunk([{ index: 0, delta: {}, finish_reason: "stop" }]);
-      yield chunk([], {
-        prompt_tokens: r.promptTokens,
-        completion_tokens: r.completionTokens,
-        total_tokens: r.promptTokens + r.completionTokens,
-      });
+    async chatStream(body) {
+      return chunks(complete(body));
     },
     async embeddings(raw) {
-      const body = raw as { model: string; input: unknown };
+      const body = raw as EmbeddingsRequest;
       const inputs = embeddingInputs(body.input);
-      if (inputs === null)
-        throw new AppError("BAD_USER_INPUT", "input must be a string or an array of strings or tokens");
       const tokens = estimateEmbeddingTokens(inputs);
       return {
         object: "list",
@@ -107,4 +80,26 @@ export function createDevModel(now: () => number = Date.now): Upstream {
     },
     async close() {},
   };
+
+  async function* chunks(r: ReturnType<typeof complete>): AsyncIterable<ChatChunk> {
+    const chunk = (choices: NonNullable<ChatChunk["choices"]>, usage: TokenUsage | null = null): ChatChunk => ({
+      id: r.id,
+      object: "chat.completion.chunk",
+      created: r.created,
+      model: r.model,
+      system_fingerprint: DEV_MODEL_LABEL,
+      choices,
+      usage,
+    });
+    yield chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
+    for (const word of r.text.match(/\S+\s*/g) ?? []) {
+      yield chunk([{ index: 0, delta: { content: word }, finish_reason: null }]);
+    }
+    yield chunk([{ index: 0, delta: {}, finish_reason: "stop" }]);
+    yield chunk([], {
+      prompt_tokens: r.promptTokens,
+      completion_tokens: r.completionTokens,
+      total_tokens: r.promptTokens + r.completionTokens,
+    });
+  }
 }

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { normalizeContent } from "../policy/snapshot.ts";
+import { normalizeContent } from "../policy/content.ts";
 import { AppError } from "../shared/errors.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { Enforcer } from "./enforcer.ts";
-import { sendError } from "./openai-errors.ts";
+import { refuseUnauthenticated, sendError, upstreamFailure } from "./openai-errors.ts";
 import { declaredPurpose, parseEmbeddingsBody } from "./request-body.ts";
-import { embeddingInputs, estimateEmbeddingTokens } from "./tokens.ts";
-import type { JsonObject, TokenUsage, Upstream } from "./upstream.ts";
+import { embeddingInputs, embeddingText, estimateEmbeddingTokens } from "./tokens.ts";
+import { billedTokens, type JsonObject, type Upstream } from "./upstream.ts";
 
 /** POST /v1/embeddings: like chat, with no completion (the reservation is the input's tokens). */
 export function registerEmbeddingsRoute(
@@ -15,18 +15,21 @@ export function registerEmbeddingsRoute(
 ) {
   app.post("/v1/embeddings", async (request, reply) => {
     const body = parseEmbeddingsBody(request.body);
-    const inputs = embeddingInputs(body.input);
-    if (inputs === null)
-      throw new AppError("BAD_USER_INPUT", "input must be a string or an array of strings or tokens");
+    const key = await enforcer.authenticate(request.headers.authorization);
+    if (key === null) return refuseUnauthenticated(reply);
+    const inputs = embeddingInputs(body.request.input);
+    // Token ids are read as the text they stand for: the content rules apply to them too.
+    const text = embeddingText(inputs);
+    if (text === null) throw new AppError("BAD_USER_INPUT", "input holds token ids that no tokenizer of ours knows");
     const admission = await enforcer.admit({
       endpoint: "embeddings",
-      authorization: request.headers.authorization,
+      key,
       modelId: body.model,
-      purpose: declaredPurpose(request.headers, body.raw),
-      // Pre-tokenised input has no text the content rules could read.
-      content: normalizeContent(inputs.filter((i) => typeof i === "string").join("\n")),
+      purpose: declaredPurpose(request.headers, body.request),
+      content: normalizeContent(text),
       promptTokens: estimateEmbeddingTokens(inputs),
       maxTokens: 0,
+      choices: 1,
       answeredAfterSettlement: true,
     });
     // Log lines of this call carry the audit record's id: logs and audit trail join on it.
@@ -38,7 +41,7 @@ export function registerEmbeddingsRoute(
     const started = performance.now();
     let answer: JsonObject;
     try {
-      answer = await upstream.embeddings(body.raw, new AbortController().signal);
+      answer = await upstream.embeddings(body.forward, new AbortController().signal);
     } catch (error) {
       const upstreamMs = performance.now() - started;
       metrics.upstreamLatency.observe({ endpoint: "embeddings", outcome: "error" }, upstreamMs / 1000);
@@ -46,13 +49,12 @@ export function registerEmbeddingsRoute(
         ...admission.headers,
         ...(await enforcer.settle(admission, { charged: 0, outcome: "UPSTREAM_ERROR", upstreamMs })),
       });
-      return sendError(reply, "UPSTREAM_ERROR", error instanceof Error ? error.message : String(error));
+      return sendError(reply, "UPSTREAM_ERROR", upstreamFailure(reply, error, admission.requestId));
     }
     const upstreamMs = performance.now() - started;
     metrics.upstreamLatency.observe({ endpoint: "embeddings", outcome: "ok" }, upstreamMs / 1000);
-    const usage = answer.usage as TokenUsage | undefined;
     const settled = await enforcer.settle(admission, {
-      charged: usage?.total_tokens ?? admission.decision.reserve,
+      charged: billedTokens(answer.usage) ?? admission.decision.reserve,
       outcome: "COMPLETED",
       upstreamMs,
     });

@@ -29,13 +29,17 @@ const NO_USAGE: ConsumerUsage = { requestsThisMinute: 0, grantSpent: new Map(), 
 
 export interface CallInput {
   endpoint: "chat.completions" | "embeddings";
-  authorization: string | undefined;
+  /** The caller, as authenticate() found it. */
+  key: ApiKeyOwner;
   modelId: string;
   purpose: string | null;
-  /** Lowercased input text for the content rules. */
+  /** Every text field of the input, as normalizeContent (policy/content.ts) puts it. */
   content: string;
+  /** Tokens billed whatever the completion (tokens.ts). */
   promptTokens: number;
   maxTokens: number | null;
+  /** Completions asked for (OpenAI's `n`). */
+  choices: number;
   /**
    * Nothing of the call is sent before settle() returns (a JSON answer, not a stream): the admission
    * is then flushed to disk while the upstream works, and settle() waits for that flush.
@@ -73,6 +77,7 @@ export interface Refusal {
 }
 
 export interface Settlement {
+  /** What the upstream billed (its usage), charged in full even beyond the reservation. */
   charged: number;
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   /** Milliseconds spent waiting for the upstream (not the gateway's overhead). */
@@ -80,11 +85,16 @@ export interface Settlement {
 }
 
 export interface Enforcer {
+  /**
+   * The live key of `Authorization: Bearer <key>`, or null. A refusal costs at most the key cache's
+   * lookup: it is counted in a metric, never audited (a flood of random keys writes nothing).
+   */
   authenticate(authorization: string | undefined): Promise<ApiKeyOwner | null>;
   /** Decides and, when admitted, reserves the worst case; the audit record is written either way. */
   admit(input: CallInput): Promise<Admission | Refusal>;
   /**
-   * Charges the real usage (0 releases) and completes the audit record; returns the overhead headers.
+   * Charges the real usage (0 releases), even beyond the reservation (an overdraft: counted, logged, and
+   * the account has that much less room), and completes the audit record; returns the overhead headers.
    * When it returns, the call's admission and audit record are on disk: the call may be answered.
    */
   settle(admission: Admission, settlement: Settlement): Promise<Record<string, string>>;
@@ -145,8 +155,13 @@ export function createEnforcer(
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
-    return key === null ? null : ledger(keys.find(key));
+    const owner = key === null ? null : await ledger(keys.find(key));
+    if (owner !== null && !owner.revoked) return owner;
+    metrics.unauthenticated.inc({ reason: key === null ? "missing" : owner === null ? "unknown" : "revoked" });
+    return null;
   };
+  /** The label a model id gets in metrics: caller-chosen ids that no policy names are `other`. */
+  const modelLabel = (modelId: string) => (store.current().models.has(modelId) ? modelId : "other");
 
   /** The consumer's usage as Postgres has it now (one query); it also refreshes this replica's hint. */
   const readUsage = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
@@ -224,8 +239,8 @@ export function createEnforcer(
     async admit(input) {
       const startedAt = performance.now();
       const requestId = `req_${randomUUID().replaceAll("-", "")}`;
-      const key = await authenticate(input.authorization);
-      const consumer = key && !key.revoked ? key.address : null;
+      const key = input.key;
+      const consumer = key.address;
       const request: DecisionRequest = {
         consumer,
         modelId: input.modelId,
@@ -233,25 +248,23 @@ export function createEnforcer(
         content: input.content,
         promptTokens: input.promptTokens,
         maxTokens: input.maxTokens,
+        choices: input.choices,
       };
       const snapshot = store.current();
       const now = deps.now();
       // Request-only rules first; its sources are every budget big enough for the call, in order.
       const requestOnly = decide(snapshot, request, NO_USAGE, now);
       const onSlice =
-        requestOnly.admitted && consumer !== null && input.answeredAfterSettlement
+        requestOnly.admitted && input.answeredAfterSettlement
           ? decideOnSlice({ ...request, consumer }, requestOnly, now)
           : null;
       const decision =
-        onSlice ??
-        (requestOnly.admitted && consumer !== null
-          ? await decideWithUsage({ ...request, consumer }, now)
-          : requestOnly);
+        onSlice ?? (requestOnly.admitted ? await decideWithUsage({ ...request, consumer }, now) : requestOnly);
       const model = decision.model;
       const record = {
         request_id: requestId,
         consumer,
-        api_key_id: key?.id ?? null,
+        api_key_id: key.id,
         endpoint: input.endpoint,
         model_id: input.modelId,
         purpose: input.purpose,
@@ -259,7 +272,7 @@ export function createEnforcer(
         proposal_id: model?.provenance.proposalId ?? null,
       };
       const refusal = (reason: ReasonCode, message: string): Refusal => {
-        metrics.decisions.inc({ decision: "refused", reason, model: input.modelId });
+        metrics.decisions.inc({ decision: "refused", reason, model: modelLabel(input.modelId) });
         return { admitted: false, requestId, reason, message, headers: policyHeaders(model, requestId) };
       };
 
@@ -284,7 +297,7 @@ export function createEnforcer(
         durable: Promise<void>,
       ): Admission => {
         durable.catch(() => {});
-        metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
+        metrics.decisions.inc({ decision: "admitted", reason: "", model: modelLabel(input.modelId) });
         const overheadMs = elapsed(startedAt);
         const headers = policyHeaders(model, requestId);
         headers["x-commons-budget-remaining"] = String(
@@ -294,7 +307,7 @@ export function createEnforcer(
         return {
           admitted: true,
           requestId,
-          consumer: consumer as string,
+          consumer,
           modelId: input.modelId,
           decision: admittedDecision,
           source,
@@ -328,7 +341,7 @@ export function createEnforcer(
       }
       const reserved = await ledger(
         reservations.submit({
-          consumer: consumer as string,
+          consumer,
           model: input.modelId,
           requestsPerMinute: admittedDecision.model.requestsPerMinute,
           minuteStart: admittedDecision.minuteStart,
@@ -341,7 +354,7 @@ export function createEnforcer(
         }),
       );
       metrics.ledgerWrites.inc({ kind: "reserve" });
-      hints.update(consumer as string, input.modelId, admittedDecision.epochStart, reserved);
+      hints.update(consumer, input.modelId, admittedDecision.epochStart, reserved);
       if (!reserved.ok) {
         return refusal(
           reserved.reason,
@@ -356,16 +369,29 @@ export function createEnforcer(
 
     async settle(admission, settlement) {
       const settleStarted = performance.now();
-      const charged = Math.min(settlement.charged, admission.decision.reserve);
+      const { reserve, epochStart } = admission.decision;
+      const charged = settlement.charged;
+      const overdraft = Math.max(0, charged - reserve);
+      // A leased call's worst case stays in the slice: its charge leaves the reservation, and so does what
+      // the slice can spare of an overdraft (it must not go below zero); the rest only adds to `used`.
+      const fromReservation = admission.leased
+        ? Math.min(charged, reserve) + leases.takeUpTo(admission.source.account, epochStart, overdraft)
+        : reserve;
+      if (overdraft > 0) {
+        metrics.overdraftTokens.inc({ model: admission.modelId }, overdraft);
+        deps.logger.warn(
+          { auditId: admission.requestId, model: admission.modelId, reserved: reserve, charged },
+          "the upstream billed more than was reserved; the call is charged what it billed",
+        );
+      }
       const latencyMs = elapsed(admission.startedAt);
       const settled = settlements.submit({
         requestId: admission.requestId,
         consumer: admission.consumer,
         model: admission.modelId,
-        epochStart: admission.decision.epochStart,
+        epochStart,
         source: admission.source,
-        // A leased call's worst case stays in the slice: only its charge leaves the reservation.
-        reserved: admission.leased ? charged : admission.decision.reserve,
+        reserved: fromReservation,
         charged,
         outcome: settlement.outcome,
         latencyMs,
@@ -375,10 +401,9 @@ export function createEnforcer(
       // No call is answered whose record could be lost: a leased call's record commits with its
       // settlement; a reserved call's was written by the reservation, flushed by `durable`.
       const [after] = await ledger(Promise.all([settled, admission.durable]));
-      if (admission.leased)
-        leases.giveBack(admission.source.account, admission.decision.epochStart, admission.decision.reserve - charged);
+      if (admission.leased) leases.giveBack(admission.source.account, epochStart, reserve - Math.min(charged, reserve));
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
-      hints.update(admission.consumer, admission.modelId, admission.decision.epochStart, after);
+      hints.update(admission.consumer, admission.modelId, epochStart, after);
       const overheadMs = admission.overheadMs + elapsed(settleStarted);
       metrics.gatewayOverhead.observe(overheadMs / 1000);
       return {

@@ -13,6 +13,8 @@ import type { SliceKey, SliceSize } from "../db/leases.ts";
 export interface Leases {
   /** Takes one request and `amount` tokens from this replica's slices; false (and a refill starts) if short. */
   take(key: SliceKey, amount: number): boolean;
+  /** Takes up to `tokens` more from this replica's slice (a call billed beyond its worst case); returns what it got. */
+  takeUpTo(account: string, epochStart: number, tokens: number): number;
   /** Gives back to the slice what a call took and did not use (its worst case minus its charge). */
   giveBack(account: string, epochStart: number, tokens: number): void;
   /** What this replica holds unused: tokens of a grant and requests of a consumer's minute on a model. */
@@ -170,6 +172,12 @@ export function createLeases(options: LeaseOptions): Leases {
       const lowTokens = t.room < t.granted / 2;
       if (lowRequests || lowTokens) refill(key, amount, lowRequests, lowTokens);
       return true;
+    },
+    takeUpTo(account, epochStart, tokens) {
+      const slice = slices.get(tokensId(account, epochStart));
+      const taken = Math.max(0, Math.min(tokens, slice?.room ?? 0));
+      if (slice) slice.room -= taken;
+      return taken;
     },
     giveBack(account, epochStart, unused) {
       if (unused <= 0) return;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { isStale } from "../policy/decide.ts";
 import type { PolicySnapshot } from "../policy/types.ts";
 import type { Enforcer } from "./enforcer.ts";
-import { sendError } from "./openai-errors.ts";
+import { refuseUnauthenticated, sendError } from "./openai-errors.ts";
 import type { PolicyStore } from "./policy-store.ts";
 
 /** Models `consumer` may call: approved, not suspended, and some budget (a grant or the pool) covers it. */
@@ -22,8 +22,7 @@ export function registerModelsRoute(
 ) {
   app.get("/v1/models", async (request, reply) => {
     const key = await enforcer.authenticate(request.headers.authorization);
-    if (key === null || key.revoked)
-      return sendError(reply, "INVALID_API_KEY", "the API key is missing, unknown or revoked");
+    if (key === null) return refuseUnauthenticated(reply);
     const snapshot = store.current();
     if (isStale(snapshot, now())) {
       return sendError(

@@ -10,6 +10,22 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string)
   return reply.code(errorTable[code].status).send(openAiError(code, message));
 }
 
+/** A call without a live key: refused with nothing written (authenticate() counted it). */
+export function refuseUnauthenticated(reply: FastifyReply) {
+  return sendError(reply, "INVALID_API_KEY", "the API key is missing, unknown or revoked");
+}
+
+/**
+ * What a client is told of an upstream failure: our own words (upstream.ts never puts the upstream's
+ * text in an error's message) and the request id to quote to an operator. The failure, with what the
+ * upstream said (redacted), goes to the log under that id.
+ */
+export function upstreamFailure(reply: FastifyReply, error: unknown, requestId: string): string {
+  reply.log.warn({ err: error }, "the upstream failed on a call");
+  const what = isAppError(error, "UPSTREAM_ERROR") ? error.message : "the upstream failed";
+  return `${what} (request ${requestId})`;
+}
+
 /** The gateway scope's error handler: our codes as they are, malformed requests as BAD_USER_INPUT. */
 export function gatewayErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (isAppError(error)) {

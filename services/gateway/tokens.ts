@@ -1,10 +1,26 @@
 import { countTokens, decode, encode } from "gpt-tokenizer";
+import { decode as decodeCl100k } from "gpt-tokenizer/encoding/cl100k_base";
+import type { ChatMessage, ChatRequest, EmbeddingsRequest } from "./request-body.ts";
 
 /** Special tokens in user text are counted as plain text, never refused by the tokenizer. */
 const plainText = { disallowedSpecial: new Set<string>() };
 /** Per-message framing tokens of the chat format, as OpenAI counts them. */
 const PER_MESSAGE = 4;
 const PER_REPLY = 3;
+/** Framing around each tool definition, tool call or structured field beyond its JSON text. */
+const PER_STRUCTURE = 8;
+/**
+ * One image, whatever its size or detail: above the worst case of OpenAI's tiled models (1,445: 85 +
+ * 8 tiles of 170 at high detail) and of its patch models (1,536 patches × up to 2.46 = 3,779). Models
+ * that bill images as many more tokens (gpt-4o-mini counts one image as up to 48k) are charged what they
+ * report, beyond the reservation (docs/security.md).
+ */
+export const IMAGE_TOKENS = 4_000;
+/**
+ * Input audio: one token per 50 bytes, 20 tokens a second of the least dense encoding accepted (mp3 at
+ * 8 kbit/s, 1,000 bytes a second), twice the 10 tokens a second OpenAI counts for input audio.
+ */
+export const AUDIO_BYTES_PER_TOKEN = 50;
 
 export function countTextTokens(text: string): number {
   return text === "" ? 0 : countTokens(text, plainText);
@@ -15,52 +31,135 @@ export function firstTokens(text: string, n: number): string {
   return decode(encode(text, plainText).slice(0, n));
 }
 
-interface ChatMessage {
-  role?: unknown;
-  content?: unknown;
-  name?: unknown;
-}
+const jsonTokens = (value: unknown) => PER_STRUCTURE + countTextTokens(JSON.stringify(value));
 
-/** The text of a message's content: a string or an array of parts whose text parts count. */
-export function messageText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  let text = "";
+type Content = ChatMessage["content"] | NonNullable<ChatRequest["prediction"]>["content"];
+
+/** Each part of a message's content as the model reads it: its text, or what an image or audio costs. */
+function contentTokens(content: Content): number {
+  if (content === null || content === undefined) return 0;
+  if (typeof content === "string") return countTextTokens(content);
+  let total = 0;
   for (const part of content) {
-    if (part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string") {
-      text += `${text === "" ? "" : "\n"}${(part as { text: string }).text}`;
-    }
-  }
-  return text;
-}
-
-/** Everything the content rules apply to: every message's text, one per line. */
-export function chatInputText(messages: readonly ChatMessage[]): string {
-  return messages.map((m) => messageText(m.content)).join("\n");
-}
-
-/** Prompt tokens of a chat request: each message's text plus the chat format's framing. */
-export function estimateChatPromptTokens(messages: readonly ChatMessage[]): number {
-  let total = PER_REPLY;
-  for (const m of messages) {
-    total += PER_MESSAGE + countTextTokens(messageText(m.content));
-    if (typeof m.name === "string") total += 1 + countTextTokens(m.name);
+    if (part.type === "text") total += countTextTokens(part.text);
+    else if (part.type === "refusal") total += countTextTokens(part.refusal);
+    else if (part.type === "image_url") total += IMAGE_TOKENS;
+    else if (part.type === "input_audio")
+      total += Math.ceil((part.input_audio.data.length * 3) / 4 / AUDIO_BYTES_PER_TOKEN);
   }
   return total;
 }
 
-/** Embedding input: a string, strings, or pre-tokenised arrays of token ids. */
-export function embeddingInputs(input: unknown): string[] | number[][] | null {
+function messageTokens(m: ChatMessage): number {
+  let total = PER_MESSAGE + contentTokens(m.content);
+  if ("name" in m && typeof m.name === "string") total += 1 + countTextTokens(m.name);
+  if (m.role === "assistant") {
+    total += countTextTokens(m.refusal ?? "");
+    for (const call of m.tool_calls ?? []) total += jsonTokens(call);
+    if (m.function_call) total += jsonTokens(m.function_call);
+  }
+  if (m.role === "tool") total += countTextTokens(m.tool_call_id);
+  return total;
+}
+
+/**
+ * What a chat request costs whatever its completions: every message with all its parts, names and
+ * tool calls; tools and functions (their JSON: descriptions and parameter schemas); the tool choice; the
+ * response format's schema; and the prediction, whose rejected tokens are billed as completion tokens,
+ * once per completion. At least what an upstream bills for them (test/helpers/upstream.ts bills so).
+ */
+export function estimateChatInputTokens(request: ChatRequest): number {
+  let total = PER_REPLY;
+  for (const m of request.messages) total += messageTokens(m);
+  for (const tool of request.tools ?? []) total += jsonTokens(tool);
+  for (const fn of request.functions ?? []) total += jsonTokens(fn);
+  if (typeof request.tool_choice === "object") total += jsonTokens(request.tool_choice);
+  if (typeof request.function_call === "object") total += jsonTokens(request.function_call);
+  if (request.response_format && request.response_format.type !== "text") total += jsonTokens(request.response_format);
+  if (request.prediction) total += contentTokens(request.prediction.content) * (request.n ?? 1);
+  return total;
+}
+
+/** Every key and string inside `value`, in order. */
+function strings(value: unknown, out: string[]): void {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const item of value) strings(item, out);
+  else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      out.push(key);
+      strings(item, out);
+    }
+  }
+}
+
+/**
+ * Every text a chat request carries, for the content rules: messages (all text and refusal parts, names,
+ * tool calls), tools and functions, the tool choice, the response format, the prediction and metadata
+ * values. Images, audio and tool call ids are not text the rules can read.
+ */
+export function chatInputText(request: ChatRequest): string {
+  const out: string[] = [];
+  for (const m of request.messages) {
+    const { content } = m;
+    if (typeof content === "string") out.push(content);
+    else
+      for (const part of content ?? []) {
+        if (part.type === "text") out.push(part.text);
+        else if (part.type === "refusal") out.push(part.refusal);
+      }
+    if ("name" in m && typeof m.name === "string") out.push(m.name);
+    if (m.role === "assistant") {
+      if (m.refusal) out.push(m.refusal);
+      for (const call of m.tool_calls ?? [])
+        if (call.type === "function") out.push(call.function.name, call.function.arguments);
+        else out.push(call.custom.name, call.custom.input);
+      if (m.function_call) out.push(m.function_call.name, m.function_call.arguments);
+    }
+  }
+  strings([request.tools, request.functions, request.tool_choice, request.function_call], out);
+  strings([request.response_format, request.prediction?.content], out);
+  strings(Object.values(request.metadata ?? {}), out);
+  return out.join("\n");
+}
+
+/** Embedding input: strings, or pre-tokenised arrays of token ids. */
+export function embeddingInputs(input: EmbeddingsRequest["input"]): string[] | number[][] {
   if (typeof input === "string") return [input];
-  if (!Array.isArray(input) || input.length === 0) return null;
   if (input.every((i) => typeof i === "string")) return input as string[];
-  if (input.every((i) => typeof i === "number")) return [input as number[]] as number[][];
-  if (input.every((i) => Array.isArray(i) && i.every((n) => typeof n === "number"))) return input as number[][];
-  return null;
+  if (input.every((i) => typeof i === "number")) return [input as number[]];
+  return input as number[][];
 }
 
 export function estimateEmbeddingTokens(inputs: string[] | number[][]): number {
   let total = 0;
   for (const i of inputs) total += typeof i === "string" ? countTextTokens(i) : i.length;
   return total;
+}
+
+/** Token ids as text in `decodeWith`'s vocabulary, or null when an id is not in it. */
+function decodedOrNull(ids: number[], decodeWith: (ids: number[]) => string): string | null {
+  try {
+    return decodeWith(ids);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The text of embedding inputs, for the content rules. Token ids are decoded in both vocabularies an
+ * OpenAI-compatible upstream may use (cl100k_base for OpenAI's embedding models, o200k_base for newer
+ * ones); null when some input is in neither, which no upstream could read.
+ */
+export function embeddingText(inputs: string[] | number[][]): string | null {
+  const out: string[] = [];
+  for (const input of inputs) {
+    if (typeof input === "string") {
+      out.push(input);
+      continue;
+    }
+    const texts = [decodedOrNull(input, decode), decodedOrNull(input, decodeCl100k)];
+    if (texts.every((t) => t === null)) return null;
+    for (const t of texts) if (t !== null) out.push(t);
+  }
+  return out.join("\n");
 }

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { Pool } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import { AppError, isAppError } from "../shared/errors.ts";
 import { createDevModel } from "./dev-model.ts";
 
@@ -9,6 +9,33 @@ export interface TokenUsage {
   prompt_tokens: number;
   completion_tokens?: number;
   total_tokens: number;
+}
+
+const count = (n: unknown) => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : null);
+
+/**
+ * Tokens an answer's usage bills: its total, or prompt plus completion when that is more. Null when the
+ * answer reports no readable usage (the caller then charges the reservation).
+ */
+export function billedTokens(usage: unknown): number | null {
+  if (usage === null || typeof usage !== "object") return null;
+  const u = usage as Record<string, unknown>;
+  const total = count(u.total_tokens);
+  const parts = (count(u.prompt_tokens) ?? 0) + (count(u.completion_tokens) ?? 0);
+  return total === null && parts === 0 ? null : Math.max(total ?? 0, parts);
+}
+
+/**
+ * An upstream's own words (an error body) as they may be logged: key-like strings, bearer tokens and
+ * secret query parameters masked, at most 500 characters. Never sent to a client.
+ */
+function redactUpstreamText(text: string, apiKey?: string): string {
+  let redacted = apiKey ? text.replaceAll(apiKey, "[redacted]") : text;
+  redacted = redacted
+    .replace(/\b(sk|pk|rk|key|tok)-[A-Za-z0-9_-]{6,}/g, "$1-[redacted]")
+    .replace(/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]")
+    .replace(/([?&](?:api[_-]?key|key|token|access_token|sig|signature|secret)=)[^&\s"']+/gi, "$1[redacted]");
+  return redacted.slice(0, 500);
 }
 
 /** One server-sent chunk of a streamed chat completion (the last one carries `usage`). */
@@ -22,8 +49,11 @@ export interface Upstream {
   /** Shown to operators and, for the development model, in every answer. */
   readonly label: string;
   chat(body: JsonObject, signal: AbortSignal): Promise<JsonObject>;
-  /** Yields each chunk; stopping the iteration closes the upstream request. */
-  chatStream(body: JsonObject, signal: AbortSignal): AsyncIterable<ChatChunk>;
+  /**
+   * Resolves once the upstream accepted the call (answered 200: from then on it bills at least the
+   * prompt), to its chunks; stopping the iteration closes the upstream request.
+   */
+  chatStream(body: JsonObject, signal: AbortSignal): Promise<AsyncIterable<ChatChunk>>;
   embeddings(body: JsonObject, signal: AbortSignal): Promise<JsonObject>;
   close(): Promise<void>;
 }
@@ -37,8 +67,12 @@ export function createUpstream(o: { url?: string; apiKey?: string; timeoutMs: nu
   return createHttpUpstream(o.url, o.apiKey, o.timeoutMs);
 }
 
-function upstreamError(message: string, cause?: unknown, status?: number): AppError {
-  return new AppError("UPSTREAM_ERROR", message, { cause, details: status === undefined ? {} : { status } });
+/**
+ * Our own words about an upstream failure: they may reach the client. The upstream's words (`said`) go
+ * only to the logs, redacted: they can name the provider's internals, keys, URLs.
+ */
+function upstreamError(message: string, cause?: unknown, detail: { status?: number; said?: string } = {}): AppError {
+  return new AppError("UPSTREAM_ERROR", message, { cause, details: detail });
 }
 
 function isTimeout(error: unknown): boolean {
@@ -74,12 +108,11 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
         signal: deadline,
       });
       if (response.statusCode >= 400) {
-        const text = await response.body.text().catch(() => "");
-        throw upstreamError(
-          `upstream answered ${response.statusCode}: ${text.slice(0, 200)}`,
-          undefined,
-          response.statusCode,
-        );
+        const said = redactUpstreamText(await response.body.text().catch(() => ""), apiKey);
+        throw upstreamError(`upstream answered ${response.statusCode}`, undefined, {
+          status: response.statusCode,
+          said,
+        });
       }
       return response;
     } catch (cause) {
@@ -124,30 +157,40 @@ function createHttpUpstream(url: string, apiKey: string | undefined, timeoutMs: 
     label: base.origin,
     chat: (body, signal) => json("/chat/completions", body, signal),
     embeddings: (body, signal) => json("/embeddings", body, signal),
-    async *chatStream(body, signal) {
-      const response = await send("/chat/completions", body, signal, signal);
-      const events: EventSourceMessage[] = [];
-      const parser = createParser({ onEvent: (e) => events.push(e) });
-      const decoder = new TextDecoder();
-      try {
-        for await (const bytes of response.body) {
-          parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
-          while (events.length > 0) {
-            const data = (events.shift() as EventSourceMessage).data;
-            if (data === "[DONE]") return;
-            yield JSON.parse(data) as ChatChunk;
-          }
-        }
-      } catch (cause) {
-        throw upstreamError(
-          isTimeout(cause) ? `upstream stream went silent for ${timeoutMs} ms` : "upstream stream failed",
-          cause,
-        );
-      } finally {
-        if (!response.body.destroyed) response.body.destroy();
-      }
-      throw upstreamError("upstream stream ended without [DONE]");
+    async chatStream(body, signal) {
+      return chunksOf(await send("/chat/completions", body, signal, signal));
     },
     close: () => pool.close(),
   };
+
+  async function* chunksOf(response: Dispatcher.ResponseData): AsyncIterable<ChatChunk> {
+    const events: EventSourceMessage[] = [];
+    const parser = createParser({ onEvent: (e) => events.push(e) });
+    const decoder = new TextDecoder();
+    try {
+      for await (const bytes of response.body) {
+        parser.feed(decoder.decode(bytes as Buffer, { stream: true }));
+        while (events.length > 0) {
+          const data = (events.shift() as EventSourceMessage).data;
+          if (data === "[DONE]") return;
+          const chunk = JSON.parse(data) as ChatChunk;
+          if ("error" in chunk) {
+            throw upstreamError("upstream reported an error mid-stream", undefined, {
+              said: redactUpstreamText(data, apiKey),
+            });
+          }
+          yield chunk;
+        }
+      }
+    } catch (cause) {
+      if (isAppError(cause)) throw cause;
+      throw upstreamError(
+        isTimeout(cause) ? `upstream stream went silent for ${timeoutMs} ms` : "upstream stream failed",
+        cause,
+      );
+    } finally {
+      if (!response.body.destroyed) response.body.destroy();
+    }
+    throw upstreamError("upstream stream ended without [DONE]");
+  }
 }

@@ -36,9 +36,17 @@ export function minuteStartOf(nowMs: number): number {
   return t - (t % 60);
 }
 
-/** The max_tokens a call runs with: as asked, or the configured default within the model's limit. */
-export function effectiveMaxTokens(snapshot: PolicySnapshot, model: ModelPolicy, asked: number | null): number {
-  return asked ?? Math.min(snapshot.settings.defaultMaxTokens, model.maxTokensPerRequest);
+/**
+ * The max_tokens each of a call's `choices` completions runs with: as asked, or the configured default
+ * within the model's limit shared by the choices (0 when there are more choices than the limit).
+ */
+export function effectiveMaxTokens(
+  snapshot: PolicySnapshot,
+  model: ModelPolicy,
+  asked: number | null,
+  choices = 1,
+): number {
+  return asked ?? Math.min(snapshot.settings.defaultMaxTokens, Math.floor(model.maxTokensPerRequest / choices));
 }
 
 export function isStale(snapshot: PolicySnapshot, nowMs: number): boolean {
@@ -51,7 +59,7 @@ function refuse(reason: ReasonCode, message: string, model: ModelPolicy | null):
 }
 
 function firstBlockedTerm(model: ModelPolicy, content: string): string | null {
-  const terms = model.blockedTermsLower;
+  const terms = model.blockedTermForms;
   for (let i = 0; i < terms.length; i++) {
     const term = terms[i] as string;
     if (content.includes(term)) return term;
@@ -91,10 +99,17 @@ export function decide(
   const blocked = firstBlockedTerm(model, request.content);
   if (blocked !== null)
     return refuse("CONTENT_BLOCKED", `the input contains a term blocked for ${model.modelId}`, model);
-  if (request.maxTokens !== null && request.maxTokens > model.maxTokensPerRequest) {
+  // The limit is per request: n completions of max_tokens each are n times max_tokens.
+  const choices = request.choices ?? 1;
+  const maxTokens = effectiveMaxTokens(snapshot, model, request.maxTokens, choices);
+  if (maxTokens * choices > model.maxTokensPerRequest || (request.maxTokens === null && maxTokens < 1)) {
+    const asked =
+      request.maxTokens === null
+        ? `n ${choices}`
+        : `max_tokens ${request.maxTokens}${choices > 1 ? ` × n ${choices}` : ""}`;
     return refuse(
       "MAX_TOKENS_EXCEEDED",
-      `max_tokens ${request.maxTokens} is above the limit of ${model.maxTokensPerRequest} for ${model.modelId}`,
+      `${asked} is above the limit of ${model.maxTokensPerRequest} tokens per request for ${model.modelId}`,
       model,
     );
   }
@@ -106,8 +121,7 @@ export function decide(
     );
   }
 
-  const maxTokens = effectiveMaxTokens(snapshot, model, request.maxTokens);
-  const reserve = request.promptTokens + maxTokens;
+  const reserve = request.promptTokens + maxTokens * choices;
   const epochStart = epochStartOf(snapshot, nowMs);
   const nowS = Math.floor(nowMs / 1000);
   const sources: BudgetSource[] = [];

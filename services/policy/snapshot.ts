@@ -1,4 +1,5 @@
 import type { PolicyRows } from "../db/gateway-policy-rows.ts";
+import { blockedTermForm } from "./content.ts";
 import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, SnapshotSettings } from "./types.ts";
 
 /** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
@@ -22,7 +23,7 @@ function modelPolicy(row: PolicyRows["policies"][number]): ModelPolicy {
     allowedPurposes: row.allowed_purposes,
     allowedPurposeSet: new Set(row.allowed_purposes.map((p) => p.toLowerCase())),
     blockedTerms: row.blocked_terms,
-    blockedTermsLower: row.blocked_terms.map((t) => t.toLowerCase()).filter((t) => t !== ""),
+    blockedTermForms: row.blocked_terms.map(blockedTermForm).filter((t) => t !== ""),
     guidelineUri: row.guideline_uri,
     guidelineHash: row.guideline_hash,
     provenance: {
@@ -103,9 +104,4 @@ export function buildSnapshot(rows: PolicyRows, settings: SnapshotSettings): Pol
           },
     settings,
   };
-}
-
-/** Lowercases a request's input once, so that blocked-term matching is a plain substring scan. */
-export function normalizeContent(text: string): string {
-  return text.toLowerCase();
 }

@@ -23,8 +23,8 @@ export interface ModelPolicy {
   allowedPurposeSet: ReadonlySet<string>;
   /** As voted. */
   blockedTerms: readonly string[];
-  /** Lowercased once here, so that a decision only scans. */
-  blockedTermsLower: readonly string[];
+  /** In the form content is matched on (content.ts), once here, so that a decision only scans. */
+  blockedTermForms: readonly string[];
   guidelineUri: string;
   guidelineHash: string;
   provenance: Provenance;
@@ -87,12 +87,17 @@ export interface DecisionRequest {
   modelId: string;
   /** Lowercased declared purpose, or null when none was declared. */
   purpose: string | null;
-  /** The input text the content rules apply to, lowercased (see normalizeContent). */
+  /** Every text field of the input, as normalizeContent (content.ts) puts it for the content rules. */
   content: string;
-  /** Estimated prompt tokens. */
+  /**
+   * Estimated tokens the upstream bills whatever the completion: every input field (messages with all
+   * their parts, tools, response format...) and what a prediction may add (gateway/tokens.ts).
+   */
   promptTokens: number;
-  /** max_tokens as asked, or null when the request names none. */
+  /** max_tokens of each completion as asked, or null when the request names none. */
   maxTokens: number | null;
+  /** Completions asked for (OpenAI's `n`), each up to maxTokens; absent means one. */
+  choices?: number;
 }
 
 /** What the consumer has spent (used + reserved) in the current epoch, and requests this minute. */
@@ -123,9 +128,9 @@ export type BudgetSource =
 export interface Admitted {
   admitted: true;
   model: ModelPolicy;
-  /** max_tokens to forward: as asked, or the bound applied. */
+  /** max_tokens of each completion to forward: as asked, or the bound applied. */
   maxTokens: number;
-  /** The worst case reserved: prompt estimate + maxTokens. */
+  /** The worst case reserved: prompt estimate + maxTokens × choices. */
   reserve: number;
   /** Budgets with room for `reserve`, in the order to try (grants first, then the pool). */
   sources: readonly BudgetSource[];

@@ -16,6 +16,19 @@ export function createMetrics() {
       labelNames: ["decision", "reason", "model"] as const,
       registers,
     }),
+    /** Gateway calls without a live API key: counted here, not audited (a flood of keys writes nothing). */
+    unauthenticated: new Counter({
+      name: "commons_gateway_unauthenticated_total",
+      help: "Gateway calls refused for a missing, unknown or revoked API key",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    overdraftTokens: new Counter({
+      name: "commons_gateway_overdraft_tokens_total",
+      help: "Tokens the upstream billed beyond what was reserved for the call (charged all the same)",
+      labelNames: ["model"] as const,
+      registers,
+    }),
     gatewayOverhead: new Histogram({
       name: "commons_gateway_overhead_seconds",
       help: "Time the gateway adds to an AI call (decision, reservation, audit), without the upstream",

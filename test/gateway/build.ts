@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Insertable, Kysely } from "kysely";
 import OpenAI from "openai";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
@@ -9,8 +9,8 @@ import gatewayPlugin from "../../services/gateway/plugin.ts";
 import { createUpstream, type Upstream } from "../../services/gateway/upstream.ts";
 import { POLICY_CHANNEL } from "../../services/indexer/notifications.ts";
 import { loadConfig } from "../../services/shared/config.ts";
-import { createLogger } from "../../services/shared/logger.ts";
-import { createMetrics } from "../../services/shared/metrics.ts";
+import { createLogger, type Logger } from "../../services/shared/logger.ts";
+import { createMetrics, type Metrics } from "../../services/shared/metrics.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -27,6 +27,7 @@ export interface GatewayApp {
   baseURL: string;
   database: DatabaseHandle;
   upstream: Upstream;
+  metrics: Metrics;
   client(apiKey: string, options?: { purpose?: string }): OpenAI;
 }
 
@@ -36,19 +37,22 @@ export interface GatewayApp {
  */
 export async function buildGateway(
   t: Teardown,
-  o: { database: DatabaseHandle; upstreamUrl?: string; env?: Record<string, string>; now?: () => number },
+  o: {
+    database: DatabaseHandle;
+    upstreamUrl?: string;
+    env?: Record<string, string>;
+    now?: () => number;
+    /** The app's and the gateway's logger (silent by default). */
+    logger?: Logger;
+  },
 ): Promise<GatewayApp> {
   const config = loadConfig({ LOG_LEVEL: "silent", UPSTREAM_TIMEOUT_MS: "2000", ...o.env });
   const upstream = createUpstream({ url: o.upstreamUrl, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
-  const app = Fastify({ logger: false });
+  const logger = o.logger ?? createLogger("silent");
+  const metrics = createMetrics();
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
   await app.register(gatewayPlugin, {
-    deps: {
-      config,
-      logger: createLogger("silent"),
-      database: o.database,
-      metrics: createMetrics(),
-      now: o.now ?? Date.now,
-    },
+    deps: { config, logger, database: o.database, metrics, now: o.now ?? Date.now },
     upstream,
   });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -62,6 +66,7 @@ export async function buildGateway(
     baseURL,
     database: o.database,
     upstream,
+    metrics,
     client: (apiKey, options = {}) =>
       new OpenAI({
         apiKey,

@@ -138,6 +138,19 @@ t.test("what a call did not use goes back to the slice; an idle slice goes back 
   t.same(leases.held(key), { requests: 0, tokens: 0 });
 });
 
+t.test("a call billed beyond its worst case takes the excess from the slice, never below zero", async (t) => {
+  const { leases } = leasesFor();
+  const key = keyOf();
+  await takeOnceSliced(leases, key);
+  const held = leases.held(key).tokens;
+  t.equal(leases.takeUpTo(key.account, key.epochStart, AMOUNT), AMOUNT, "what the slice can spare");
+  t.equal(leases.held(key).tokens, held - AMOUNT);
+  t.equal(leases.takeUpTo(key.account, key.epochStart, held * 2), held - AMOUNT, "no more than it holds");
+  t.equal(leases.held(key).tokens, 0);
+  t.equal(leases.takeUpTo(key.account, key.epochStart, AMOUNT), 0, "an empty slice gives nothing");
+  t.equal(leases.takeUpTo("grant:none", key.epochStart, AMOUNT), 0, "nor does a slice this replica lacks");
+});
+
 t.test("close gives every slice back", async (t) => {
   const { leases } = leasesFor();
   const key = keyOf();

@@ -3,15 +3,14 @@ import OpenAI from "openai";
 import t, { type Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../../services/db/connection.ts";
-import { estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
+import { billedPromptTokens, startTestUpstream } from "../helpers/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const messages = [{ role: "user" as const, content: "hi" }];
 // The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.
-const cost = estimateChatPromptTokens(messages) + 1;
+const cost = billedPromptTokens({ messages }) + 1;
 
 /**
  * Two gateway replicas (each with its own connection pool, as separate processes would have) on one

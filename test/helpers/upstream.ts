@@ -1,49 +1,122 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { decode, encode } from "gpt-tokenizer";
-import {
-  chatInputText,
-  embeddingInputs,
-  estimateChatPromptTokens,
-  estimateEmbeddingTokens,
-} from "../../services/gateway/tokens.ts";
+import { countTokens, decode, encode } from "gpt-tokenizer";
 
 /**
  * Markers a test puts in a message to make this upstream misbehave on that one call:
- * `[fail]` answers 500, `[hang]` never answers, `[stall]` streams a few chunks and then goes silent.
+ * `[fail]` answers 500 (with provider details and a key in its body), `[hang]` never answers, `[stall]`
+ * streams a few chunks and then goes silent, `[accept-only]` starts a stream (the role, no content) and
+ * then sends nothing,
+ * `[stream-error]` streams a few chunks and then an error event (with provider details), `[overbill]`
+ * bills OVERBILLED more prompt tokens than the request holds (a provider that counts some input far above
+ * any estimate, as gpt-4o-mini counts images).
  */
 export const FAIL = "[fail]";
 export const HANG = "[hang]";
 export const STALL = "[stall]";
-/** Chunks a `[stall]` stream sends before going silent. */
+export const ACCEPT_ONLY = "[accept-only]";
+export const STREAM_ERROR = "[stream-error]";
+export const OVERBILL = "[overbill]";
+export const OVERBILLED = 5_000;
+/** Chunks a `[stall]` or `[stream-error]` stream sends first. */
 export const STALL_AFTER = 5;
+/** What this upstream's errors say: provider internals no client of the gateway may see. */
+export const PROVIDER_SECRET = "sk-provider-0123456789abcdef";
+
+/**
+ * What this upstream bills per image and per second of audio, as a provider does: 1,445 is the most a
+ * tiled OpenAI model bills for one image (85 + 8 tiles × 170 at high detail); 10 tokens a second of audio.
+ * Audio here is 16-bit mono at 8 kHz: 16,000 bytes a second.
+ */
+export const BILLED_PER_IMAGE = 1_445;
+const AUDIO_BYTES_PER_SECOND = 16_000;
+const AUDIO_TOKENS_PER_SECOND = 10;
 
 const WORDS = encode(" the commons decides which models serve whom and for what purpose".repeat(64));
+const plain = { disallowedSpecial: new Set<string>() };
+const tokens = (text: string) => (text === "" ? 0 : countTokens(text, plain));
+/** Tool definitions, tool calls and schemas reach the model as their JSON text (as chat templates render them). */
+const json = (value: unknown) => (value === undefined || value === null ? 0 : tokens(JSON.stringify(value)));
+
+type Json = Record<string, unknown>;
+
+function partTokens(content: unknown): number {
+  if (typeof content === "string") return tokens(content);
+  if (!Array.isArray(content)) return 0;
+  let total = 0;
+  for (const part of content as Json[]) {
+    if (part.type === "text") total += tokens(String(part.text));
+    if (part.type === "refusal") total += tokens(String(part.refusal));
+    if (part.type === "image_url") total += BILLED_PER_IMAGE;
+    if (part.type === "input_audio") {
+      const bytes = (String((part.input_audio as Json).data).length * 3) / 4;
+      total += Math.ceil((bytes / AUDIO_BYTES_PER_SECOND) * AUDIO_TOKENS_PER_SECOND);
+    }
+  }
+  return total;
+}
+
+/**
+ * The prompt tokens this upstream bills for a chat request: every input field the model reads. Written
+ * apart from the gateway's estimate (services/gateway/tokens.ts), so that tests can check that what the
+ * gateway reserves covers what a provider bills.
+ */
+export function billedPromptTokens(body: Json): number {
+  let total = 3;
+  for (const m of (body.messages ?? []) as Json[]) {
+    total += 4 + partTokens(m.content);
+    if (typeof m.name === "string") total += 1 + tokens(m.name);
+    if (typeof m.refusal === "string") total += tokens(m.refusal);
+    if (typeof m.tool_call_id === "string") total += tokens(m.tool_call_id);
+    for (const call of (m.tool_calls ?? []) as Json[]) total += json(call);
+    total += json(m.function_call);
+  }
+  for (const field of ["tools", "functions"] as const)
+    for (const item of (body[field] ?? []) as Json[]) total += json(item);
+  for (const field of ["tool_choice", "function_call"] as const)
+    if (typeof body[field] === "object") total += json(body[field]);
+  if ((body.response_format as Json | undefined)?.type !== "text") total += json(body.response_format);
+  return total;
+}
+
+/** A predicted output's tokens: the provider bills the rejected ones as completion tokens (here, all). */
+const predictionTokens = (body: Json) => partTokens((body.prediction as Json | undefined)?.content);
+
+/** The bound this upstream honours: the larger of the two fields, as a lenient provider might. */
+const boundOf = (body: Json) => Math.max(Number(body.max_tokens ?? 0), Number(body.max_completion_tokens ?? 0)) || 16;
+
+/** Every text of a request, for the markers. */
+function textOf(body: Json): string {
+  return JSON.stringify(body.input ?? body.messages ?? "");
+}
 
 export interface TestUpstream {
   /** Base URL, as UPSTREAM_URL takes it (…/v1). */
   url: string;
   /** Every request body received, in order. */
-  bodies: Record<string, unknown>[];
+  bodies: Json[];
+  /** Every usage this upstream reported, in order (what it billed). */
+  billed: { prompt_tokens: number; completion_tokens: number; total_tokens: number }[];
   /** Requests whose connection closed before the answer finished (the gateway hung up). */
   abandoned: number;
   close(): Promise<void>;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readJson(req: IncomingMessage): Promise<Json> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json;
 }
 
 /**
- * A real local HTTP server speaking OpenAI's wire format: chat completions (JSON and server-sent
- * events with a final usage chunk) and embeddings. A completion is exactly `max_tokens` tokens and its
- * usage is exact, so tests can predict every charge.
+ * A real local HTTP server speaking OpenAI's wire format: chat completions (JSON and server-sent events
+ * with a final usage chunk) and embeddings. It bills like a provider: its usage counts every input field
+ * (billedPromptTokens), images and audio at a provider's rates, `n` completions of exactly the bound it
+ * honours, and a prediction's tokens as completion tokens.
  */
 export async function startTestUpstream(): Promise<TestUpstream> {
-  const state = { bodies: [] as Record<string, unknown>[], abandoned: 0 };
+  const state = { bodies: [] as Json[], billed: [] as TestUpstream["billed"], abandoned: 0 };
   const hung = new Set<ServerResponse>();
 
   const server = createServer(async (req, res) => {
@@ -53,11 +126,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     });
     const body = await readJson(req);
     state.bodies.push(body);
-    const messages = (body.messages ?? []) as { content?: unknown }[];
-    const text = req.url?.endsWith("/embeddings") ? JSON.stringify(body.input) : chatInputText(messages);
+    const text = textOf(body);
     if (text.includes(FAIL)) {
       res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: "the test upstream failed on request", type: "server_error" } }));
+      const message = `internal error at https://provider.internal/v1?key=${PROVIDER_SECRET} for org-commons`;
+      res.end(JSON.stringify({ error: { message, type: "server_error" } }));
       return;
     }
     if (text.includes(HANG)) {
@@ -65,25 +138,34 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       return;
     }
     if (req.url === "/v1/embeddings") {
-      const inputs = embeddingInputs(body.input) ?? [];
-      const tokens = estimateEmbeddingTokens(inputs);
+      const input = body.input;
+      const inputs: unknown[] = typeof input === "string" ? [input] : (input as unknown[]);
+      const lists = inputs.every((i) => typeof i === "number") ? [inputs] : inputs;
+      const prompt = lists.reduce<number>(
+        (n, i) => n + (typeof i === "string" ? tokens(i) : (i as number[]).length),
+        0,
+      );
+      const usage = { prompt_tokens: prompt, completion_tokens: 0, total_tokens: prompt };
+      state.billed.push(usage);
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
           object: "list",
           model: body.model,
-          data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
-          usage: { prompt_tokens: tokens, total_tokens: tokens },
+          data: lists.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
+          usage: { prompt_tokens: prompt, total_tokens: prompt },
         }),
       );
       return;
     }
-    const n = Number(body.max_completion_tokens ?? body.max_tokens ?? 16);
-    const tokens = WORDS.slice(0, n);
+    const completion = WORDS.slice(0, boundOf(body));
+    const choices = Number(body.n ?? 1);
+    const prompt = billedPromptTokens(body) + (text.includes(OVERBILL) ? OVERBILLED : 0);
+    const completionTokens = completion.length * choices + predictionTokens(body);
     const usage = {
-      prompt_tokens: estimateChatPromptTokens(messages),
-      completion_tokens: tokens.length,
-      total_tokens: estimateChatPromptTokens(messages) + tokens.length,
+      prompt_tokens: prompt,
+      completion_tokens: completionTokens,
+      total_tokens: prompt + completionTokens,
     };
     const base = {
       id: "chatcmpl-test",
@@ -91,34 +173,53 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       model: body.model,
       system_fingerprint: "test-upstream",
     };
+    const indexes = Array.from({ length: choices }, (_, index) => index);
     if (body.stream !== true) {
+      state.billed.push(usage);
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
           ...base,
           object: "chat.completion",
-          choices: [{ index: 0, message: { role: "assistant", content: decode(tokens) }, finish_reason: "length" }],
+          choices: indexes.map((index) => ({
+            index,
+            message: { role: "assistant", content: decode(completion) },
+            finish_reason: "length",
+          })),
           usage,
         }),
       );
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream" });
-    const send = (choices: unknown[], chunkUsage: unknown = null) =>
+    const send = (chunkChoices: unknown[], chunkUsage: unknown = null) =>
       res.write(
-        `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices, usage: chunkUsage })}\n\n`,
+        `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: chunkChoices, usage: chunkUsage })}\n\n`,
       );
+    if (text.includes(ACCEPT_ONLY)) {
+      // As OpenAI starts a stream: the role, with no content yet.
+      send(indexes.map((index) => ({ index, delta: { role: "assistant", content: "" }, finish_reason: null })));
+      hung.add(res);
+      return;
+    }
     const stall = text.includes(STALL);
-    for (let i = 0; i < tokens.length; i++) {
-      if (stall && i === STALL_AFTER) {
-        hung.add(res);
+    const streamError = text.includes(STREAM_ERROR);
+    for (let i = 0; i < completion.length; i++) {
+      if ((stall || streamError) && i === STALL_AFTER) {
+        if (streamError) {
+          const message = `overloaded: shard 7 of https://provider.internal/v1?key=${PROVIDER_SECRET}`;
+          res.end(`data: ${JSON.stringify({ error: { message, type: "server_error" } })}\n\n`);
+        } else hung.add(res);
         return;
       }
-      send([{ index: 0, delta: { content: decode([tokens[i] as number]) }, finish_reason: null }]);
+      send(
+        indexes.map((index) => ({ index, delta: { content: decode([completion[i] as number]) }, finish_reason: null })),
+      );
       // Yield between chunks so that the stream really arrives in pieces.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    send([{ index: 0, delta: {}, finish_reason: "length" }]);
+    send(indexes.map((index) => ({ index, delta: {}, finish_reason: "length" })));
+    state.billed.push(usage);
     const options = body.stream_options as { include_usage?: boolean } | undefined;
     if (options?.include_usage) send([], usage);
     res.end("data: [DONE]\n\n");
@@ -131,6 +232,9 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     url: `http://127.0.0.1:${port}/v1`,
     get bodies() {
       return state.bodies;
+    },
+    get billed() {
+      return state.billed;
     },
     get abandoned() {
       return state.abandoned;

@@ -45,9 +45,10 @@ t.test("logs never carry a key or a secret, and name the audit record of every g
     )
     .filter((entry) => entry.msg === "request completed" && entry.auditId !== undefined);
   t.same(
-    completed.map((entry) => entry.auditId).sort(),
-    [refused.headers.get("x-request-id"), unknownKey.headers.get("x-request-id")].sort(),
-    "each gateway call's completion names the audit record its answer named",
+    completed.map((entry) => entry.auditId),
+    // A call without a live key has no audit record (it is counted, not audited): only the other.
+    [refused.headers.get("x-request-id")],
+    "each audited gateway call's completion names the audit record its answer named",
   );
   t.ok(
     completed.every((entry) => entry.reqId === "caller-chosen-id"),

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import t from "tap";
+import { blockedTermForm } from "../../services/policy/content.ts";
 import { checkOrder, decide } from "../../services/policy/decide.ts";
-import type { ConsumerUsage, DecisionRequest, PolicySnapshot } from "../../services/policy/types.ts";
+import type { ConsumerUsage, DecisionRequest, ModelPolicy, PolicySnapshot } from "../../services/policy/types.ts";
 import { nowArb, requestArb, snapshotArb, usageArb } from "./fixtures.ts";
 
 type Rule = (typeof checkOrder)[number];
@@ -23,11 +24,17 @@ function brokenRules(s: PolicySnapshot, r: DecisionRequest, u: ConsumerUsage, no
     const allowed = model.allowedPurposes.map((p) => p.toLowerCase());
     if (r.purpose === null || !allowed.includes(r.purpose)) broken.add("PURPOSE_NOT_ALLOWED");
   }
-  if (model?.blockedTerms.some((term) => r.content.includes(term.toLowerCase()))) broken.add("CONTENT_BLOCKED");
-  if (model && r.maxTokens !== null && r.maxTokens > model.maxTokensPerRequest) broken.add("MAX_TOKENS_EXCEEDED");
+  if (model?.blockedTerms.some((term) => r.content.includes(blockedTermForm(term)))) broken.add("CONTENT_BLOCKED");
+  const choices = r.choices ?? 1;
+  // Each completion's bound: as asked, else the default within the limit the completions share.
+  const bound = (m: ModelPolicy) =>
+    r.maxTokens ?? Math.min(s.settings.defaultMaxTokens, Math.floor(m.maxTokensPerRequest / choices));
+  if (model && (bound(model) * choices > model.maxTokensPerRequest || (r.maxTokens === null && bound(model) < 1))) {
+    broken.add("MAX_TOKENS_EXCEEDED");
+  }
   if (model && u.requestsThisMinute >= model.requestsPerMinute) broken.add("RATE_LIMITED");
   if (model && r.consumer !== null) {
-    const cost = r.promptTokens + (r.maxTokens ?? Math.min(s.settings.defaultMaxTokens, model.maxTokensPerRequest));
+    const cost = r.promptTokens + bound(model) * choices;
     const t = Math.floor(now / 1000);
     const grantRoom = (s.grantsByConsumer.get(r.consumer) ?? [])
       .filter((g) => g.start <= t && t < g.end && (g.modelId === "" || g.modelId === r.modelId))
@@ -63,7 +70,8 @@ t.test("an admitted call reserves its worst case from budgets that have room for
       return (
         model !== undefined &&
         d.maxTokens <= model.maxTokensPerRequest &&
-        d.reserve === r.promptTokens + d.maxTokens &&
+        d.maxTokens * (r.choices ?? 1) <= model.maxTokensPerRequest &&
+        d.reserve === r.promptTokens + d.maxTokens * (r.choices ?? 1) &&
         d.sources.length > 0 &&
         d.sources.every((src) => src.remaining >= d.reserve) &&
         // grants are offered before the pool

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { normalizeContent } from "../../services/policy/content.ts";
 import { buildSnapshot } from "../../services/policy/snapshot.ts";
 import type { ConsumerUsage, DecisionRequest, PolicySnapshot } from "../../services/policy/types.ts";
 
@@ -98,9 +99,10 @@ export const requestArb: fc.Arbitrary<DecisionRequest> = fc.record({
   purpose: fc.option(fc.constantFrom(...purposes.map((p) => p.toLowerCase()), "gaming"), { nil: null }),
   content: fc
     .array(fc.constantFrom("hello", "world", ...terms), { maxLength: 4 })
-    .map((words) => words.join(" ").toLowerCase()),
+    .map((words) => normalizeContent(words.join(" "))),
   promptTokens: fc.integer({ min: 1, max: 300 }),
   maxTokens: fc.option(fc.integer({ min: 1, max: 500 }), { nil: null }),
+  choices: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 500 })),
 });
 
 export const usageArb: fc.Arbitrary<ConsumerUsage> = fc.record({
