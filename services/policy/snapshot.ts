@@ -1,5 +1,5 @@
 import type { PolicyRows } from "../db/gateway-policy-rows.ts";
-import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, SnapshotSettings } from "./types.ts";
+import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, Provenance, SnapshotSettings } from "./types.ts";
 
 /** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
 const FALLBACK_EPOCH_SECONDS = 86_400;
@@ -53,20 +53,42 @@ function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
   };
 }
 
-function poolPolicy(row: PolicyRows["pool"]): PoolPolicy {
+function provenanceOf(row: {
+  proposal_id: string | null;
+  tx_hash: string;
+  block_number: number;
+  block_time: number;
+}): Provenance {
+  return {
+    proposalId: row.proposal_id,
+    txHash: row.tx_hash,
+    blockNumber: Number(row.block_number),
+    blockTime: Number(row.block_time),
+  };
+}
+
+/** The community pool in force and who may draw on it, from the newest index rows of each. */
+export function poolPolicy(rows: Pick<PolicyRows, "pool" | "poolEligibility">): PoolPolicy {
+  const { pool: row, poolEligibility: eligibility } = rows;
+  const minVotes = {
+    minVotes: eligibility === null ? 0n : BigInt(eligibility.min_votes),
+    minVotesProvenance: eligibility === null ? null : provenanceOf(eligibility),
+  };
   if (row === null) {
-    return { allowancePerAddress: 0, poolSizePerEpoch: 0, epochLength: FALLBACK_EPOCH_SECONDS, provenance: null };
+    return {
+      allowancePerAddress: 0,
+      poolSizePerEpoch: 0,
+      epochLength: FALLBACK_EPOCH_SECONDS,
+      provenance: null,
+      ...minVotes,
+    };
   }
   return {
     allowancePerAddress: tokenAmount(row.allowance_per_address),
     poolSizePerEpoch: tokenAmount(row.pool_size_per_epoch),
     epochLength: Number(row.epoch_length),
-    provenance: {
-      proposalId: row.proposal_id,
-      txHash: row.tx_hash,
-      blockNumber: Number(row.block_number),
-      blockTime: Number(row.block_time),
-    },
+    provenance: provenanceOf(row),
+    ...minVotes,
   };
 }
 
@@ -92,12 +114,13 @@ export function buildSnapshot(rows: PolicyRows, settings: SnapshotSettings): Pol
   return {
     models,
     grantsByConsumer,
-    pool: poolPolicy(rows.pool),
+    pool: poolPolicy(rows),
     index:
       checkpoint === null
         ? null
         : {
             blockNumber: Number(checkpoint.block_number),
+            blockTime: Number(checkpoint.block_time),
             headBlock: Number(checkpoint.head_block),
             heartbeatAt: checkpoint.updated_at.getTime(),
           },

@@ -51,11 +51,27 @@ export interface PoolPolicy {
   /** Seconds; epochs are [t - t % epochLength, + epochLength). */
   epochLength: number;
   provenance: Provenance | null;
+  /**
+   * Voting power (token wei) an address needs at the start of the epoch to draw on the pool; 0n: every
+   * address may. Measured at the epoch's start so that tokens moved during an epoch count only from the
+   * next one: N wallets need N times the minimum, delegated before the epoch began.
+   */
+  minVotes: bigint;
+  /** Where the minimum came from (null until the index has seen one: then it is 0). */
+  minVotesProvenance: Provenance | null;
+}
+
+/** A consumer's voting power at the start of an epoch, as the index knows it for sure. */
+export interface PoolStanding {
+  epochStart: number;
+  votes: bigint;
 }
 
 /** How current the index is: the indexer refreshes `heartbeatAt` on every successful poll. */
 export interface IndexFreshness {
   blockNumber: number;
+  /** Timestamp of the last indexed block (the token's clock). */
+  blockTime: number;
   headBlock: number;
   /** Unix milliseconds. */
   heartbeatAt: number;
@@ -93,6 +109,11 @@ export interface DecisionRequest {
   promptTokens: number;
   /** max_tokens as asked, or null when the request names none. */
   maxTokens: number | null;
+  /**
+   * The consumer's voting power at the current epoch's start, loaded at the edge when the pool has a
+   * minimum. Null when not loaded or not yet settled in the index: then the pool is not a source.
+   */
+  poolStanding: PoolStanding | null;
 }
 
 /** What the consumer has spent (used + reserved) in the current epoch, and requests this minute. */
