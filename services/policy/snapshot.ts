@@ -1,5 +1,5 @@
 import type { PolicyRows } from "../db/gateway-policy-rows.ts";
-import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, Provenance, SnapshotSettings } from "./types.ts";
+import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, SnapshotSettings } from "./types.ts";
 
 /** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
 const FALLBACK_EPOCH_SECONDS = 86_400;
@@ -53,42 +53,30 @@ function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
   };
 }
 
-function provenanceOf(row: {
-  proposal_id: string | null;
-  tx_hash: string;
-  block_number: number;
-  block_time: number;
-}): Provenance {
-  return {
-    proposalId: row.proposal_id,
-    txHash: row.tx_hash,
-    blockNumber: Number(row.block_number),
-    blockTime: Number(row.block_time),
-  };
-}
-
 /** The community pool in force and who may draw on it, from the newest index rows of each. */
 export function poolPolicy(rows: Pick<PolicyRows, "pool" | "poolEligibility">): PoolPolicy {
-  const { pool: row, poolEligibility: eligibility } = rows;
-  const minVotes = {
-    minVotes: eligibility === null ? 0n : BigInt(eligibility.min_votes),
-    minVotesProvenance: eligibility === null ? null : provenanceOf(eligibility),
-  };
+  const row = rows.pool;
+  const minVotes = rows.poolEligibility === null ? 0n : BigInt(rows.poolEligibility.min_votes);
   if (row === null) {
     return {
       allowancePerAddress: 0,
       poolSizePerEpoch: 0,
       epochLength: FALLBACK_EPOCH_SECONDS,
       provenance: null,
-      ...minVotes,
+      minVotes,
     };
   }
   return {
+    minVotes,
     allowancePerAddress: tokenAmount(row.allowance_per_address),
     poolSizePerEpoch: tokenAmount(row.pool_size_per_epoch),
     epochLength: Number(row.epoch_length),
-    provenance: provenanceOf(row),
-    ...minVotes,
+    provenance: {
+      proposalId: row.proposal_id,
+      txHash: row.tx_hash,
+      blockNumber: Number(row.block_number),
+      blockTime: Number(row.block_time),
+    },
   };
 }
 
@@ -120,7 +108,6 @@ export function buildSnapshot(rows: PolicyRows, settings: SnapshotSettings): Pol
         ? null
         : {
             blockNumber: Number(checkpoint.block_number),
-            blockTime: Number(checkpoint.block_time),
             headBlock: Number(checkpoint.head_block),
             heartbeatAt: checkpoint.updated_at.getTime(),
           },

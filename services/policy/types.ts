@@ -57,8 +57,6 @@ export interface PoolPolicy {
    * next one: N wallets need N times the minimum, delegated before the epoch began.
    */
   minVotes: bigint;
-  /** Where the minimum came from (null until the index has seen one: then it is 0). */
-  minVotesProvenance: Provenance | null;
 }
 
 /** A consumer's voting power at the start of an epoch, as the index knows it for sure. */
@@ -70,8 +68,6 @@ export interface PoolStanding {
 /** How current the index is: the indexer refreshes `heartbeatAt` on every successful poll. */
 export interface IndexFreshness {
   blockNumber: number;
-  /** Timestamp of the last indexed block (the token's clock). */
-  blockTime: number;
   headBlock: number;
   /** Unix milliseconds. */
   heartbeatAt: number;

@@ -125,6 +125,17 @@ t.test("a proposal sets the pool's minimum; it is indexed and enforced at the ne
     allocations: { communityPool: { minVotes: string; minVotesEnactedBy: { proposalId: string } } };
   }>("{ allocations { communityPool { minVotes minVotesEnactedBy { proposalId } } } }");
   t.same(allocations.communityPool, { minVotes: MIN.toString(), minVotesEnactedBy: { proposalId } });
+  const { proposal } = await api.request<{ proposal: { kinds: string[]; actions: unknown[] } }>(
+    `query ($id: BigInt!) {
+      proposal(id: $id) { kinds actions { kind ... on SetPoolEligibilityAction { minVotes } } }
+    }`,
+    { id: proposalId },
+  );
+  t.same(
+    proposal,
+    { kinds: ["SET_POOL_ELIGIBILITY"], actions: [{ kind: "SET_POOL_ELIGIBILITY", minVotes: MIN.toString() }] },
+    "the index decoded the proposal's action",
+  );
   const refusal = await until(async () => {
     const outcome = await call(earlySybilKey.key);
     return outcome.code === "ADMITTED" ? undefined : outcome;
