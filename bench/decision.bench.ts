@@ -62,6 +62,7 @@ export default async function decisionBench() {
           block_time: 1,
           tx_hash: "0x",
         },
+        poolEligibility: null,
         checkpoint: {
           id: "main",
           chain_id: 1,
@@ -90,6 +91,7 @@ export default async function decisionBench() {
       content: i % 23 === 0 ? `${prompt} blocked-term-${i % MODELS}-3` : prompt,
       promptTokens: 120,
       maxTokens: i % 5 === 0 ? null : 512,
+      poolStanding: null,
     }));
     const usage: ConsumerUsage = {
       requestsThisMinute: 3,

@@ -59,6 +59,7 @@ export default async function gasBench() {
         ["grant", grant("bench-model")],
         ["revoke", { kind: "REVOKE_ALLOCATION", grantId: 1n }],
         ["setCommunityPool", pool],
+        ["setPoolEligibility", { kind: "SET_POOL_ELIGIBILITY", minVotes: 100n * 10n ** 18n }],
         ["setVotingPeriod", { kind: "UPDATE_GOVERNOR_SETTING", setting: "VOTING_PERIOD", value: 600n }],
       ];
       for (const [name, action] of throughGovernance) {
@@ -84,6 +85,7 @@ export default async function gasBench() {
       await direct("allocator.grant", grant("direct-model"));
       await direct("allocator.revoke", { kind: "REVOKE_ALLOCATION", grantId });
       await direct("allocator.setCommunityPool", { ...pool, allowancePerAddress: 5_000n });
+      await direct("allocator.setPoolEligibility", { kind: "SET_POOL_ELIGIBILITY", minVotes: 200n * 10n ** 18n });
 
       return {
         rows,

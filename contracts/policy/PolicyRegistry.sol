@@ -45,6 +45,8 @@ contract PolicyRegistry is Ownable {
     error RegistryUnknownModel(string modelId);
     /// @notice The model is already suspended.
     error RegistryAlreadySuspended(string modelId, uint64 version);
+    /// @notice The registry cannot be left without an owner: no policy could ever change again.
+    error RegistryOwnershipNotRenounceable();
 
     /// @notice A model's policy was set; `previousVersion` is 0 for a new model.
     event PolicySet(
@@ -106,6 +108,12 @@ contract PolicyRegistry is Ownable {
         policy.version = version;
         policy.suspended = true;
         emit ModelSuspended(key, modelId, previous, version, reason);
+    }
+
+    /// @notice Disabled: a vote must never leave the registry without its owner, the timelock.
+    /// @dev Always reverts, so a passed proposal that calls it fails at execution and changes nothing.
+    function renounceOwnership() public pure override {
+        revert RegistryOwnershipNotRenounceable();
     }
 
     /// @notice The policy in force for `modelId` (version 0 when there is none).

@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 
 /// @title AI Commons resource allocator
@@ -11,6 +13,10 @@ import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 /// @dev Amounts are AI tokens (prompt + completion) per epoch. An epoch is the window
 /// [t - t % epochLength, + epochLength) in Unix seconds: it follows from the clock alone, so no reset
 /// job exists, and every replica of the gateway computes the same epoch.
+/// The pool is for people, not scripts: an address draws on it only if it held `poolMinVotes` voting
+/// power at the start of the epoch (the token's checkpoints, `getPastVotes(account, epochStart)`), so
+/// N wallets need N times the minimum, delegated before the epoch began; tokens moved during the epoch
+/// count from the next one.
 contract ResourceAllocator is Ownable {
     /// @notice A grant of compute to one address.
     struct Grant {
@@ -30,9 +36,21 @@ contract ResourceAllocator is Ownable {
         uint64 epochLength;
     }
 
+    /// @notice The pool's minimum voting power may be at most the token's total supply divided by this:
+    /// governance can raise the bar against scripts, but the bar always leaves room for at least this
+    /// many addresses to qualify at once, so the pool cannot be closed to all but a few holders.
+    uint256 public constant POOL_MIN_VOTES_SUPPLY_DIVISOR = 10_000;
+
+    /// @notice The governance token whose past voting power decides who may draw on the pool.
+    IVotes public immutable VOTES_TOKEN;
+    /// @notice The highest `poolMinVotes` governance may set: the token's supply (fixed at deployment)
+    /// divided by POOL_MIN_VOTES_SUPPLY_DIVISOR.
+    uint256 public immutable MAX_POOL_MIN_VOTES;
+
     uint256 private _nextGrantId = 1;
     mapping(uint256 grantId => Grant) private _grants;
     CommunityPool private _pool;
+    uint256 private _poolMinVotes;
 
     /// @notice The grantee is the zero address.
     error AllocatorZeroAddress();
@@ -50,6 +68,10 @@ contract ResourceAllocator is Ownable {
     error AllocatorZeroEpochLength();
     /// @notice One address's allowance cannot exceed the whole pool.
     error AllocatorAllowanceExceedsPool(uint128 allowancePerAddress, uint128 poolSizePerEpoch);
+    /// @notice The pool's minimum voting power is above `maximum` (see MAX_POOL_MIN_VOTES).
+    error AllocatorPoolMinVotesTooHigh(uint256 minVotes, uint256 maximum);
+    /// @notice The allocator cannot be left without an owner: grants and the pool would be frozen forever.
+    error AllocatorOwnershipNotRenounceable();
 
     /// @notice A grant was made.
     event GrantCreated(
@@ -64,11 +86,23 @@ contract ResourceAllocator is Ownable {
     event GrantRevoked(uint256 indexed grantId, address indexed grantee);
     /// @notice The community pool was changed, from `previous` to `current`.
     event CommunityPoolSet(CommunityPool previous, CommunityPool current);
+    /// @notice The voting power an address needs at the start of an epoch to draw on the pool changed.
+    event PoolEligibilitySet(uint256 previousMinVotes, uint256 minVotes);
 
     /// @param timelock The owner: the governance timelock.
+    /// @param token The governance token (ERC20Votes): its past votes decide pool eligibility.
     /// @param pool The initial community pool.
-    constructor(address timelock, CommunityPool memory pool) Ownable(timelock) {
+    /// @param initialPoolMinVotes The initial minimum voting power for the pool (0: every address).
+    constructor(
+        address timelock,
+        IVotes token,
+        CommunityPool memory pool,
+        uint256 initialPoolMinVotes
+    ) Ownable(timelock) {
+        VOTES_TOKEN = token;
+        MAX_POOL_MIN_VOTES = IERC20(address(token)).totalSupply() / POOL_MIN_VOTES_SUPPLY_DIVISOR;
         _setCommunityPool(pool);
+        _setPoolEligibility(initialPoolMinVotes);
     }
 
     /// @notice Grants `tokensPerEpoch` to `grantee` from `start` until `end` (exclusive).
@@ -111,6 +145,18 @@ contract ResourceAllocator is Ownable {
         _setCommunityPool(pool);
     }
 
+    /// @notice Sets the voting power an address needs at the start of an epoch to draw on the pool.
+    /// @param minVotes Voting power in token units (wei); 0 opens the pool to every address.
+    function setPoolEligibility(uint256 minVotes) external onlyOwner {
+        _setPoolEligibility(minVotes);
+    }
+
+    /// @notice Disabled: a vote must never leave the allocator without its owner, the timelock.
+    /// @dev Always reverts, so a passed proposal that calls it fails at execution and changes nothing.
+    function renounceOwnership() public pure override {
+        revert AllocatorOwnershipNotRenounceable();
+    }
+
     /// @notice The grant with id `grantId` (grantee zero when none).
     /// @param grantId The grant.
     /// @return The grant.
@@ -128,6 +174,24 @@ contract ResourceAllocator is Ownable {
     /// @return The pool.
     function communityPool() external view returns (CommunityPool memory) {
         return _pool;
+    }
+
+    /// @notice The voting power an address needs at the start of an epoch to draw on the pool.
+    /// @return Voting power in token units (wei); 0 when every address may.
+    function poolMinVotes() external view returns (uint256) {
+        return _poolMinVotes;
+    }
+
+    /// @notice Whether `account` may draw on the pool in the epoch that contains `timestamp`: its voting
+    /// power at that epoch's start was at least `poolMinVotes`.
+    /// @dev Reverts (ERC5805FutureLookup, from the token) while the epoch's start is not yet in the past
+    /// of the token's clock, unless the minimum is 0.
+    /// @param account The address.
+    /// @param timestamp Unix seconds within the epoch.
+    /// @return True when the account is eligible.
+    function isPoolEligible(address account, uint256 timestamp) external view returns (bool) {
+        uint256 minimum = _poolMinVotes;
+        return minimum == 0 || VOTES_TOKEN.getPastVotes(account, epochStart(timestamp)) >= minimum;
     }
 
     /// @notice First second of the epoch that contains `timestamp`.
@@ -154,5 +218,12 @@ contract ResourceAllocator is Ownable {
         CommunityPool memory previous = _pool;
         _pool = pool;
         emit CommunityPoolSet(previous, pool);
+    }
+
+    function _setPoolEligibility(uint256 minVotes) private {
+        if (minVotes > MAX_POOL_MIN_VOTES) revert AllocatorPoolMinVotesTooHigh(minVotes, MAX_POOL_MIN_VOTES);
+        uint256 previous = _poolMinVotes;
+        _poolMinVotes = minVotes;
+        emit PoolEligibilitySet(previous, minVotes);
     }
 }

@@ -32,6 +32,8 @@ export type Action =
     }
   | { kind: "REVOKE_ALLOCATION"; grantId: bigint }
   | { kind: "SET_COMMUNITY_POOL"; allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number }
+  /** The voting power (token wei) an address needs at an epoch's start to draw on the pool; 0: everyone. */
+  | { kind: "SET_POOL_ELIGIBILITY"; minVotes: bigint }
   | { kind: "UPDATE_GOVERNOR_SETTING"; setting: GovernorSetting; value: bigint }
   /** A call this service does not know how to read (kept verbatim, never dropped). */
   | { kind: "UNKNOWN"; target: string; calldata: string };
@@ -59,6 +61,12 @@ const MAX_UINT48 = 2n ** 48n - 1n;
 const MAX_UINT64 = 2n ** 64n - 1n;
 const MAX_UINT128 = 2n ** 128n - 1n;
 const MAX_UINT256 = 2n ** 256n - 1n;
+
+/**
+ * The allocator's POOL_MIN_VOTES_SUPPLY_DIVISOR: the pool's minimum voting power is at most the token's
+ * (fixed) supply divided by this.
+ */
+export const POOL_MIN_VOTES_SUPPLY_DIVISOR = 10_000n;
 
 function invalid(index: number, field: string, problem: string): never {
   throw new AppError("BAD_USER_INPUT", `actions[${index}].${field} ${problem}`, { details: { index, field } });
@@ -160,6 +168,11 @@ export function validateAction(action: Action, index: number): void {
         invalid(index, "allowancePerAddress", "must not exceed poolSizePerEpoch");
       }
       return;
+    case "SET_POOL_ELIGIBILITY":
+      // The allocator's upper bound (a fraction of the token's supply) is checked at execution; the
+      // supply is fixed at deployment, so a draft above it would only waste a vote.
+      checkRange(index, "minVotes", action.minVotes, 0n, MAX_UINT256);
+      return;
     case "UPDATE_GOVERNOR_SETTING": {
       const bounds = governorSettingBounds[action.setting];
       if (!bounds) invalid(index, "setting", "is not a governor setting");
@@ -207,6 +220,8 @@ export function encodeAction(contracts: Deployment["contracts"], action: Action)
           epochLength: action.epochLength,
         },
       ]);
+    case "SET_POOL_ELIGIBILITY":
+      return call(contracts.allocator, "allocator", "setPoolEligibility", [action.minVotes]);
     case "UPDATE_GOVERNOR_SETTING":
       return call(contracts.governor, "governor", governorSettingFunctions[action.setting], [action.value]);
     case "UNKNOWN":
@@ -268,6 +283,9 @@ export function decodeCall(contracts: Deployment["contracts"], target: string, c
           poolSizePerEpoch: BigInt(p.poolSizePerEpoch),
           epochLength: Number(p.epochLength),
         };
+      }
+      if (parsed?.name === "setPoolEligibility") {
+        return { kind: "SET_POOL_ELIGIBILITY", minVotes: BigInt(parsed.args[0]) };
       }
     } else if (to === contracts.governor) {
       const parsed = contractInterface("governor").parseTransaction({ data });

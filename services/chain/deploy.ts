@@ -14,9 +14,17 @@ export interface DeployConfig {
   };
   timelockDelay: number;
   pool: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
+  /** Voting power (token wei) an address needs at an epoch's start to draw on the pool; 0: every address. */
+  poolMinVotes: bigint;
 }
 
-/** Settings that suit a development chain: short periods, generous pool. */
+/**
+ * Settings that suit a development chain: short periods, generous pool, and a pool open to every
+ * address (poolMinVotes 0). Eligibility is measured at the epoch's start, and every wallet of a
+ * development chain gets its tokens after that (the chain starts with the service, the demo funds new
+ * wallets just before it spends): any positive minimum would close the pool to all of them until the
+ * next epoch. Tests and real deployments set one (docs/security.md).
+ */
 export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 18n): DeployConfig {
   return {
     holders: holders.map((address) => ({ address, amount })),
@@ -29,6 +37,7 @@ export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 
     },
     timelockDelay: 60,
     pool: { allowancePerAddress: 2_000n, poolSizePerEpoch: 1_000_000n, epochLength: 86_400 },
+    poolMinVotes: 0n,
   };
 }
 
@@ -58,7 +67,7 @@ export async function deploySystem(deployer: Signer, config: DeployConfig): Prom
   const timelock = await deploy("timelock", config.timelockDelay, [], [ZeroAddress], deployerAddress);
   const governor = await deploy("governor", token.address, timelock.address, config.governor);
   const registry = await deploy("registry", timelock.address);
-  const allocator = await deploy("allocator", timelock.address, config.pool);
+  const allocator = await deploy("allocator", timelock.address, token.address, config.pool, config.poolMinVotes);
 
   const timelockIface = contractInterface("timelock");
   const send = async (data: string) => {

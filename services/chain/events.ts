@@ -76,6 +76,7 @@ export type GovernanceEvent = EventOrigin &
       }
     | { type: "GrantRevoked"; grantId: bigint }
     | { type: "CommunityPoolSet"; pool: PoolParams }
+    | { type: "PoolEligibilitySet"; minVotes: bigint }
   );
 
 const settingEvents: Record<string, GovernorSettingName> = {
@@ -101,7 +102,7 @@ const watched: Record<Exclude<ContractRole, never>, string[]> = {
   ],
   timelock: ["CallExecuted", "Cancelled"],
   registry: ["PolicySet", "ModelSuspended"],
-  allocator: ["GrantCreated", "GrantRevoked", "CommunityPoolSet"],
+  allocator: ["GrantCreated", "GrantRevoked", "CommunityPoolSet", "PoolEligibilitySet"],
 };
 
 /** The eth_getLogs filter for a deployment: its five addresses and the topics of the watched events. */
@@ -296,6 +297,8 @@ function toEvent(name: string, a: Result): EventBody | null {
         },
       };
     }
+    case "PoolEligibilitySet":
+      return { type: "PoolEligibilitySet", minVotes: BigInt(a.minVotes) };
     default:
       return null;
   }

@@ -4,6 +4,7 @@ import type {
   GrantsTable,
   IndexerCheckpointTable,
   PolicyVersionsTable,
+  PoolEligibilityVersionsTable,
 } from "./index-tables.ts";
 import type { Database } from "./schema.ts";
 
@@ -15,6 +16,8 @@ export interface PolicyRows {
   grants: Selectable<GrantsTable>[];
   /** The community pool in force, if the index has seen one. */
   pool: Selectable<CommunityPoolVersionsTable> | null;
+  /** The pool's minimum voting power in force, if the index has seen one. */
+  poolEligibility: Selectable<PoolEligibilityVersionsTable> | null;
   checkpoint: Selectable<IndexerCheckpointTable> | null;
 }
 
@@ -32,19 +35,32 @@ export async function loadPolicyRows(db: Kysely<Database>): Promise<PolicyRows> 
         .orderBy("version", "desc")
         .execute();
       const grants = await trx.selectFrom("grants").selectAll().where("revoked", "=", false).execute();
-      const pool = await trx
-        .selectFrom("community_pool_versions")
-        .selectAll()
-        .orderBy("block_number", "desc")
-        .orderBy("log_index", "desc")
-        .limit(1)
-        .executeTakeFirst();
+      const pool = await loadPoolRows(trx);
       const checkpoint = await trx
         .selectFrom("indexer_checkpoint")
         .selectAll()
         .orderBy("updated_at", "desc")
         .limit(1)
         .executeTakeFirst();
-      return { policies, grants, pool: pool ?? null, checkpoint: checkpoint ?? null };
+      return { policies, grants, ...pool, checkpoint: checkpoint ?? null };
     });
+}
+
+/** The community pool and its minimum voting power in force (the newest row of each). */
+export async function loadPoolRows(db: Kysely<Database>): Promise<Pick<PolicyRows, "pool" | "poolEligibility">> {
+  const pool = await db
+    .selectFrom("community_pool_versions")
+    .selectAll()
+    .orderBy("block_number", "desc")
+    .orderBy("log_index", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const poolEligibility = await db
+    .selectFrom("pool_eligibility_versions")
+    .selectAll()
+    .orderBy("block_number", "desc")
+    .orderBy("log_index", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return { pool: pool ?? null, poolEligibility: poolEligibility ?? null };
 }

@@ -2,7 +2,6 @@ import { type ExpressionBuilder, type Kysely, type Selectable, type SelectQueryB
 import { deriveProposalState, type ProposalState } from "../chain/proposal-state.ts";
 import type {
   AccountsTable,
-  CommunityPoolVersionsTable,
   GrantsTable,
   IndexerCheckpointTable,
   PolicyVersionsTable,
@@ -24,7 +23,6 @@ export type VoteRow = Selectable<VotesTable>;
 export type AccountRow = Selectable<AccountsTable>;
 export type PolicyVersionRow = Selectable<PolicyVersionsTable>;
 export type GrantRow = Selectable<GrantsTable>;
-export type PoolRow = Selectable<CommunityPoolVersionsTable>;
 export type CheckpointRow = Selectable<IndexerCheckpointTable>;
 
 /** A position in a list's order: the sort key values of one row. */
@@ -330,18 +328,6 @@ export async function countGrants(db: Db, filter: GrantFilter): Promise<number> 
     filter,
   ).executeTakeFirstOrThrow();
   return Number(row.n);
-}
-
-/** The community pool in force: its newest version. */
-export async function currentPool(db: Db): Promise<PoolRow | null> {
-  const row = await db
-    .selectFrom("community_pool_versions")
-    .selectAll()
-    .orderBy("block_number", "desc")
-    .orderBy("log_index", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  return row ?? null;
 }
 
 /** The indexer's checkpoint (the newest, should there ever be several). */

@@ -99,6 +99,8 @@ export interface AccountHistoryTable {
   delegate: string | null;
   voting_power: Uint256;
   delegators: number;
+  /** The block's timestamp (null only for rows indexed before migrations/0012). */
+  block_time: BlockNumber | null;
 }
 
 export interface PolicyVersionsTable {
@@ -149,6 +151,16 @@ export interface CommunityPoolVersionsTable {
   tx_hash: string;
 }
 
+/** Every value of the pool's minimum voting power (migrations/0012); the newest is in force. */
+export interface PoolEligibilityVersionsTable {
+  block_number: BlockNumber;
+  log_index: number;
+  min_votes: Uint256;
+  proposal_id: Uint256 | null;
+  block_time: BlockNumber;
+  tx_hash: string;
+}
+
 export interface GovernorSettingsTable {
   setting: string;
   value: Uint256;
@@ -160,7 +172,7 @@ export interface GovernorSettingsTable {
   tx_hash: string;
 }
 
-/** Tables written by the indexer (migrations/0001_index.ts). */
+/** Tables written by the indexer (migrations/0001_index.ts, 0012_pool_eligibility.ts). */
 export interface IndexTables {
   indexer_checkpoint: IndexerCheckpointTable;
   chain_blocks: ChainBlocksTable;
@@ -172,5 +184,6 @@ export interface IndexTables {
   policy_versions: PolicyVersionsTable;
   grants: GrantsTable;
   community_pool_versions: CommunityPoolVersionsTable;
+  pool_eligibility_versions: PoolEligibilityVersionsTable;
   governor_settings: GovernorSettingsTable;
 }

@@ -22,6 +22,7 @@ import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
 import { createLeases } from "./leases.ts";
 import type { PolicyStore } from "./policy-store.ts";
+import { createPoolStandings } from "./pool-standing.ts";
 import { createSpendingHints } from "./spending-hints.ts";
 
 /** Usage before anything is known: decisions refused with it are final (usage only adds refusals). */
@@ -143,6 +144,7 @@ export function createEnforcer(
   const { db } = deps.database;
   const { metrics } = deps;
   const hints = createSpendingHints();
+  const standings = createPoolStandings(db);
   const flushes = createFlushGroup(() => flushLedger(db));
   // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), LEDGER_BATCHING);
@@ -241,6 +243,8 @@ export function createEnforcer(
       const requestId = `req_${randomUUID().replaceAll("-", "")}`;
       const key = input.key;
       const consumer = key.address;
+      const snapshot = store.current();
+      const now = deps.now();
       const request: DecisionRequest = {
         consumer,
         modelId: input.modelId,
@@ -249,9 +253,8 @@ export function createEnforcer(
         promptTokens: input.promptTokens,
         maxTokens: input.maxTokens,
         choices: input.choices,
+        poolStanding: await ledger(standings.get(consumer, snapshot, now)),
       };
-      const snapshot = store.current();
-      const now = deps.now();
       // Request-only rules first; its sources are every budget big enough for the call, in order.
       const requestOnly = decide(snapshot, request, NO_USAGE, now);
       const onSlice =

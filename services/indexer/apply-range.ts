@@ -67,6 +67,7 @@ export async function applyRange(
   const grantRows = new Map<string, Row<"grants">>();
   const revocations: { grantId: string; proposalId: string | null; block: number; tx: string }[] = [];
   const poolRows: Row<"community_pool_versions">[] = [];
+  const eligibilityRows: Row<"pool_eligibility_versions">[] = [];
   const settingRows: Row<"governor_settings">[] = [];
   const history = new Map<string, Row<"account_history">>();
   const dirtyAccounts = new Set<string>();
@@ -107,6 +108,7 @@ export async function applyRange(
       delegate: a.delegate,
       voting_power: a.votingPower.toString(),
       delegators: a.delegators,
+      block_time: time(block),
     });
   };
   const previousRules = async (modelId: string, version: number): Promise<PolicyRules & { approved: boolean }> => {
@@ -343,6 +345,16 @@ export async function applyRange(
           tx_hash: e.txHash,
         });
         break;
+      case "PoolEligibilitySet":
+        eligibilityRows.push({
+          block_number: block,
+          log_index: e.logIndex,
+          min_votes: e.minVotes.toString(),
+          proposal_id: enactedBy(e),
+          block_time: time(block),
+          tx_hash: e.txHash,
+        });
+        break;
     }
   }
 
@@ -394,6 +406,7 @@ export async function applyRange(
       .execute();
   }
   await insertMany(trx, "community_pool_versions", poolRows);
+  await insertMany(trx, "pool_eligibility_versions", eligibilityRows);
   await insertMany(trx, "governor_settings", settingRows);
   await writeBlocksAndCheckpoint(trx, input, totalSupply);
   if (created.size > 0 || quorumFrom !== undefined) {
@@ -409,7 +422,8 @@ export async function applyRange(
   }));
   return {
     totalSupply,
-    policyChanged: policyRows.length + grantRows.size + revocations.length + poolRows.length > 0,
+    policyChanged:
+      policyRows.length + grantRows.size + revocations.length + poolRows.length + eligibilityRows.length > 0,
     governance: [...proposalNotes, ...voteNotes],
   };
 }

@@ -22,6 +22,7 @@ export async function rollbackTo(
     "policy_versions",
     "grants",
     "community_pool_versions",
+    "pool_eligibility_versions",
     "governor_settings",
     "account_history",
   ] as const) {

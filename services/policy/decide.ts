@@ -6,6 +6,8 @@ import type {
   DecisionRequest,
   ModelPolicy,
   PolicySnapshot,
+  PoolPolicy,
+  PoolStanding,
   Refused,
 } from "./types.ts";
 
@@ -27,8 +29,31 @@ export const checkOrder = [
 
 /** First second of the epoch containing `nowMs`; the pool in force sets the epoch length. */
 export function epochStartOf(snapshot: PolicySnapshot, nowMs: number): number {
+  return poolEpochStart(snapshot.pool, nowMs);
+}
+
+export function poolEpochStart(pool: PoolPolicy, nowMs: number): number {
   const t = Math.floor(nowMs / 1000);
-  return t - (t % snapshot.pool.epochLength);
+  return t - (t % pool.epochLength);
+}
+
+/**
+ * Whether a consumer may draw on the pool in the epoch that starts at `epochStart`: the pool has no
+ * minimum, or the consumer's settled voting power at that epoch's start reaches it.
+ */
+export function isPoolEligible(pool: PoolPolicy, standing: PoolStanding | null, epochStart: number): boolean {
+  return (
+    pool.minVotes === 0n || (standing !== null && standing.epochStart === epochStart && standing.votes >= pool.minVotes)
+  );
+}
+
+/** Why a consumer may not draw on the pool this epoch, in words (a refused call, a refused sign-in). */
+export function poolIneligibility(pool: PoolPolicy, standing: PoolStanding | null, epochStart: number): string {
+  const had =
+    standing === null || standing.epochStart !== epochStart
+      ? "the index has not yet settled this address's voting power at that time: try again shortly"
+      : `this address had ${standing.votes}; voting power delegated during an epoch counts from the next one`;
+  return `the community pool requires ${pool.minVotes} voting power (token wei) at the epoch start (${new Date(epochStart * 1000).toISOString()}); ${had}`;
 }
 
 export function minuteStartOf(nowMs: number): number {
@@ -146,7 +171,10 @@ export function decide(
     }
   }
   const pool = snapshot.pool;
-  const poolLeft = Math.min(pool.allowancePerAddress - usage.poolSpent, pool.poolSizePerEpoch - usage.poolTotalSpent);
+  const poolEligible = isPoolEligible(pool, request.poolStanding, epochStart);
+  const poolLeft = poolEligible
+    ? Math.min(pool.allowancePerAddress - usage.poolSpent, pool.poolSizePerEpoch - usage.poolTotalSpent)
+    : 0;
   if (poolLeft > 0) {
     remaining += poolLeft;
     if (poolLeft >= reserve) {
@@ -160,9 +188,10 @@ export function decide(
     }
   }
   if (sources.length === 0) {
+    const budget = `this call may cost up to ${reserve} tokens and ${remaining} are left this epoch`;
     return refuse(
       "BUDGET_EXHAUSTED",
-      `this call may cost up to ${reserve} tokens and ${remaining} are left this epoch`,
+      poolEligible ? budget : `${budget}; ${poolIneligibility(pool, request.poolStanding, epochStart)}`,
       model,
     );
   }

@@ -54,11 +54,21 @@ function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
   };
 }
 
-function poolPolicy(row: PolicyRows["pool"]): PoolPolicy {
+/** The community pool in force and who may draw on it, from the newest index rows of each. */
+export function poolPolicy(rows: Pick<PolicyRows, "pool" | "poolEligibility">): PoolPolicy {
+  const row = rows.pool;
+  const minVotes = rows.poolEligibility === null ? 0n : BigInt(rows.poolEligibility.min_votes);
   if (row === null) {
-    return { allowancePerAddress: 0, poolSizePerEpoch: 0, epochLength: FALLBACK_EPOCH_SECONDS, provenance: null };
+    return {
+      allowancePerAddress: 0,
+      poolSizePerEpoch: 0,
+      epochLength: FALLBACK_EPOCH_SECONDS,
+      provenance: null,
+      minVotes,
+    };
   }
   return {
+    minVotes,
     allowancePerAddress: tokenAmount(row.allowance_per_address),
     poolSizePerEpoch: tokenAmount(row.pool_size_per_epoch),
     epochLength: Number(row.epoch_length),
@@ -93,7 +103,7 @@ export function buildSnapshot(rows: PolicyRows, settings: SnapshotSettings): Pol
   return {
     models,
     grantsByConsumer,
-    pool: poolPolicy(rows.pool),
+    pool: poolPolicy(rows),
     index:
       checkpoint === null
         ? null

@@ -51,6 +51,18 @@ export interface PoolPolicy {
   /** Seconds; epochs are [t - t % epochLength, + epochLength). */
   epochLength: number;
   provenance: Provenance | null;
+  /**
+   * Voting power (token wei) an address needs at the start of the epoch to draw on the pool; 0n: every
+   * address may. Measured at the epoch's start so that tokens moved during an epoch count only from the
+   * next one: N wallets need N times the minimum, delegated before the epoch began.
+   */
+  minVotes: bigint;
+}
+
+/** A consumer's voting power at the start of an epoch, as the index knows it for sure. */
+export interface PoolStanding {
+  epochStart: number;
+  votes: bigint;
 }
 
 /** How current the index is: the indexer refreshes `heartbeatAt` on every successful poll. */
@@ -98,6 +110,11 @@ export interface DecisionRequest {
   maxTokens: number | null;
   /** Completions asked for (OpenAI's `n`), each up to maxTokens; absent means one. */
   choices?: number;
+  /**
+   * The consumer's voting power at the current epoch's start, loaded at the edge when the pool has a
+   * minimum. Null when not loaded or not yet settled in the index: then the pool is not a source.
+   */
+  poolStanding: PoolStanding | null;
 }
 
 /** What the consumer has spent (used + reserved) in the current epoch, and requests this minute. */

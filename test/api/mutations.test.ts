@@ -117,6 +117,39 @@ t.test("draftProposal refuses a late-quorum extension longer than the voting per
 });
 
 t.test(
+  "draftProposal encodes setPoolEligibility within the allocator's bound, and cannot renounce ownership",
+  async (t) => {
+    await api.synced();
+    const maximum = ((await chain.contract("token").totalSupply()) as bigint) / 10_000n;
+    const drafted = dataOf(
+      await api.gql(
+        `mutation($input: DraftProposalInput!) {
+        draftProposal(input: $input) { actions { kind target calldata ... on SetPoolEligibilityAction { minVotes } } }
+      }`,
+        { input: { description: "pool minimum", actions: [{ setPoolEligibility: { minVotes: String(maximum) } }] } },
+      ),
+    );
+    const allocator = chain.contract("allocator");
+    t.same(drafted.draftProposal.actions, [
+      {
+        kind: "SET_POOL_ELIGIBILITY",
+        target: chain.deployment.contracts.allocator,
+        calldata: allocator.interface.encodeFunctionData("setPoolEligibility", [maximum]),
+        minVotes: String(maximum),
+      },
+    ]);
+    const tooHigh = await draft({
+      description: "above the bound",
+      actions: [{ setPoolEligibility: { minVotes: String(maximum + 1n) } }],
+    });
+    t.same(codesOf(tooHigh), ["BAD_USER_INPUT"], "the allocator would refuse it at execution");
+    t.match(tooHigh.errors?.[0], { extensions: { index: 0, field: "minVotes" } });
+    const renounce = await draft({ description: "renounce", actions: [{ renounceOwnership: {} }] });
+    t.same([...new Set(codesOf(renounce))], ["BAD_USER_INPUT"], "no action renounces the contracts' ownership");
+  },
+);
+
+t.test(
   "relayTransaction relays only signed calls of allowed methods to our governor or token on our chain",
   async (t) => {
     const wallet = await fundedWallet();

@@ -10,6 +10,7 @@ import {
   governorSettingFunctions,
   validateAction,
 } from "../../services/chain/actions.ts";
+import { contractInterface } from "../../services/chain/artifacts.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 import { isAppError } from "../../services/shared/errors.ts";
 import { grantAction, policyAction } from "../helpers/chain.ts";
@@ -82,6 +83,8 @@ t.test("validateAction also refuses what only the drafting step can catch", asyn
       "setting",
     ],
     ["an UNKNOWN call", { kind: "UNKNOWN", target: contracts.registry, calldata: "0x" }, "kind"],
+    ["a negative pool minimum", { kind: "SET_POOL_ELIGIBILITY", minVotes: -1n }, "minVotes"],
+    ["a pool minimum beyond uint256", { kind: "SET_POOL_ELIGIBILITY", minVotes: MAX_UINT256 + 1n }, "minVotes"],
   ];
   for (const [title, action, field] of cases) {
     t.same(refusal(action, 3), { code: "BAD_USER_INPUT", details: { index: 3, field } }, title);
@@ -182,6 +185,7 @@ const recordOfAnyKind = fc.oneof(
       allowancePerAddress: (p.poolSizePerEpoch * share) / 1000n,
       ...p,
     })),
+  fc.record({ kind: fc.constant("SET_POOL_ELIGIBILITY" as const), minVotes: fc.bigInt({ min: 0n, max: MAX_UINT256 }) }),
   fc.constantFrom(...settings).chain((setting) =>
     fc.record({
       kind: fc.constant("UPDATE_GOVERNOR_SETTING" as const),
@@ -247,6 +251,15 @@ t.test("decodeCall normalises addresses to checksum case and hashes to lower cas
   const grant = encodeAction(contracts, { ...grantAction(), grantee: grantAction().grantee.toLowerCase() });
   t.match(decodeCall(contracts, grant.target, grant.calldata), { grantee: grantAction().grantee });
   t.same(decodeCall(contracts, grant.target, Buffer.from(grant.calldata.slice(2), "hex")), grantAction());
+});
+
+t.test("no action renounces ownership: the call reads as UNKNOWN, which cannot be proposed", async (t) => {
+  for (const role of ["registry", "allocator"] as const) {
+    const renounce = contractInterface(role).encodeFunctionData("renounceOwnership");
+    const decoded = decodeCall(contracts, contracts[role], renounce);
+    t.same(decoded, { kind: "UNKNOWN", target: contracts[role], calldata: renounce }, `${role}.renounceOwnership`);
+    t.same(refusal(decoded, 2), { code: "BAD_USER_INPUT", details: { index: 2, field: "kind" } });
+  }
 });
 
 t.test("calldata to one of our contracts that does not parse decodes to UNKNOWN", async (t) => {

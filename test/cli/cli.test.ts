@@ -106,6 +106,30 @@ t.test("propose --file drafts from a JSON file; --draft-only sends nothing and n
   t.equal(await governor.getFunction("proposalSnapshot")(BigInt(drafted.json.proposalId)), 0n, "nothing was proposed");
 });
 
+t.test("propose --pool-min-votes drafts the pool's minimum voting power, in governance tokens", async (t) => {
+  const drafted = await commons([
+    "propose",
+    "--description",
+    "Keep scripts out of the pool",
+    "--pool-min-votes",
+    "100.5",
+    "--draft-only",
+    "--json",
+  ]);
+  t.equal(drafted.code, 0, drafted.stderr);
+  const [targets, , calldatas] = governor.interface.decodeFunctionData("propose", drafted.json.transaction.data);
+  const allocator = new Contract(service.deps.deployment.contracts.allocator, loadArtifact("allocator").abi);
+  t.same([...targets], [service.deps.deployment.contracts.allocator]);
+  t.same(
+    [...calldatas],
+    [allocator.interface.encodeFunctionData("setPoolEligibility", [100_500_000_000_000_000_000n])],
+  );
+  const bad = await commons(["propose", "--description", "x", "--pool-min-votes", "lots", "--draft-only", "--json"]);
+  t.equal(bad.code, 2);
+  t.equal(bad.json.error.code, "BAD_USER_INPUT");
+  t.match(bad.json.error.message, /--pool-min-votes/);
+});
+
 t.test("a proposal from flags goes through propose, vote (direct and by signature), queue and execute", async (t) => {
   const model = "cli-model";
   const proposed = await commons(

@@ -7,6 +7,7 @@ import {
   eventsOf,
   GovernanceHelper,
   impersonate,
+  ProposalState,
   policyAction,
   revertOf,
   type Signer,
@@ -171,6 +172,7 @@ t.test("nobody but the timelock writes the registry or the allocator", async (t)
       poolSizePerEpoch: 10n ** 9n,
       epochLength: 1,
     } as const,
+    { kind: "SET_POOL_ELIGIBILITY", minVotes: 0n } as const,
   ];
   for (const caller of [alice, mallory, governorAsSender]) {
     for (const action of writes) {
@@ -184,6 +186,28 @@ t.test("nobody but the timelock writes the registry or the allocator", async (t)
   }
   t.equal(await chain.contract("registry").owner(), contracts.timelock);
   t.equal(await chain.contract("allocator").owner(), contracts.timelock);
+});
+
+t.test("a passed proposal cannot leave the registry or the allocator without an owner", async (t) => {
+  const refusals = { registry: "RegistryOwnershipNotRenounceable", allocator: "AllocatorOwnershipNotRenounceable" };
+  for (const role of ["registry", "allocator"] as const) {
+    // No typed action encodes it (test/chain/actions.test.ts), so the proposal carries the raw call.
+    const renounce = contractInterface(role).encodeFunctionData("renounceOwnership");
+    const helper = new GovernanceHelper(
+      chain,
+      [{ kind: "UNKNOWN", target: contracts[role], calldata: renounce }],
+      `Renounce the ${role}'s ownership`,
+    );
+    await helper.passAndQueue([alice, bob, carol]);
+    await helper.waitForEta();
+    t.same(
+      await revertOf(helper.execute()),
+      { name: refusals[role], args: [] },
+      `the vote passed, and its execution fails on the ${role}`,
+    );
+    t.equal(await governor.state(await helper.id()), ProposalState.Queued, "the proposal stays queued, not executed");
+    t.equal(await chain.contract(role).owner(), contracts.timelock, `the timelock still owns the ${role}`);
+  }
 });
 
 t.test("governor settings change only through governance", async (t) => {

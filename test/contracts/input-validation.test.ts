@@ -76,15 +76,52 @@ t.test("revoking a grant that does not exist or was revoked is refused", async (
   t.same(await reverted(allocator.revoke(grantId)), { name: "AllocatorGrantAlreadyRevoked", args: [grantId] });
 });
 
-t.test("the allocator's constructor validates the initial pool", async (t) => {
+t.test("the allocator's constructor validates the initial pool and its minimum voting power", async (t) => {
   const { abi, bytecode } = loadArtifact("allocator");
   const factory = new ContractFactory(abi, bytecode, chain.signers[0]);
-  const deploy = (allowancePerAddress: bigint, poolSizePerEpoch: bigint, epochLength: number) =>
-    reverted(
-      factory.deploy(chain.deployment.contracts.timelock, { allowancePerAddress, poolSizePerEpoch, epochLength }),
-    );
+  const { timelock, token } = chain.deployment.contracts;
+  const deploy = (allowancePerAddress: bigint, poolSizePerEpoch: bigint, epochLength: number, minVotes = 0n) =>
+    reverted(factory.deploy(timelock, token, { allowancePerAddress, poolSizePerEpoch, epochLength }, minVotes));
   t.same(await deploy(1n, 1n, 0), { name: "AllocatorZeroEpochLength", args: [] });
   t.same(await deploy(2n, 1n, 60), { name: "AllocatorAllowanceExceedsPool", args: [2n, 1n] });
+  const maximum = maxPoolMinVotes();
+  t.same(await deploy(1n, 1n, 60, maximum + 1n), {
+    name: "AllocatorPoolMinVotesTooHigh",
+    args: [maximum + 1n, maximum],
+  });
+});
+
+/** A ten-thousandth of the supply the deployment minted. */
+function maxPoolMinVotes(): bigint {
+  return chain.config.holders.reduce((sum, h) => sum + h.amount, 0n) / 10_000n;
+}
+
+t.test("the pool's minimum voting power is bounded by a ten-thousandth of the token's supply", async (t) => {
+  const maximum = maxPoolMinVotes();
+  t.equal(await allocator.MAX_POOL_MIN_VOTES(), maximum);
+  t.same(await reverted(allocator.setPoolEligibility(maximum + 1n)), {
+    name: "AllocatorPoolMinVotesTooHigh",
+    args: [maximum + 1n, maximum],
+  });
+  await (await allocator.setPoolEligibility(maximum)).wait();
+  t.equal(await allocator.poolMinVotes(), maximum, "the bound itself is allowed");
+  await (await allocator.setPoolEligibility(0n)).wait();
+});
+
+t.test("nobody can renounce the registry's or the allocator's ownership, not even the timelock", async (t) => {
+  const stranger = chain.signers[5]!;
+  for (const caller of [timelock, stranger]) {
+    t.same(await reverted(chain.contract("registry", caller).renounceOwnership()), {
+      name: "RegistryOwnershipNotRenounceable",
+      args: [],
+    });
+    t.same(await reverted(chain.contract("allocator", caller).renounceOwnership()), {
+      name: "AllocatorOwnershipNotRenounceable",
+      args: [],
+    });
+  }
+  t.equal(await registry.owner(), chain.deployment.contracts.timelock);
+  t.equal(await allocator.owner(), chain.deployment.contracts.timelock);
 });
 
 t.test("ownership cannot go to the zero address, nor be taken by anyone else", async (t) => {

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { ProposalState } from "../../services/chain/proposal-state.ts";
 import { proposalStateOf } from "../../services/db/governance-queries.ts";
 import type { Database } from "../../services/db/schema.ts";
+import { pastVotes } from "../../services/db/voting-power.ts";
 import type { Chain } from "../helpers/chain.ts";
 
 const states: ProposalState[] = [
@@ -125,6 +126,37 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
   check("pool size", pool.pool_size_per_epoch, onChainPool.poolSizePerEpoch);
   check("pool epoch", pool.epoch_length, onChainPool.epochLength);
 
+  const eligibility = await db
+    .selectFrom("pool_eligibility_versions")
+    .selectAll()
+    .orderBy("block_number", "desc")
+    .orderBy("log_index", "desc")
+    .executeTakeFirstOrThrow();
+  const minVotes = BigInt(eligibility.min_votes);
+  check("pool min votes", minVotes, await allocator.poolMinVotes());
+
+  // Voting power at past times (what pool eligibility reads): at each time an account changed, and the
+  // second before, which brackets every checkpoint; then the allocator's own verdict for this epoch.
+  const changedAt = await db.selectFrom("account_history").select("block_time").distinct().execute();
+  const times = [...new Set(changedAt.flatMap((r) => [Number(r.block_time), Number(r.block_time) - 1]))]
+    .filter((time) => time < now)
+    .sort((a, b) => a - b);
+  const sampled = times.filter((_, i) => i % Math.ceil(times.length / 12) === 0);
+  for (const address of addresses) {
+    for (const time of sampled) {
+      check(
+        `${address} votes at ${time}`,
+        (await pastVotes(db, address, time)).votes,
+        await token.getPastVotes(address, time),
+      );
+    }
+    const epochStart = now - (now % Number(onChainPool.epochLength));
+    if (epochStart < now) {
+      const indexed = (await pastVotes(db, address, epochStart)).votes >= minVotes;
+      check(`${address} pool eligible`, indexed, await allocator.isPoolEligible(address, now));
+    }
+  }
+
   for (const [setting, read] of Object.entries(settingReads)) {
     const row = await db
       .selectFrom("governor_settings")
@@ -143,6 +175,7 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     .where("proposal_id", "is not", null)
     .union(db.selectFrom("grants").select("proposal_id").where("proposal_id", "is not", null))
     .union(db.selectFrom("community_pool_versions").select("proposal_id").where("proposal_id", "is not", null))
+    .union(db.selectFrom("pool_eligibility_versions").select("proposal_id").where("proposal_id", "is not", null))
     .execute();
   for (const { proposal_id } of enacted) {
     check(`enacting proposal ${proposal_id} executed`, states[Number(await governor.state(proposal_id!))], "EXECUTED");

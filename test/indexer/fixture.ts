@@ -73,6 +73,12 @@ export async function indexRows(db: Kysely<Database>) {
       .orderBy("block_number")
       .orderBy("log_index")
       .execute(),
+    pool_eligibility_versions: await db
+      .selectFrom("pool_eligibility_versions")
+      .selectAll()
+      .orderBy("block_number")
+      .orderBy("log_index")
+      .execute(),
     governor_settings: await db
       .selectFrom("governor_settings")
       .selectAll()

@@ -68,6 +68,11 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       epochLength: fc.integer({ min: 60, max: 86_400 }),
     })
     .map((a) => a as Action),
+  // Up to the allocator's bound for three holders of 1M (300 tokens), and one just above it (refused).
+  fc.record({
+    kind: fc.constant("SET_POOL_ELIGIBILITY" as const),
+    minVotes: fc.constantFrom(0n, 1n, 100n * 10n ** 18n, 300n * 10n ** 18n, 300n * 10n ** 18n + 1n),
+  }),
   fc.oneof(
     fc.record({
       kind: fc.constant("UPDATE_GOVERNOR_SETTING" as const),

@@ -39,7 +39,15 @@ function brokenRules(s: PolicySnapshot, r: DecisionRequest, u: ConsumerUsage, no
     const grantRoom = (s.grantsByConsumer.get(r.consumer) ?? [])
       .filter((g) => g.start <= t && t < g.end && (g.modelId === "" || g.modelId === r.modelId))
       .map((g) => g.tokensPerEpoch - (u.grantSpent.get(`grant:${g.grantId}`) ?? 0));
-    const poolRoom = Math.min(s.pool.allowancePerAddress - u.poolSpent, s.pool.poolSizePerEpoch - u.poolTotalSpent);
+    // The pool only for an address whose voting power at this epoch's start reaches the minimum.
+    const eligible =
+      s.pool.minVotes === 0n ||
+      (r.poolStanding !== null &&
+        r.poolStanding.epochStart === t - (t % s.pool.epochLength) &&
+        r.poolStanding.votes >= s.pool.minVotes);
+    const poolRoom = eligible
+      ? Math.min(s.pool.allowancePerAddress - u.poolSpent, s.pool.poolSizePerEpoch - u.poolTotalSpent)
+      : 0;
     if (![...grantRoom, poolRoom].some((room) => room >= cost)) broken.add("BUDGET_EXHAUSTED");
   }
   return broken;
@@ -97,3 +105,89 @@ t.test("every reason code except UPSTREAM_ERROR is reachable by the generators",
   );
   t.same([...seen].sort(), ["ADMITTED", ...checkOrder].sort());
 });
+
+t.test(
+  "the pool is a source only for a consumer whose voting power at the epoch's start reaches the minimum",
+  async (t) => {
+    const consumer = "0x1111111111111111111111111111111111111111";
+    const epochStart = 1_800_000_000 - (1_800_000_000 % 86_400);
+    const base = fc.sample(snapshotArb, { numRuns: 1, seed: 1 })[0] as PolicySnapshot;
+    const model = {
+      ...(base.models.values().next().value as NonNullable<ReturnType<typeof base.models.get>>),
+      modelId: "open",
+      approved: true,
+      suspended: false,
+      allowedPurposeSet: new Set<string>(),
+      allowedPurposes: [],
+      blockedTermsLower: [],
+      maxTokensPerRequest: 100,
+      requestsPerMinute: 10,
+    };
+    const snapshot: PolicySnapshot = {
+      ...base,
+      models: new Map([["open", model]]),
+      grantsByConsumer: new Map(),
+      pool: { ...base.pool, allowancePerAddress: 500, poolSizePerEpoch: 10_000, epochLength: 86_400, minVotes: 100n },
+      settings: { ...base.settings, allowStale: true },
+    };
+    const request = (poolStanding: DecisionRequest["poolStanding"]): DecisionRequest => ({
+      consumer,
+      modelId: "open",
+      purpose: null,
+      content: "",
+      promptTokens: 10,
+      maxTokens: 50,
+      poolStanding,
+    });
+    const usage: ConsumerUsage = { requestsThisMinute: 0, grantSpent: new Map(), poolSpent: 0, poolTotalSpent: 0 };
+    const now = 1_800_000_000_000;
+
+    const eligible = decide(snapshot, request({ epochStart, votes: 100n }), usage, now);
+    t.match(eligible, { admitted: true, sources: [{ kind: "pool", account: `pool:${consumer}` }] });
+
+    const refusals = [
+      [
+        "too little voting power",
+        { epochStart, votes: 99n },
+        /requires 100 voting power .* at the epoch start .*had 99/,
+      ],
+      ["voting power of another epoch", { epochStart: epochStart - 86_400, votes: 500n }, /not yet settled/],
+      ["voting power not settled", null, /not yet settled/],
+    ] as const;
+    for (const [title, standing, message] of refusals) {
+      const d = decide(snapshot, request(standing), usage, now);
+      t.equal(d.admitted ? "ADMITTED" : d.reason, "BUDGET_EXHAUSTED", title);
+      t.match(d.admitted ? "" : d.message, message, `${title}: the message says what the pool requires`);
+    }
+
+    const withGrant: PolicySnapshot = {
+      ...snapshot,
+      grantsByConsumer: new Map([
+        [
+          consumer,
+          [
+            {
+              grantId: "1",
+              account: "grant:1",
+              grantee: consumer,
+              modelId: "",
+              tokensPerEpoch: 1_000,
+              start: 0,
+              end: 4_000_000_000,
+              provenance: { proposalId: null, txHash: "0x", blockNumber: 1, blockTime: 1 },
+            },
+          ],
+        ],
+      ]),
+    };
+    const served = decide(withGrant, request(null), usage, now);
+    t.same(
+      served.admitted ? served.sources.map((source) => source.kind) : served.reason,
+      ["grant"],
+      "a grant still serves a consumer the pool leaves out, and the pool is not offered",
+    );
+
+    const open = { ...snapshot, pool: { ...snapshot.pool, minVotes: 0n } };
+    t.match(decide(open, request(null), usage, now), { admitted: true, sources: [{ kind: "pool" }] }, "0: anyone");
+  },
+);

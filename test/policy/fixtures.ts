@@ -9,6 +9,8 @@ export const modelIds = ["m-a", "m-b", "m-c"];
 export const purposes = ["research", "education", "Commerce"];
 export const terms = ["secret", "Exploit", "weapon"];
 const NOW = 1_800_000_000_000;
+/** Starts of the epochs `nowArb` falls in, for each epoch length the snapshots use, and one older epoch. */
+const epochStarts = [1_800_000_000, 1_799_999_940, 1_799_996_400, 1_799_971_200, 1_799_884_800];
 
 const policyRow = (modelId: string) =>
   fc.record({
@@ -57,6 +59,7 @@ export const snapshotArb: fc.Arbitrary<PolicySnapshot> = fc
     heartbeatAge: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: null }),
     allowStale: fc.boolean(),
     defaultMaxTokens: fc.integer({ min: 1, max: 300 }),
+    minVotes: fc.option(fc.constantFrom(0n, 100n, 1000n), { nil: null }),
   })
   .map((r) =>
     buildSnapshot(
@@ -73,6 +76,17 @@ export const snapshotArb: fc.Arbitrary<PolicySnapshot> = fc
           block_time: 1,
           tx_hash: "0xp",
         },
+        poolEligibility:
+          r.minVotes === null
+            ? null
+            : {
+                block_number: 1,
+                log_index: 1,
+                min_votes: String(r.minVotes),
+                proposal_id: null,
+                block_time: 1,
+                tx_hash: "0xe",
+              },
         checkpoint:
           r.heartbeatAge === null
             ? null
@@ -103,6 +117,10 @@ export const requestArb: fc.Arbitrary<DecisionRequest> = fc.record({
   promptTokens: fc.integer({ min: 1, max: 300 }),
   maxTokens: fc.option(fc.integer({ min: 1, max: 500 }), { nil: null }),
   choices: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 500 })),
+  poolStanding: fc.option(
+    fc.record({ epochStart: fc.constantFrom(...epochStarts), votes: fc.constantFrom(0n, 99n, 100n, 5000n) }),
+    { nil: null },
+  ),
 });
 
 export const usageArb: fc.Arbitrary<ConsumerUsage> = fc.record({

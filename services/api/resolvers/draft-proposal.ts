@@ -1,6 +1,13 @@
 import { AbiCoder, getAddress, id, keccak256 } from "ethers";
-import { type Action, encodeAction, type GovernorSetting, validateAction } from "../../chain/actions.ts";
+import {
+  type Action,
+  encodeAction,
+  type GovernorSetting,
+  POOL_MIN_VOTES_SUPPLY_DIVISOR,
+  validateAction,
+} from "../../chain/actions.ts";
 import { contractInterface } from "../../chain/artifacts.ts";
+import { indexCheckpoint } from "../../db/governance-queries.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { actionNode } from "./shapes.ts";
@@ -16,6 +23,7 @@ interface ActionInput {
   revokeAllocation?: { grantId: bigint };
   setCommunityPool?: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   updateGovernorSetting?: { setting: GovernorSetting; value: bigint };
+  setPoolEligibility?: { minVotes: bigint };
 }
 
 interface DraftInput {
@@ -32,6 +40,7 @@ function toAction(input: ActionInput): Action {
   if (input.revokeAllocation) return { kind: "REVOKE_ALLOCATION", ...input.revokeAllocation };
   if (input.setCommunityPool) return { kind: "SET_COMMUNITY_POOL", ...input.setCommunityPool };
   if (input.updateGovernorSetting) return { kind: "UPDATE_GOVERNOR_SETTING", ...input.updateGovernorSetting };
+  if (input.setPoolEligibility) return { kind: "SET_POOL_ELIGIBILITY", ...input.setPoolEligibility };
   throw new AppError("BAD_USER_INPUT", "an action must set exactly one of its fields");
 }
 
@@ -71,6 +80,26 @@ async function checkAgainstGovernor(ctx: ApiContext, actions: Action[]): Promise
   }
 }
 
+/**
+ * The allocator refuses a pool minimum above a ten-thousandth of the token's supply, which is fixed at
+ * deployment and indexed: such a proposal would pass the vote and then fail at execution.
+ */
+async function checkAgainstAllocator(ctx: ApiContext, actions: Action[]): Promise<void> {
+  for (const [index, action] of actions.entries()) {
+    if (action.kind !== "SET_POOL_ELIGIBILITY") continue;
+    const checkpoint = await indexCheckpoint(ctx.deps.database.db);
+    if (checkpoint === null) return;
+    const maximum = BigInt(checkpoint.total_supply) / POOL_MIN_VOTES_SUPPLY_DIVISOR;
+    if (action.minVotes > maximum) {
+      throw new AppError(
+        "BAD_USER_INPUT",
+        `actions[${index}].minVotes must not exceed ${maximum} (a ten-thousandth of the token's supply; the allocator refuses more)`,
+        { details: { index, field: "minVotes" } },
+      );
+    }
+  }
+}
+
 async function indexedVotingPeriod(ctx: ApiContext): Promise<bigint | null> {
   const row = await ctx.deps.database.db
     .selectFrom("governor_settings")
@@ -96,6 +125,7 @@ export const draftProposalMutations = {
     const actions = input.actions.map(toAction);
     actions.forEach(validateAction);
     await checkAgainstGovernor(ctx, actions);
+    await checkAgainstAllocator(ctx, actions);
     const calls = actions.map((a) => encodeAction(deployment.contracts, a));
     // The governor accepts a description ending in #proposer=<address> only from that address.
     const description = input.proposer

@@ -1,13 +1,12 @@
+import { loadPoolRows, type PolicyRows } from "../../db/gateway-policy-rows.ts";
 import {
   countGrants,
-  currentPool,
   type GrantFilter,
   type GrantRow,
   grantPosition,
   listGrants,
   listPolicies,
   type PolicyVersionRow,
-  type PoolRow,
   policyPosition,
 } from "../../db/governance-queries.ts";
 import type { ApiContext } from "../context.ts";
@@ -58,7 +57,10 @@ export const policyQueries = {
     return {
       ...toConnection(rows, grantPosition, (r) => r),
       totalCount: () => countGrants(db, filter),
-      communityPool: () => currentPool(db),
+      communityPool: async () => {
+        const rows = await loadPoolRows(db);
+        return rows.pool === null ? null : rows;
+      },
     };
   },
 };
@@ -96,9 +98,13 @@ export const Grant = {
       : null,
 };
 
+type PoolRows = { pool: NonNullable<PolicyRows["pool"]>; poolEligibility: PolicyRows["poolEligibility"] };
+
 export const CommunityPool = {
-  allowancePerAddress: (p: PoolRow) => p.allowance_per_address,
-  poolSizePerEpoch: (p: PoolRow) => p.pool_size_per_epoch,
-  epochLength: (p: PoolRow) => p.epoch_length,
-  enactedBy: (p: PoolRow) => provenance(p),
+  allowancePerAddress: (p: PoolRows) => p.pool.allowance_per_address,
+  poolSizePerEpoch: (p: PoolRows) => p.pool.pool_size_per_epoch,
+  epochLength: (p: PoolRows) => p.pool.epoch_length,
+  enactedBy: (p: PoolRows) => provenance(p.pool),
+  minVotes: (p: PoolRows) => p.poolEligibility?.min_votes ?? "0",
+  minVotesEnactedBy: (p: PoolRows) => (p.poolEligibility === null ? null : provenance(p.poolEligibility)),
 };

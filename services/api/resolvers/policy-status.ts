@@ -1,7 +1,8 @@
 import { listDecisions } from "../../db/gateway-decisions.ts";
 import { loadPolicyRows } from "../../db/gateway-policy-rows.ts";
 import { budgetCounters, POOL_TOTAL_ACCOUNT, readSpending } from "../../db/ledger.ts";
-import { decide, epochStartOf, minuteStartOf } from "../../policy/decide.ts";
+import { settledVotesAt } from "../../db/voting-power.ts";
+import { decide, epochStartOf, isPoolEligible, minuteStartOf } from "../../policy/decide.ts";
 import { buildSnapshot } from "../../policy/snapshot.ts";
 import type { GrantPolicy } from "../../policy/types.ts";
 import type { Config } from "../../shared/config.ts";
@@ -36,7 +37,7 @@ export const policyStatusQueries = {
     const grants = (snapshot.grantsByConsumer.get(args.consumer) ?? []).filter((g) => appliesNow(g, args.model, nowS));
     const poolAccount = `pool:${args.consumer}`;
     const accounts = [...grants.map((g) => g.account), poolAccount, POOL_TOTAL_ACCOUNT];
-    const [spending, counters] = await Promise.all([
+    const [spending, counters, poolStanding] = await Promise.all([
       readSpending(db, {
         accounts,
         epochStart,
@@ -45,6 +46,7 @@ export const policyStatusQueries = {
         minuteStart: minuteStartOf(nowMs),
       }),
       budgetCounters(db, { accounts, epochStart }),
+      snapshot.pool.minVotes === 0n ? null : settledVotesAt(db, args.consumer, epochStart),
     ]);
     const counter = new Map(counters.map((c) => [c.account, c]));
     const used = (account: string) => Number(counter.get(account)?.used ?? 0);
@@ -60,6 +62,7 @@ export const policyStatusQueries = {
         content: "",
         promptTokens: 1,
         maxTokens: null,
+        poolStanding,
       },
       {
         requestsThisMinute: spending.requestsThisMinute,
@@ -72,6 +75,7 @@ export const policyStatusQueries = {
 
     const pool = snapshot.pool;
     const poolTotalLeft = Math.max(0, pool.poolSizePerEpoch - spent(POOL_TOTAL_ACCOUNT));
+    const poolEligible = isPoolEligible(pool, poolStanding, epochStart);
     const budgets = [
       ...grants.map((g) => ({
         source: "grant",
@@ -84,10 +88,11 @@ export const policyStatusQueries = {
       {
         source: "pool",
         grantId: null,
-        granted: pool.allowancePerAddress,
+        // An address the pool's minimum voting power leaves out has no allowance this epoch.
+        granted: poolEligible ? pool.allowancePerAddress : 0,
         used: used(poolAccount),
         reserved: reserved(poolAccount),
-        left: Math.max(0, Math.min(pool.allowancePerAddress - spent(poolAccount), poolTotalLeft)),
+        left: poolEligible ? Math.max(0, Math.min(pool.allowancePerAddress - spent(poolAccount), poolTotalLeft)) : 0,
       },
     ];
     return {
@@ -98,6 +103,7 @@ export const policyStatusQueries = {
       epochEnd: epochStart + pool.epochLength,
       budgets,
       communityPoolLeft: poolTotalLeft,
+      poolEligible,
       requestsThisMinute: spending.requestsThisMinute,
       admitted: decision.admitted,
       reason: decision.admitted ? null : decision.reason,

@@ -29,6 +29,7 @@ const actionTypes: Record<Action["kind"], string> = {
   REVOKE_ALLOCATION: "RevokeAllocationAction",
   SET_COMMUNITY_POOL: "SetCommunityPoolAction",
   UPDATE_GOVERNOR_SETTING: "UpdateGovernorSettingAction",
+  SET_POOL_ELIGIBILITY: "SetPoolEligibilityAction",
   UNKNOWN: "UnknownAction",
 };
 

@@ -3,6 +3,7 @@ import { issueApiKey, revokeApiKey } from "../../db/api-keys.ts";
 import type { Config } from "../../shared/config.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import { assertMayDrawCompute } from "../sign-in-eligibility.ts";
 
 /** How long an issued nonce may be signed and used. */
 export const NONCE_TTL_MS = 10 * 60 * 1000;
@@ -77,6 +78,7 @@ export const signInMutations = {
     if (!spent) {
       unauthenticated("NONCE_INVALID", "the nonce was not issued by this service, has expired or was already used");
     }
+    await assertMayDrawCompute(ctx.deps, message.address);
     const issued = await issueApiKey(database.db, {
       address: message.address,
       ...(args.label ? { label: args.label } : {}),

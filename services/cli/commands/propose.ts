@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { parseUnits } from "ethers";
 import { AppError } from "../../shared/errors.ts";
 import { send } from "../chain-actions.ts";
 import type { CliContext } from "../context.ts";
@@ -27,6 +28,7 @@ interface ProposeFlags {
   poolAllowance?: string;
   poolSize?: string;
   epochLength?: string;
+  poolMinVotes?: string;
   draftOnly?: boolean;
 }
 
@@ -42,6 +44,17 @@ const list = (value: string | undefined) =>
 function required(value: string | undefined, flag: string, because: string): string {
   if (value === undefined) throw new AppError("BAD_USER_INPUT", `${flag} is required with ${because}`);
   return value;
+}
+
+/** Governance tokens as written (e.g. 100 or 0.5) to token wei: the token has 18 decimals. */
+function tokens(value: string, flag: string): string {
+  try {
+    const wei = parseUnits(value, 18);
+    if (wei >= 0n) return wei.toString();
+  } catch {
+    // Not a decimal amount: refused below with the flag's name.
+  }
+  throw new AppError("BAD_USER_INPUT", `${flag} must be an amount of governance tokens, e.g. 100 or 0.5`);
 }
 
 function integer(value: string, flag: string): number {
@@ -92,6 +105,9 @@ function actionsFromFlags(f: ProposeFlags, nowS: number): Record<string, unknown
       },
     });
   }
+  if (f.poolMinVotes !== undefined) {
+    actions.push({ setPoolEligibility: { minVotes: tokens(f.poolMinVotes, "--pool-min-votes") } });
+  }
   return actions;
 }
 
@@ -138,6 +154,10 @@ export function registerPropose(program: Command, ctx: CliContext) {
     .option("--pool-allowance <n>", "community pool: tokens per address per epoch")
     .option("--pool-size <n>", "community pool: tokens per epoch for everyone")
     .option("--epoch-length <seconds>", "community pool: epoch length")
+    .option(
+      "--pool-min-votes <tokens>",
+      "community pool: voting power (in governance tokens, e.g. 100) an address needs at an epoch's start to draw on it; 0: everyone",
+    )
     .option("--draft-only", "print the drafted transaction without sending it")
     .action(async (flags: ProposeFlags) => {
       const input = await draftInput(flags);
