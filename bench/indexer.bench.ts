@@ -10,7 +10,7 @@ import { Contract, id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ether
 import pg from "pg";
 import { encodeAction } from "../services/chain/actions.ts";
 import { contractInterface } from "../services/chain/artifacts.ts";
-import { deploySystem, devDeployConfig } from "../services/chain/deploy.ts";
+import { deploySystem, devDeployConfig, eip1193 } from "../services/chain/deploy.ts";
 import type { Deployment } from "../services/chain/deployment.ts";
 import { logFilter } from "../services/chain/events.ts";
 import { openDatabase } from "../services/db/connection.ts";
@@ -37,7 +37,7 @@ export default async function indexerBench() {
       const deployer = await provider.getSigner(0);
       const config = devDeployConfig([await deployer.getAddress(), ...voters]);
       config.governor.votingPeriod = 7 * 86_400;
-      const deployment = await deploySystem(deployer, config);
+      const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
       log(`deployed at block ${deployment.deployBlock}; generating the history`);
 
       const generation = Date.now();
