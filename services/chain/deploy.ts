@@ -10,7 +10,7 @@ import {
   listTransactions,
 } from "@nomicfoundation/ignition-core";
 import { getAddress, getNumber, type JsonRpcApiProvider } from "ethers";
-import { artifacts } from "hardhat";
+import { artifacts, network } from "hardhat";
 import { AppError } from "../shared/errors.ts";
 import type { ContractRole } from "./artifacts.ts";
 import { type Deployment, type GovernanceProfile, OUR_GOVERNANCE } from "./deployment.ts";
@@ -220,5 +220,33 @@ function describeFailure(result: Awaited<ReturnType<typeof deploy>>): string {
       ].join(" | ");
     default:
       return result.type;
+  }
+}
+
+/** The gas of each transaction of a deployment, from running it on a fresh in-process EVM. */
+export async function simulateGas(
+  deployOn: (run: DeployRun) => Promise<unknown>,
+): Promise<{ futureId: string; gas: bigint }[]> {
+  const connection = await network.create();
+  try {
+    const confirmed: DeployStep[] = [];
+    await deployOn({
+      provider: connection.provider,
+      pollIntervalMs: 20,
+      onStep: (step) => {
+        if (step.confirmed) confirmed.push(step);
+      },
+    });
+    return await Promise.all(
+      confirmed.map(async ({ futureId, hash }) => {
+        const receipt = (await connection.provider.request({
+          method: "eth_getTransactionReceipt",
+          params: [hash],
+        })) as { gasUsed: string };
+        return { futureId, gas: BigInt(receipt.gasUsed) };
+      }),
+    );
+  } finally {
+    await connection.close();
   }
 }

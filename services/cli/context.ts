@@ -27,6 +27,8 @@ export interface CliContext {
   wallet(): Promise<Wallet>;
   /** Prints `data` as JSON with --json, else the human lines. */
   print(data: unknown, human: () => string): void;
+  /** Tells what a long command is doing, on stderr (never part of its result). */
+  progress(line: string): void;
   close(): void;
 }
 
@@ -51,6 +53,9 @@ export function createCliContext(options: () => GlobalOptions, env: NodeJS.Proce
     },
     print(data, human) {
       output.out(options().json ? JSON.stringify(data, null, 2) : human());
+    },
+    progress(line) {
+      output.err(line);
     },
     close() {
       provider?.destroy();
