@@ -3,9 +3,7 @@
  * node (`hardhat node` in its own process, as an operator would run one), indexed into the machine's Postgres.
  * Prints events per second for catch-up and the live lag in blocks while votes keep arriving.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { Contract, id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ethers";
 import pg from "pg";
 import { encodeAction } from "../services/chain/actions.ts";
@@ -16,6 +14,7 @@ import { logFilter } from "../services/chain/events.ts";
 import { openDatabase } from "../services/db/connection.ts";
 import { migrateToLatest } from "../services/db/migrate.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
+import { startHardhatNode } from "../test/helpers/hardhat-node.ts";
 import { type BenchRow, runBench } from "./harness.ts";
 
 const VOTERS = 100;
@@ -134,32 +133,6 @@ export default async function indexerBench() {
       node.stop();
     }
   });
-}
-
-/** `hardhat node` on a free port, in its own process group; resolves once it answers JSON-RPC. */
-async function startHardhatNode() {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-  const child = spawn("npx", ["hardhat", "node", "--port", String(port)], { stdio: "ignore", detached: true });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const answered = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
-    }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (answered) break;
-    if (child.exitCode !== null) throw new Error("hardhat node exited before answering");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { url, stop: () => process.kill(-(child.pid as number), "SIGTERM") };
 }
 
 /** Sends JSON-RPC batches straight to the node (one HTTP request per batch), failing on any error. */

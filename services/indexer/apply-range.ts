@@ -2,7 +2,7 @@ import { id as keccakText, ZeroAddress } from "ethers";
 import type { Insertable, Transaction } from "kysely";
 import type { PolicyRules } from "../chain/actions.ts";
 import { decodeCall } from "../chain/actions.ts";
-import type { Deployment } from "../chain/deployment.ts";
+import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import type { GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader } from "../chain/rpc.ts";
 import { timelockOperationId } from "../chain/timelock-operation.ts";
@@ -25,6 +25,8 @@ export interface RangeInput {
   /** Headers of `from`, `to`, every block with an event, and the block before the first range. */
   blocks: Map<number, BlockHeader>;
   totalSupply: bigint;
+  /** Quorums read from an existing governor (see existing-governor.ts); ours are derived instead. */
+  quorums?: Map<string, bigint>;
 }
 
 export interface RangeEffects {
@@ -154,7 +156,8 @@ export async function applyRange(
         changed(delegator, block);
         if (e.fromDelegate !== ZeroAddress) {
           const from = account(e.fromDelegate, block);
-          from.delegators -= 1;
+          // Never below zero: an existing DAO's delegations made before the index began are not counted.
+          from.delegators = Math.max(0, from.delegators - 1);
           changed(from, block);
         }
         if (e.toDelegate !== ZeroAddress) {
@@ -346,6 +349,11 @@ export async function applyRange(
     }
   }
 
+  for (const [id, quorum] of input.quorums ?? []) {
+    const p = proposals.get(id);
+    if (p) p.quorum = quorum.toString();
+  }
+
   await insertMany(
     trx,
     "proposals",
@@ -372,6 +380,7 @@ export async function applyRange(
         against_votes: p.against_votes,
         abstain_votes: p.abstain_votes,
         vote_count: p.vote_count,
+        quorum: p.quorum,
         updated_block: p.updated_block,
       })
       .where("id", "=", id)
@@ -396,7 +405,8 @@ export async function applyRange(
   await insertMany(trx, "community_pool_versions", poolRows);
   await insertMany(trx, "governor_settings", settingRows);
   await writeBlocksAndCheckpoint(trx, input, totalSupply);
-  if (created.size > 0 || quorumFrom !== undefined) {
+  const derivesQuorums = governanceOf(deployment).origin === "ours";
+  if (derivesQuorums && (created.size > 0 || quorumFrom !== undefined)) {
     await recomputeQuorums(trx, input.checkpointId, {
       ...(created.size > 0 ? { createdFrom: input.from } : {}),
       ...(quorumFrom !== undefined ? { voteStartFrom: quorumFrom } : {}),

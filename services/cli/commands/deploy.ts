@@ -19,6 +19,17 @@ interface DeployFlags {
 
 const grouped = (n: bigint) => n.toLocaleString("en-US");
 
+function noFunds(address: string, balance: bigint, cost?: bigint): AppError {
+  return new AppError(
+    "DEPLOY_NO_FUNDS",
+    `the deployer ${address} holds ${formatEther(balance)} ETH` +
+      (cost === undefined
+        ? ": it cannot pay for any transaction"
+        : `; the deployment may cost up to ${formatEther(cost)} ETH`),
+    { details: { address, balance: balance.toString(), ...(cost === undefined ? {} : { cost: cost.toString() }) } },
+  );
+}
+
 async function servedChainId(provider: JsonRpcProvider, rpc: string): Promise<number> {
   try {
     return getNumber((await provider.send("eth_chainId", [])) as string);
@@ -83,6 +94,7 @@ export function registerDeploy(program: Command, ctx: CliContext) {
               startBlock: params.startBlock,
             })
           : undefined;
+      if ((await provider.getBalance(wallet.address)) === 0n) throw noFunds(wallet.address, 0n);
       const deployOn = (run: Parameters<typeof deploy.deploySystem>[0]): Promise<Deployment> =>
         params.mode === "new"
           ? deploy.deploySystem(run, newDaoConfig(params))
@@ -113,13 +125,8 @@ export function registerDeploy(program: Command, ctx: CliContext) {
           resuming ? `Resuming from the journal in ${journal}` : `Journal: ${journal}`,
         ].join("\n"),
       );
-      if (balance === 0n || (!resuming && balance < cost)) {
-        throw new AppError(
-          "DEPLOY_NO_FUNDS",
-          `the deployer ${wallet.address} holds ${formatEther(balance)} ETH; the deployment may cost up to ${formatEther(cost)} ETH`,
-          { details: { address: wallet.address, balance: balance.toString(), cost: cost.toString() } },
-        );
-      }
+      // A resumed deployment has already paid for part of it: only an empty balance is refused then.
+      if (!resuming && balance < cost) throw noFunds(wallet.address, balance, cost);
       if (flags.dryRun) {
         ctx.print(
           {
