@@ -5,32 +5,32 @@
  * proposals are about other things: all are listed, only the AI policy the DAO then passes is enforced.
  */
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Contract, ContractFactory, type InterfaceAbi, id, JsonRpcProvider, Wallet, ZeroAddress } from "ethers";
+import { Contract, ContractFactory, type InterfaceAbi, id, type Wallet, ZeroAddress } from "ethers";
 import t, { type Test } from "tap";
 import { contractInterface, loadArtifact } from "../../services/chain/artifacts.ts";
 import { type Deployment, readDeployment } from "../../services/chain/deployment.ts";
 import { TIMELOCK_ROLES } from "../../services/chain/ignition/parameters.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { PROPOSALS, type ProposalView } from "../../services/cli/operations.ts";
-import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import { build } from "../helpers/app.ts";
-import { startHardhatNode } from "../helpers/hardhat-node.ts";
-import { advanceClock, apiKeyOf, approve, callModel, commons, enact, exitsZero, indexed, writeJson } from "./flow.ts";
+import {
+  advanceClock,
+  apiKeyOf,
+  approve,
+  callModel,
+  commons,
+  enact,
+  exitsZero,
+  indexed,
+  testNetwork,
+  writeJson,
+} from "./flow.ts";
 
-const node = await startHardhatNode();
-t.teardown(() => node.stop());
-const dir = await mkdtemp(join(tmpdir(), "commons-deploy-existing-"));
-t.teardown(() => rm(dir, { recursive: true, force: true }));
-const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1, pollingInterval: 50 });
-t.teardown(() => provider.destroy());
+const { node, dir, provider, accounts } = await testNetwork(t, "existing");
 
 // Node accounts: #4 founded the DAO, #5 and #6 are its members, #7 deploys AI Commons beside it.
-const [founder, alice, bob, deployer] = hardhatAccounts(8)
-  .slice(4)
-  .map((a) => new Wallet(a.privateKey, provider)) as [Wallet, Wallet, Wallet, Wallet];
+const [founder, alice, bob, deployer] = accounts.slice(4, 8) as [Wallet, Wallet, Wallet, Wallet];
 const asDeployer = { COMMONS_PRIVATE_KEY: deployer.privateKey };
 const pool = { allowancePerAddress: "2000", poolSizePerEpoch: "1000000", epochLength: 86400 };
 

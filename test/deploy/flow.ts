@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Contract, type JsonRpcProvider, toQuantity, type Wallet } from "ethers";
+import { Contract, JsonRpcProvider, toQuantity, Wallet } from "ethers";
 import OpenAI from "openai";
 import type { Test } from "tap";
 import { contractInterface } from "../../services/chain/artifacts.ts";
@@ -18,10 +19,27 @@ import {
   type SyncStatusView,
 } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
+import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { until } from "../helpers/app.ts";
+import { startHardhatNode } from "../helpers/hardhat-node.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * A `hardhat node` of the test file's own, a temporary folder and a provider, all gone on teardown;
+ * `accounts` are the node's funded accounts as wallets connected to it.
+ */
+export async function testNetwork(t: Test, name: string) {
+  const node = await startHardhatNode();
+  t.teardown(() => node.stop());
+  const dir = await mkdtemp(join(tmpdir(), `commons-deploy-${name}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+  t.teardown(() => provider.destroy());
+  const accounts = hardhatAccounts(10).map((a) => new Wallet(a.privateKey, provider));
+  return { node, dir, provider, accounts };
+}
 
 export interface Run {
   code: number | null;

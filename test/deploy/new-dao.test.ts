@@ -4,32 +4,21 @@
  * deployment (RPC_URL + the written DEPLOYMENT_FILE) indexing a proposal that passes and enforcing it.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Contract, getCreateAddress, JsonRpcProvider, Wallet } from "ethers";
+import { Contract, getCreateAddress, Wallet } from "ethers";
 import pg from "pg";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import { readDeployment } from "../../services/chain/deployment.ts";
 import { delegate } from "../../services/cli/chain-actions.ts";
-import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import { build, until } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { startHardhatNode } from "../helpers/hardhat-node.ts";
-import { apiKeyOf, approve, callModel, commons, enact, exitsZero, kill, writeJson } from "./flow.ts";
+import { apiKeyOf, approve, callModel, commons, enact, exitsZero, kill, testNetwork, writeJson } from "./flow.ts";
 
-const node = await startHardhatNode();
-t.teardown(() => node.stop());
-const dir = await mkdtemp(join(tmpdir(), "commons-deploy-new-"));
-t.teardown(() => rm(dir, { recursive: true, force: true }));
-const provider = new JsonRpcProvider(node.url, undefined, { cacheTimeout: -1, pollingInterval: 50 });
-t.teardown(() => provider.destroy());
+const { node, dir, provider, accounts } = await testNetwork(t, "new");
 
 // Node accounts #1 and #2 hold the tokens; #3 deploys, so that it must end with no role at all.
-const [alice, bob, deployer] = hardhatAccounts(4)
-  .slice(1)
-  .map((a) => new Wallet(a.privateKey, provider)) as [Wallet, Wallet, Wallet];
+const [alice, bob, deployer] = accounts.slice(1, 4) as [Wallet, Wallet, Wallet];
 const TOKENS = 1_000_000n * 10n ** 18n;
 const parameters = {
   mode: "new",
