@@ -163,6 +163,15 @@ async function governWithExistingDao(t: Test, dao: Dao, deployment: Deployment, 
     "the quorum is the governor's at the snapshot",
   );
 
+  const member = await service.deps.database.db
+    .selectFrom("accounts")
+    .selectAll()
+    .where("address", "=", alice.address)
+    .executeTakeFirstOrThrow();
+  t.equal(member.delegate, alice.address, "delegation is indexed");
+  t.equal(BigInt(member.voting_power), await dao.token.getFunction("getVotes")(alice.address), "so is voting power");
+  t.equal(member.balance, "0", "balances are not: the token's history began before the index");
+
   const passed = await enact(service, provider, [alice, bob], [approve(model)], `Approve ${model} for our members`);
   t.same(passed.kinds, ["SET_MODEL_POLICY"]);
   const { proposals } = await createGraphqlClient(service.urls.http).request<{

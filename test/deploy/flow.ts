@@ -150,6 +150,9 @@ export async function enact(
   const id = BigInt(draftProposal.proposalId);
   const governor = new Contract(deployment.contracts.governor, contractInterface("governor"), provider);
   await advanceClock(provider, clock, (await governor.getFunction("proposalSnapshot")(id)) as bigint);
+  // Judged on the governor's own clock: on a block-number clock, a deadline in blocks compared with
+  // seconds would have ended long ago.
+  await indexed(service, id.toString(), (p) => p.state === "ACTIVE");
   for (const voter of voters) await castVote(deployment, voter, id, "FOR");
   await advanceClock(provider, clock, (await governor.getFunction("proposalDeadline")(id)) as bigint);
   const proposal = await indexed(service, id.toString(), (p) => p.state === "SUCCEEDED");

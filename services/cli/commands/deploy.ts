@@ -3,9 +3,17 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { formatEther, formatUnits, getNumber, type JsonRpcProvider } from "ethers";
-import type { DeployParameters } from "../../chain/deploy-parameters.ts";
-import type { Deployment } from "../../chain/deployment.ts";
+import { FetchRequest, formatEther, formatUnits, getNumber, JsonRpcProvider, type Wallet } from "ethers";
+import type { DeployRun } from "../../chain/deploy.ts";
+import {
+  type DeployParameters,
+  type NewDaoParameters,
+  newDaoConfig,
+  readDeployParameters,
+} from "../../chain/deploy-parameters.ts";
+import { type Deployment, writeDeployment } from "../../chain/deployment.ts";
+import { probeExistingDao } from "../../chain/existing-dao.ts";
+import { verifyDeployment } from "../../chain/verify-deployment.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
 
@@ -30,9 +38,16 @@ function noFunds(address: string, balance: bigint, cost?: bigint): AppError {
   );
 }
 
-async function servedChainId(provider: JsonRpcProvider, rpc: string): Promise<number> {
+/** The chain id the endpoint serves, asked once (ethers' provider would retry an unreachable one forever). */
+async function servedChainId(rpc: string): Promise<number> {
+  const request = new FetchRequest(rpc);
+  request.timeout = 15_000;
+  request.setHeader("content-type", "application/json");
+  request.body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
   try {
-    return getNumber((await provider.send("eth_chainId", [])) as string);
+    const response = await request.send();
+    response.assertOk();
+    return getNumber((response.bodyJson as { result: string }).result);
   } catch (cause) {
     // The host only: RPC URLs often carry an API key in their path.
     throw new AppError("RPC_ERROR", `cannot reach the chain at ${new URL(rpc).host}`, { cause });
@@ -66,19 +81,10 @@ export function registerDeploy(program: Command, ctx: CliContext) {
     .option("--dry-run", "print what would be deployed and its gas, and send nothing")
     .option("--yes", "deploy without asking for confirmation")
     .action(async (flags: DeployFlags) => {
-      // Hardhat and Ignition load only for this command: the others stay quick to start.
-      const deploy = await import("../../chain/deploy.ts");
-      const { readDeployParameters, newDaoConfig } = await import("../../chain/deploy-parameters.ts");
-      const { probeExistingDao } = await import("../../chain/existing-dao.ts");
-      const { verifyDeployment } = await import("../../chain/verify-deployment.ts");
-      const { writeDeployment } = await import("../../chain/deployment.ts");
-      const hardhat = await import("hardhat");
-
-      const params: DeployParameters = await readDeployParameters(flags.parameters);
+      const params = await readDeployParameters(flags.parameters);
       const wallet = await ctx.wallet();
-      const provider = ctx.provider();
       const rpc = ctx.options().rpc;
-      const chainId = await servedChainId(provider, rpc);
+      const chainId = await servedChainId(rpc);
       if (chainId !== params.chainId) {
         throw new AppError(
           "DEPLOY_WRONG_CHAIN",
@@ -86,102 +92,124 @@ export function registerDeploy(program: Command, ctx: CliContext) {
           { details: { served: chainId, expected: params.chainId } },
         );
       }
-      const dao =
-        params.mode === "existing"
-          ? await probeExistingDao(provider, {
-              governor: params.governor,
-              timelock: params.timelock,
-              startBlock: params.startBlock,
-            })
-          : undefined;
-      if ((await provider.getBalance(wallet.address)) === 0n) throw noFunds(wallet.address, 0n);
-      const deployOn = (run: Parameters<typeof deploy.deploySystem>[0]): Promise<Deployment> =>
-        params.mode === "new"
-          ? deploy.deploySystem(run, newDaoConfig(params))
-          : deploy.deployForExistingDao(run, dao as NonNullable<typeof dao>, params.pool);
-
-      ctx.progress(
-        dao
-          ? `Existing DAO on chain ${chainId}: governor ${dao.governor} (${dao.profile.clock} clock), timelock ${dao.timelock}, ${dao.profile.token} token ${dao.token}`
-          : `New DAO on chain ${chainId}: token, timelock, governor, policy registry and resource allocator`,
-      );
-      ctx.progress("Compiling the contracts with the bundled solc…");
-      await hardhat.tasks.getTask("build").run({ quiet: true, noTests: true });
-
-      const steps = await deploy.simulateGas(deployOn);
-      const gas = steps.reduce((sum, s) => sum + s.gas, 0n);
-      const fees = await provider.getFeeData();
-      const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
-      const cost = gas * price;
-      const balance = await provider.getBalance(wallet.address);
-      const journal = flags.journal ?? join("ignition", "deployments", `commons-${chainId}-${params.mode}`);
-      const resuming = existsSync(journal);
-      ctx.progress(
-        [
-          `Plan (gas measured on an in-process EVM; at most ${formatUnits(price, "gwei")} gwei per gas on chain ${chainId}):`,
-          ...steps.map((s) => `  ${s.futureId.padEnd(44)} ${grouped(s.gas).padStart(12)} gas`),
-          `  ${"total".padEnd(44)} ${grouped(gas).padStart(12)} gas, at most ${formatEther(cost)} ETH`,
-          `Deployer ${wallet.address}: balance ${formatEther(balance)} ETH`,
-          resuming ? `Resuming from the journal in ${journal}` : `Journal: ${journal}`,
-        ].join("\n"),
-      );
-      // A resumed deployment has already paid for part of it: only an empty balance is refused then.
-      if (!resuming && balance < cost) throw noFunds(wallet.address, balance, cost);
-      if (flags.dryRun) {
-        ctx.print(
-          {
-            dryRun: true,
-            chainId,
-            steps: steps.map((s) => ({ futureId: s.futureId, gas: s.gas.toString() })),
-            gas: gas.toString(),
-            maxCostWei: cost.toString(),
-          },
-          () => "Dry run: nothing was sent.",
-        );
-        return;
-      }
-      if (!flags.yes && !(await confirm(`Deploy to chain ${chainId} from ${wallet.address}?`))) {
-        throw new AppError("BAD_USER_INPUT", "deployment not confirmed: nothing was sent");
-      }
-
-      const connection = await hardhat.network.connect({
-        network: "target",
-        override: { url: rpc, accounts: [wallet.privateKey] },
-      });
-      let deployment: Deployment;
+      const provider = new JsonRpcProvider(rpc, chainId, { staticNetwork: true, cacheTimeout: -1 });
       try {
-        deployment = await deployOn({
-          provider: connection.provider,
-          journal,
-          ...(params.confirmations ? { confirmations: params.confirmations } : {}),
-          onStep: (s) => ctx.progress(`  ${s.confirmed ? "confirmed" : "sent     "} ${s.futureId} ${s.hash}`),
-        });
+        await deployChecked(ctx, flags, { params, wallet, rpc, chainId, provider });
       } finally {
-        await connection.close();
+        provider.destroy();
       }
-      const out = flags.out ?? join("deployments", `chain-${chainId}.json`);
-      await mkdir(dirname(out), { recursive: true });
-      writeDeployment(out, deployment);
-      ctx.progress(`Wrote ${out}`);
-
-      const checks = await verifyDeployment(
-        provider,
-        deployment,
-        wallet.address,
-        params.mode === "new" ? newDaoConfig(params) : undefined,
-      );
-      ctx.progress(["Checks:", ...checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.found})`)].join("\n"));
-      const failed = checks.filter((c) => !c.ok);
-      if (failed.length > 0) {
-        throw new AppError("DEPLOY_VERIFICATION_FAILED", `${failed.length} check(s) failed: ${failed[0]?.name}`, {
-          details: { failed },
-        });
-      }
-      ctx.print({ deploymentFile: out, deployment, checks }, () =>
-        [
-          `Deployed. Start the service on it:`,
-          `  RPC_URL=<your RPC URL> DEPLOYMENT_FILE=${out} DATABASE_URL=postgres://… npm start`,
-        ].join("\n"),
-      );
     });
+}
+
+interface Target {
+  params: DeployParameters;
+  wallet: Wallet;
+  rpc: string;
+  chainId: number;
+  provider: JsonRpcProvider;
+}
+
+async function deployChecked(ctx: CliContext, flags: DeployFlags, target: Target): Promise<void> {
+  const { params, wallet, rpc, chainId, provider } = target;
+  const dao =
+    params.mode === "existing"
+      ? await probeExistingDao(provider, {
+          governor: params.governor,
+          timelock: params.timelock,
+          startBlock: params.startBlock,
+        })
+      : undefined;
+  if ((await provider.getBalance(wallet.address)) === 0n) throw noFunds(wallet.address, 0n);
+  // Hardhat and Ignition load once the cheap checks have passed, and only for this command.
+  const deploy = await import("../../chain/deploy.ts");
+  const hardhat = await import("hardhat");
+  const deployOn = (run: DeployRun): Promise<Deployment> =>
+    dao
+      ? deploy.deployForExistingDao(run, dao, params.pool)
+      : deploy.deploySystem(run, newDaoConfig(params as NewDaoParameters));
+
+  ctx.progress(
+    dao
+      ? `Existing DAO on chain ${chainId}: governor ${dao.governor} (${dao.profile.clock} clock), timelock ${dao.timelock}, ${dao.profile.token} token ${dao.token}`
+      : `New DAO on chain ${chainId}: token, timelock, governor, policy registry and resource allocator`,
+  );
+  ctx.progress("Compiling the contracts with the bundled solc…");
+  await hardhat.tasks.getTask("build").run({ quiet: true, noTests: true });
+
+  const steps = await deploy.simulateGas(deployOn);
+  const gas = steps.reduce((sum, s) => sum + s.gas, 0n);
+  const fees = await provider.getFeeData();
+  const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+  const cost = gas * price;
+  const balance = await provider.getBalance(wallet.address);
+  const journal = flags.journal ?? join("ignition", "deployments", `commons-${chainId}-${params.mode}`);
+  const resuming = existsSync(journal);
+  ctx.progress(
+    [
+      `Plan (gas measured on an in-process EVM; at most ${formatUnits(price, "gwei")} gwei per gas on chain ${chainId}):`,
+      ...steps.map((s) => `  ${s.futureId.padEnd(44)} ${grouped(s.gas).padStart(12)} gas`),
+      `  ${"total".padEnd(44)} ${grouped(gas).padStart(12)} gas, at most ${formatEther(cost)} ETH`,
+      `Deployer ${wallet.address}: balance ${formatEther(balance)} ETH`,
+      resuming ? `Resuming from the journal in ${journal}` : `Journal: ${journal}`,
+    ].join("\n"),
+  );
+  // A resumed deployment has already paid for part of it: only an empty balance is refused then.
+  if (!resuming && balance < cost) throw noFunds(wallet.address, balance, cost);
+  if (flags.dryRun) {
+    ctx.print(
+      {
+        dryRun: true,
+        chainId,
+        steps: steps.map((s) => ({ futureId: s.futureId, gas: s.gas.toString() })),
+        gas: gas.toString(),
+        maxCostWei: cost.toString(),
+      },
+      () => "Dry run: nothing was sent.",
+    );
+    return;
+  }
+  if (!flags.yes && !(await confirm(`Deploy to chain ${chainId} from ${wallet.address}?`))) {
+    throw new AppError("BAD_USER_INPUT", "deployment not confirmed: nothing was sent");
+  }
+
+  // Hardhat's HTTP provider signs with the key, in this process only.
+  const connection = await hardhat.network.connect({
+    network: "target",
+    override: { url: rpc, accounts: [wallet.privateKey] },
+  });
+  let deployment: Deployment;
+  try {
+    deployment = await deployOn({
+      provider: connection.provider,
+      journal,
+      ...(params.confirmations ? { confirmations: params.confirmations } : {}),
+      onStep: (s) => ctx.progress(`  ${s.confirmed ? "confirmed" : "sent     "} ${s.futureId} ${s.hash}`),
+    });
+  } finally {
+    await connection.close();
+  }
+  const out = flags.out ?? join("deployments", `chain-${chainId}.json`);
+  await mkdir(dirname(out), { recursive: true });
+  writeDeployment(out, deployment);
+  ctx.progress(`Wrote ${out}`);
+
+  const checks = await verifyDeployment(
+    provider,
+    deployment,
+    wallet.address,
+    dao ? undefined : newDaoConfig(params as NewDaoParameters),
+  );
+  ctx.progress(["Checks:", ...checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.found})`)].join("\n"));
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length > 0) {
+    throw new AppError("DEPLOY_VERIFICATION_FAILED", `${failed.length} check(s) failed: ${failed[0]?.name}`, {
+      details: { failed },
+    });
+  }
+  ctx.print({ deploymentFile: out, deployment, checks }, () =>
+    [
+      "Deployed. Start the service on it:",
+      `  RPC_URL=<your RPC URL> DEPLOYMENT_FILE=${out} DATABASE_URL=postgres://… npm start`,
+    ].join("\n"),
+  );
 }
