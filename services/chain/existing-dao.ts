@@ -81,7 +81,12 @@ export async function probeExistingDao(
   }
 
   const governorTimelock = await view<string>(governor, "timelock");
-  const timelockAddress = getAddress(given.timelock ?? governorTimelock ?? governorAddress);
+  if (given.timelock === undefined && governorTimelock === undefined) {
+    refuse("DEPLOY_TIMELOCK_MISMATCH", `${governorAddress} has no timelock(): it does not execute through a timelock`, {
+      governor: governorAddress,
+    });
+  }
+  const timelockAddress = getAddress((given.timelock ?? governorTimelock) as string);
   const timelock = new Contract(timelockAddress, timelockAbi, provider);
   if (
     !(await hasCode(provider, timelockAddress)) ||

@@ -47,6 +47,9 @@ export async function applyRange(
   input: RangeInput,
 ): Promise<RangeEffects> {
   const { events, blocks } = input;
+  // An existing DAO's index starts at a block of the operator's choice, and its quorums are read from
+  // its governor (input.quorums) instead of derived.
+  const existingDao = governanceOf(deployment).origin === "existing";
   const time = (block: number) => (blocks.get(block) as BlockHeader).timestamp;
   const { proposals, accounts } = await loadTouched(trx, events);
   const byOperation = new Map([...proposals.values()].map((p) => [p.operation_id, p]));
@@ -217,7 +220,8 @@ export async function applyRange(
         break;
       }
       case "ProposalQueued": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "QUEUED";
         p.eta = e.eta;
         touch(p, block);
@@ -225,21 +229,24 @@ export async function applyRange(
         break;
       }
       case "ProposalExecuted": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "EXECUTED";
         touch(p, block);
         record(p, e, "EXECUTED", null);
         break;
       }
       case "ProposalCanceled": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "CANCELED";
         touch(p, block);
         record(p, e, "CANCELED", null);
         break;
       }
       case "ProposalExtended": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.vote_end = e.deadline;
         touch(p, block);
         record(p, e, "EXTENDED", { deadline: e.deadline });
@@ -264,7 +271,8 @@ export async function applyRange(
         break;
       }
       case "VoteCast": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         const column = supportColumn[e.support as 0 | 1 | 2];
         if (column) p[column] = (BigInt(p[column]) + e.weight).toString();
         p.vote_count += 1;
@@ -405,8 +413,7 @@ export async function applyRange(
   await insertMany(trx, "community_pool_versions", poolRows);
   await insertMany(trx, "governor_settings", settingRows);
   await writeBlocksAndCheckpoint(trx, input, totalSupply);
-  const derivesQuorums = governanceOf(deployment).origin === "ours";
-  if (derivesQuorums && (created.size > 0 || quorumFrom !== undefined)) {
+  if (!existingDao && (created.size > 0 || quorumFrom !== undefined)) {
     await recomputeQuorums(trx, input.checkpointId, {
       ...(created.size > 0 ? { createdFrom: input.from } : {}),
       ...(quorumFrom !== undefined ? { voteStartFrom: quorumFrom } : {}),
@@ -510,10 +517,16 @@ function policyRow(
   };
 }
 
-function known(proposals: Map<string, ProposalRow>, id: bigint): ProposalRow {
+/**
+ * The indexed proposal an event is about. Our governor's index starts with the governor, so an unknown
+ * proposal is a gap in the index. An existing DAO's index starts at a block of the operator's choice
+ * (`startedLate`): a proposal created before it is not indexed, and its later events are skipped.
+ */
+function known(proposals: Map<string, ProposalRow>, id: bigint, startedLate: boolean): ProposalRow | undefined {
   const p = proposals.get(id.toString());
-  // The governor emits nothing for a proposal before ProposalCreated, so this is a gap in the index.
-  if (!p) throw new AppError("INTERNAL", `proposal ${id} has events but was never created in the index`);
+  if (!p && !startedLate) {
+    throw new AppError("INTERNAL", `proposal ${id} has events but was never created in the index`);
+  }
   return p;
 }
 

@@ -61,7 +61,7 @@ t.test("refusals are coded, say what is wrong, and send nothing", async (t) => {
   t.equal(await provider.getTransactionCount(deployer.address), nonce, "the deployer sent nothing");
 });
 
-t.test("a dry run prints each contract and call with its gas, and sends nothing", async (t) => {
+t.test("a dry run prints each step with its gas and sends nothing; so does a deploy nobody confirms", async (t) => {
   const nonce = await provider.getTransactionCount(deployer.address);
   const run = await deploy(["--dry-run"]);
   exitsZero(t, run);
@@ -88,6 +88,16 @@ t.test("a dry run prints each contract and call with its gas, and sends nothing"
   );
   t.match(run.stderr, /total\s+[\d,]+ gas, at most [\d.]+ ETH/);
   t.equal(await provider.getTransactionCount(deployer.address), nonce, "the deployer sent nothing");
+
+  // Without --yes, the deployment asks first; with no terminal to ask on, it refuses.
+  const unconfirmed = await commons(
+    ["--rpc", node.url, "--json", "deploy", "--parameters", parametersFile],
+    asDeployer,
+  );
+  t.equal(unconfirmed.code, 2);
+  t.equal(unconfirmed.json.error.code, "BAD_USER_INPUT");
+  t.match(unconfirmed.json.error.message, /--yes/);
+  t.equal(await provider.getTransactionCount(deployer.address), nonce, "nothing was sent unconfirmed");
 });
 
 const journal = join(dir, "journal");
