@@ -96,13 +96,7 @@ export async function deploySystem(run: DeployRun, config: DeployConfig): Promis
   const { contracts, firstBlock, chainId } = await runModule(run, newDaoModule, newDaoParameters(config));
   return {
     chainId,
-    contracts: {
-      token: contracts.token,
-      timelock: contracts.timelock,
-      governor: contracts.governor,
-      registry: contracts.registry,
-      allocator: contracts.allocator,
-    },
+    contracts,
     deployBlock: firstBlock,
     deployedAt: new Date().toISOString(),
     governance: OUR_GOVERNANCE,
@@ -140,7 +134,7 @@ type Results = IgnitionModuleResult<string>;
  * Runs one Ignition module to completion (resuming from the journal when there is one) and returns the
  * addresses of its results by name, and the first block any of its transactions landed in.
  */
-export async function runModule<R extends Results>(
+async function runModule<R extends Results>(
   run: DeployRun,
   module: IgnitionModule<string, string, R>,
   parameters: DeploymentParameters,
@@ -163,6 +157,10 @@ export async function runModule<R extends Results>(
       if (!step.confirmed) sent.push(step.hash);
       run.onStep?.(step);
     }),
+  }).catch((cause: unknown) => {
+    // Ignition throws for what it cannot go on with (the node unreachable, a nonce it did not expect...).
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw new AppError("DEPLOY_FAILED", `the deployment stopped: ${message}`, { cause });
   });
   if (result.type !== DeploymentResultType.SUCCESSFUL_DEPLOYMENT) {
     throw new AppError("DEPLOY_FAILED", `the deployment stopped: ${describeFailure(result)}`, {

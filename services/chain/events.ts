@@ -128,10 +128,15 @@ export function logFilter(deployment: Deployment): { address: string[]; topics: 
 }
 
 /** Watched events of one contract by topic hash: a map lookup per log instead of a scan of the ABI. */
-const watchedByTopic = new Map<string, Map<string, { iface: Interface; fragment: EventFragment }>>();
+const watchedByTopic = new Map<Origin, Map<ContractRole, Map<string, { iface: Interface; fragment: EventFragment }>>>();
 
 function watchedEvent(origin: Origin, role: ContractRole, topic: string | undefined) {
-  let byTopic = watchedByTopic.get(`${origin}:${role}`);
+  let byRole = watchedByTopic.get(origin);
+  if (!byRole) {
+    byRole = new Map();
+    watchedByTopic.set(origin, byRole);
+  }
+  let byTopic = byRole.get(role);
   if (!byTopic) {
     const iface = contractInterface(role);
     byTopic = new Map(
@@ -140,7 +145,7 @@ function watchedEvent(origin: Origin, role: ContractRole, topic: string | undefi
         return [fragment.topicHash, { iface, fragment }];
       }),
     );
-    watchedByTopic.set(`${origin}:${role}`, byTopic);
+    byRole.set(role, byTopic);
   }
   return topic === undefined ? undefined : byTopic.get(topic);
 }
