@@ -4,13 +4,8 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { FetchRequest, formatEther, formatUnits, getNumber, JsonRpcProvider, type Wallet } from "ethers";
-import type { DeployRun } from "../../chain/deploy.ts";
-import {
-  type DeployParameters,
-  type NewDaoParameters,
-  newDaoConfig,
-  readDeployParameters,
-} from "../../chain/deploy-parameters.ts";
+import type { DeployRun, ExistingDao } from "../../chain/deploy.ts";
+import { type DeployParameters, newDaoConfig, readDeployParameters } from "../../chain/deploy-parameters.ts";
 import { type Deployment, writeDeployment } from "../../chain/deployment.ts";
 import { probeExistingDao } from "../../chain/existing-dao.ts";
 import { verifyDeployment } from "../../chain/verify-deployment.ts";
@@ -123,10 +118,9 @@ async function deployChecked(ctx: CliContext, flags: DeployFlags, target: Target
   // Hardhat and Ignition load once the cheap checks have passed, and only for this command.
   const deploy = await import("../../chain/deploy.ts");
   const hardhat = await import("hardhat");
+  const newDao = params.mode === "new" ? newDaoConfig(params) : undefined;
   const deployOn = (run: DeployRun): Promise<Deployment> =>
-    dao
-      ? deploy.deployForExistingDao(run, dao, params.pool)
-      : deploy.deploySystem(run, newDaoConfig(params as NewDaoParameters));
+    newDao ? deploy.deploySystem(run, newDao) : deploy.deployForExistingDao(run, dao as ExistingDao, params.pool);
 
   ctx.progress(
     dao
@@ -193,12 +187,7 @@ async function deployChecked(ctx: CliContext, flags: DeployFlags, target: Target
   writeDeployment(out, deployment);
   ctx.progress(`Wrote ${out}`);
 
-  const checks = await verifyDeployment(
-    provider,
-    deployment,
-    wallet.address,
-    dao ? undefined : newDaoConfig(params as NewDaoParameters),
-  );
+  const checks = await verifyDeployment(provider, deployment, wallet.address, newDao);
   ctx.progress(["Checks:", ...checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.found})`)].join("\n"));
   const failed = checks.filter((c) => !c.ok);
   if (failed.length > 0) {
