@@ -3,19 +3,18 @@
  * node (`hardhat node` in its own process, as an operator would run one), indexed into the machine's Postgres.
  * Prints events per second for catch-up and the live lag in blocks while votes keep arriving.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { Contract, id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ethers";
 import pg from "pg";
 import { encodeAction } from "../services/chain/actions.ts";
 import { contractInterface } from "../services/chain/artifacts.ts";
-import { deploySystem, devDeployConfig } from "../services/chain/deploy.ts";
+import { deploySystem, devDeployConfig, eip1193 } from "../services/chain/deploy.ts";
 import type { Deployment } from "../services/chain/deployment.ts";
 import { logFilter } from "../services/chain/events.ts";
 import { openDatabase } from "../services/db/connection.ts";
 import { migrateToLatest } from "../services/db/migrate.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
+import { startHardhatNode } from "../test/helpers/hardhat-node.ts";
 import { type BenchRow, runBench } from "./harness.ts";
 
 const VOTERS = 100;
@@ -37,7 +36,7 @@ export default async function indexerBench() {
       const deployer = await provider.getSigner(0);
       const config = devDeployConfig([await deployer.getAddress(), ...voters]);
       config.governor.votingPeriod = 7 * 86_400;
-      const deployment = await deploySystem(deployer, config);
+      const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
       log(`deployed at block ${deployment.deployBlock}; generating the history`);
 
       const generation = Date.now();
@@ -134,32 +133,6 @@ export default async function indexerBench() {
       node.stop();
     }
   });
-}
-
-/** `hardhat node` on a free port, in its own process group; resolves once it answers JSON-RPC. */
-async function startHardhatNode() {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-  const child = spawn("npx", ["hardhat", "node", "--port", String(port)], { stdio: "ignore", detached: true });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const answered = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }),
-    }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (answered) break;
-    if (child.exitCode !== null) throw new Error("hardhat node exited before answering");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { url, stop: () => process.kill(-(child.pid as number), "SIGTERM") };
 }
 
 /** Sends JSON-RPC batches straight to the node (one HTTP request per batch), failing on any error. */

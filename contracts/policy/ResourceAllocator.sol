@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC6372} from "@openzeppelin/contracts/interfaces/IERC6372.sol";
 import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 
 /// @title AI Commons resource allocator
@@ -90,7 +91,7 @@ contract ResourceAllocator is Ownable {
     event PoolEligibilitySet(uint256 previousMinVotes, uint256 minVotes);
 
     /// @param timelock The owner: the governance timelock.
-    /// @param token The governance token (ERC20Votes): its past votes decide pool eligibility.
+    /// @param token The governance token (ERC20Votes or ERC721Votes): its past votes decide pool eligibility.
     /// @param pool The initial community pool.
     /// @param initialPoolMinVotes The initial minimum voting power for the pool (0: every address).
     constructor(
@@ -100,7 +101,7 @@ contract ResourceAllocator is Ownable {
         uint256 initialPoolMinVotes
     ) Ownable(timelock) {
         VOTES_TOKEN = token;
-        MAX_POOL_MIN_VOTES = IERC20(address(token)).totalSupply() / POOL_MIN_VOTES_SUPPLY_DIVISOR;
+        MAX_POOL_MIN_VOTES = _supplyOf(token) / POOL_MIN_VOTES_SUPPLY_DIVISOR;
         _setCommunityPool(pool);
         _setPoolEligibility(initialPoolMinVotes);
     }
@@ -192,6 +193,20 @@ contract ResourceAllocator is Ownable {
     function isPoolEligible(address account, uint256 timestamp) external view returns (bool) {
         uint256 minimum = _poolMinVotes;
         return minimum == 0 || VOTES_TOKEN.getPastVotes(account, epochStart(timestamp)) >= minimum;
+    }
+
+    /// @dev The voting token's supply: `totalSupply()` of an ERC20Votes token, else (an ERC721Votes token
+    /// without it, as an existing DAO may vote with) the votes' checkpointed total supply just before now,
+    /// on the token's own clock (ERC-6372, or block numbers for tokens older than it).
+    function _supplyOf(IVotes token) private view returns (uint256) {
+        try IERC20(address(token)).totalSupply() returns (uint256 supply) {
+            return supply;
+        } catch {}
+        uint256 current = block.number;
+        try IERC6372(address(token)).clock() returns (uint48 timepoint) {
+            current = timepoint;
+        } catch {}
+        return token.getPastTotalSupply(current - 1);
     }
 
     /// @notice First second of the epoch that contains `timestamp`.

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { governanceOf } from "../chain/deployment.ts";
 import { findApiKey } from "../db/api-keys.ts";
 import { indexCheckpoint } from "../db/governance-queries.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -14,7 +15,7 @@ export type Caller =
 export interface ApiContext {
   deps: Deps;
   loaders: Loaders;
-  /** The time proposal states are judged at (Unix seconds); read once per request. */
+  /** The governor's clock value proposal states are judged at (Unix seconds, or a block number); read once per request. */
   clock(): Promise<number>;
   /** The caller, from the Authorization header; resolved once, and only when a field needs it. */
   caller(): Promise<Caller>;
@@ -49,6 +50,8 @@ async function identify(deps: Deps, authorization: string | undefined): Promise<
 /**
  * One request's context. Proposal states are judged at the later of the newest indexed block's time and
  * the service's clock: the chain's own clock where it ran ahead (a test chain), wall time on an idle chain.
+ * A governor on a block-number clock (an existing DAO's) counts its snapshots and deadlines in blocks:
+ * its states are judged at the newest indexed block.
  */
 export function createContext(
   deps: Deps,
@@ -57,6 +60,7 @@ export function createContext(
 ): ApiContext {
   const clock = async () => {
     const checkpoint = await indexCheckpoint(deps.database.db);
+    if (governanceOf(deps.deployment).clock === "blocknumber") return checkpoint?.block_number ?? 0;
     return Math.max(checkpoint?.block_time ?? 0, Math.floor(deps.now() / 1000));
   };
   return {

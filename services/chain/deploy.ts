@@ -1,6 +1,22 @@
-import { ContractFactory, getAddress, id, type Signer, ZeroAddress } from "ethers";
-import { type ContractRole, contractInterface, loadArtifact } from "./artifacts.ts";
-import type { Deployment } from "./deployment.ts";
+import { HardhatArtifactResolver } from "@nomicfoundation/hardhat-ignition/helpers";
+import {
+  type DeploymentParameters,
+  DeploymentResultType,
+  deploy,
+  type EIP1193Provider,
+  type ExecutionEventListener,
+  type IgnitionModule,
+  type IgnitionModuleResult,
+  listTransactions,
+} from "@nomicfoundation/ignition-core";
+import { getAddress, getNumber, type JsonRpcApiProvider } from "ethers";
+import { artifacts, network } from "hardhat";
+import { AppError } from "../shared/errors.ts";
+import type { ContractRole } from "./artifacts.ts";
+import { type Deployment, type GovernanceProfile, OUR_GOVERNANCE } from "./deployment.ts";
+import existingDaoModule from "./ignition/existing-dao.ts";
+import newDaoModule from "./ignition/new-dao.ts";
+import { existingDaoParameters, newDaoParameters } from "./ignition/parameters.ts";
 
 /** What a new deployment starts with. Times in seconds, amounts in wei / AI tokens. */
 export interface DeployConfig {
@@ -41,54 +57,205 @@ export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 
   };
 }
 
+/** An existing DAO's governance, as `probeExistingDao` found it. */
+export interface ExistingDao {
+  governor: string;
+  timelock: string;
+  token: string;
+  profile: GovernanceProfile;
+  /** The first block the indexer reads. */
+  startBlock: number;
+}
+
+/** One transaction of a deployment, as it is sent and then confirmed. */
+export interface DeployStep {
+  /** Ignition's future id, e.g. `CommonsNewDao#CommonsToken`. */
+  futureId: string;
+  hash: string;
+  confirmed: boolean;
+}
+
+/** How a deployment runs. The provider signs for its first account, which deploys. */
+export interface DeployRun {
+  provider: EIP1193Provider;
+  /**
+   * Folder of Ignition's journal: a run that stops halfway resumes from it, with the same parameters.
+   * Unset: kept in memory (the development chain, tests, a dry run).
+   */
+  journal?: string;
+  /** Confirmations per transaction (Ignition's default: 5, or 1 on a chain that mines every transaction). */
+  confirmations?: number;
+  /** How often a pending transaction's block is looked for. */
+  pollIntervalMs?: number;
+  onStep?: (step: DeployStep) => void;
+}
+
+/** A JSON-RPC provider as the EIP-1193 provider Ignition talks to (the node must hold the deployer's key). */
+export function eip1193(provider: Pick<JsonRpcApiProvider, "send">): EIP1193Provider {
+  return { request: ({ method, params }) => provider.send(method, (params as unknown[] | undefined) ?? []) };
+}
+
 /**
- * Deploys and wires the whole system with `deployer` on whatever chain it is connected to: token,
- * timelock, governor, policy registry and resource allocator. The timelock ends up owning the registry
- * and allocator, the governor alone may propose and cancel, anyone may execute, and the deployer keeps
- * no admin role.
+ * Deploys and wires a new DAO with the provider's first account: token, timelock, governor, policy
+ * registry and resource allocator (the CommonsNewDao Ignition module). The timelock ends up owning the
+ * registry and allocator, the governor alone may propose and cancel, anyone may execute, and the
+ * deployer keeps no role.
  */
-export async function deploySystem(deployer: Signer, config: DeployConfig): Promise<Deployment> {
-  const provider = deployer.provider;
-  if (!provider) throw new Error("deployer must be connected to a provider");
-  const deployerAddress = await deployer.getAddress();
-
-  const deploy = async (role: ContractRole, ...args: unknown[]) => {
-    const { abi, bytecode } = loadArtifact(role);
-    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...args);
-    const receipt = await contract.deploymentTransaction()?.wait();
-    return { address: await contract.getAddress(), block: receipt?.blockNumber ?? 0 };
-  };
-
-  const token = await deploy(
-    "token",
-    config.holders.map((h) => getAddress(h.address)),
-    config.holders.map((h) => h.amount),
-  );
-  const timelock = await deploy("timelock", config.timelockDelay, [], [ZeroAddress], deployerAddress);
-  const governor = await deploy("governor", token.address, timelock.address, config.governor);
-  const registry = await deploy("registry", timelock.address);
-  const allocator = await deploy("allocator", timelock.address, token.address, config.pool, config.poolMinVotes);
-
-  const timelockIface = contractInterface("timelock");
-  const send = async (data: string) => {
-    const tx = await deployer.sendTransaction({ to: timelock.address, data });
-    await tx.wait();
-  };
-  await send(timelockIface.encodeFunctionData("grantRole", [id("PROPOSER_ROLE"), governor.address]));
-  await send(timelockIface.encodeFunctionData("grantRole", [id("CANCELLER_ROLE"), governor.address]));
-  await send(timelockIface.encodeFunctionData("renounceRole", [`0x${"00".repeat(32)}`, deployerAddress]));
-
-  const network = await provider.getNetwork();
+export async function deploySystem(run: DeployRun, config: DeployConfig): Promise<Deployment> {
+  const { contracts, firstBlock, chainId } = await runModule(run, newDaoModule, newDaoParameters(config));
   return {
-    chainId: Number(network.chainId),
-    contracts: {
-      token: token.address,
-      timelock: timelock.address,
-      governor: governor.address,
-      registry: registry.address,
-      allocator: allocator.address,
-    },
-    deployBlock: token.block,
+    chainId,
+    contracts,
+    deployBlock: firstBlock,
     deployedAt: new Date().toISOString(),
+    governance: OUR_GOVERNANCE,
   };
+}
+
+/**
+ * Deploys the policy registry and the resource allocator for an existing DAO (the CommonsExistingDao
+ * Ignition module), owned by the timelock its governor executes through.
+ */
+export async function deployForExistingDao(
+  run: DeployRun,
+  dao: ExistingDao,
+  pool: DeployConfig["pool"],
+  poolMinVotes: bigint,
+): Promise<Deployment> {
+  const parameters = existingDaoParameters(dao.timelock, dao.token, pool, poolMinVotes);
+  const { contracts, chainId } = await runModule(run, existingDaoModule, parameters);
+  return {
+    chainId,
+    contracts: {
+      token: dao.token,
+      timelock: dao.timelock,
+      governor: dao.governor,
+      registry: contracts.registry,
+      allocator: contracts.allocator,
+    },
+    deployBlock: dao.startBlock,
+    deployedAt: new Date().toISOString(),
+    governance: dao.profile,
+  };
+}
+
+type Results = IgnitionModuleResult<string>;
+
+/**
+ * Runs one Ignition module to completion (resuming from the journal when there is one) and returns the
+ * addresses of its results by name, and the first block any of its transactions landed in.
+ */
+async function runModule<R extends Results>(
+  run: DeployRun,
+  module: IgnitionModule<string, string, R>,
+  parameters: DeploymentParameters,
+): Promise<{ contracts: Record<keyof R & ContractRole, string>; firstBlock: number; chainId: number }> {
+  const artifactResolver = new HardhatArtifactResolver(artifacts);
+  const accounts = (await run.provider.request({ method: "eth_accounts" })) as string[];
+  const sent: string[] = [];
+  const result = await deploy({
+    provider: run.provider,
+    artifactResolver,
+    ignitionModule: module,
+    deploymentParameters: parameters,
+    accounts,
+    ...(run.journal ? { deploymentDir: run.journal } : {}),
+    config: {
+      blockPollingInterval: run.pollIntervalMs ?? 500,
+      ...(run.confirmations ? { requiredConfirmations: run.confirmations } : {}),
+    },
+    executionEventListener: stepListener((step) => {
+      if (!step.confirmed) sent.push(step.hash);
+      run.onStep?.(step);
+    }),
+  }).catch((cause: unknown) => {
+    // Ignition throws for what it cannot go on with (the node unreachable, a nonce it did not expect...).
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw new AppError("DEPLOY_FAILED", `the deployment stopped: ${message}`, { cause });
+  });
+  if (result.type !== DeploymentResultType.SUCCESSFUL_DEPLOYMENT) {
+    throw new AppError("DEPLOY_FAILED", `the deployment stopped: ${describeFailure(result)}`, {
+      details: { result: result.type },
+    });
+  }
+  const contracts = {} as Record<keyof R & ContractRole, string>;
+  for (const [name, future] of Object.entries(module.results)) {
+    const deployed = result.contracts[future.id];
+    if (!deployed) throw new AppError("DEPLOY_FAILED", `the deployment has no address for ${future.id}`);
+    contracts[name as keyof R & ContractRole] = getAddress(deployed.address);
+  }
+  // Every transaction of the deployment, this run's and (from the journal) earlier runs'.
+  const hashes = run.journal ? (await listTransactions(run.journal, artifactResolver)).map((t) => t.txHash) : sent;
+  const blocks = await Promise.all(
+    hashes.map(async (hash) => {
+      const receipt = (await run.provider.request({ method: "eth_getTransactionReceipt", params: [hash] })) as {
+        blockNumber: string;
+      } | null;
+      return receipt ? getNumber(receipt.blockNumber) : Number.POSITIVE_INFINITY;
+    }),
+  );
+  const chainId = getNumber((await run.provider.request({ method: "eth_chainId" })) as string);
+  const firstBlock = Math.min(...blocks);
+  if (!Number.isFinite(firstBlock)) throw new AppError("DEPLOY_FAILED", "no transaction of the deployment was found");
+  return { contracts, firstBlock, chainId };
+}
+
+/**
+ * Ignition's listener wants a handler for every event; only sent and confirmed transactions matter here.
+ */
+function stepListener(onStep: (step: DeployStep) => void): ExecutionEventListener {
+  const handlers: Partial<ExecutionEventListener> = {
+    transactionSend: async (e) => onStep({ futureId: e.futureId, hash: e.hash, confirmed: false }),
+    transactionConfirm: async (e) => onStep({ futureId: e.futureId, hash: e.hash, confirmed: true }),
+  };
+  return new Proxy(handlers, {
+    get: (target, name) => target[name as keyof ExecutionEventListener] ?? (async () => {}),
+  }) as ExecutionEventListener;
+}
+
+function describeFailure(result: Awaited<ReturnType<typeof deploy>>): string {
+  switch (result.type) {
+    case DeploymentResultType.VALIDATION_ERROR:
+    case DeploymentResultType.RECONCILIATION_ERROR:
+    case DeploymentResultType.PREVIOUS_RUN_ERROR:
+      return Object.entries(result.errors)
+        .map(([future, errors]) => `${future}: ${errors.join("; ")}`)
+        .join(" | ");
+    case DeploymentResultType.EXECUTION_ERROR:
+      return [
+        ...result.failed.map((f) => `${f.futureId} failed: ${f.error}`),
+        ...result.timedOut.map((f) => `${f.futureId} timed out`),
+        ...result.held.map((f) => `${f.futureId} held: ${f.reason}`),
+      ].join(" | ");
+    default:
+      return result.type;
+  }
+}
+
+/** The gas of each transaction of a deployment, from running it on a fresh in-process EVM. */
+export async function simulateGas(
+  deployOn: (run: DeployRun) => Promise<unknown>,
+): Promise<{ futureId: string; gas: bigint }[]> {
+  const connection = await network.create();
+  try {
+    const confirmed: DeployStep[] = [];
+    await deployOn({
+      provider: connection.provider,
+      pollIntervalMs: 20,
+      onStep: (step) => {
+        if (step.confirmed) confirmed.push(step);
+      },
+    });
+    return await Promise.all(
+      confirmed.map(async ({ futureId, hash }) => {
+        const receipt = (await connection.provider.request({
+          method: "eth_getTransactionReceipt",
+          params: [hash],
+        })) as { gasUsed: string };
+        return { futureId, gas: BigInt(receipt.gasUsed) };
+      }),
+    );
+  } finally {
+    await connection.close();
+  }
 }

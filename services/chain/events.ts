@@ -1,7 +1,7 @@
 import { type EventFragment, getAddress, type Interface, type Result } from "ethers";
 import { type PolicyRules, policyRulesFromAbi } from "./actions.ts";
 import { type ContractRole, contractInterface } from "./artifacts.ts";
-import type { Deployment } from "./deployment.ts";
+import { type Deployment, governanceOf } from "./deployment.ts";
 
 /** A log as the node returns it, reduced to what decoding needs (no per-log wrapper objects). */
 export interface RawLog {
@@ -105,30 +105,48 @@ const watched: Record<Exclude<ContractRole, never>, string[]> = {
   allocator: ["GrantCreated", "GrantRevoked", "CommunityPoolSet", "PoolEligibilitySet"],
 };
 
+type Origin = ReturnType<typeof governanceOf>["origin"];
+
+/**
+ * An existing DAO's token is followed for delegation only: its balances began before the index did
+ * (and an ERC721Votes Transfer, with its indexed token id, does not decode as an ERC-20 one).
+ */
+function watchedOf(origin: Origin, role: ContractRole): string[] {
+  return origin === "existing" && role === "token"
+    ? watched.token.filter((name) => name !== "Transfer")
+    : watched[role];
+}
+
 /** The eth_getLogs filter for a deployment: its five addresses and the topics of the watched events. */
 export function logFilter(deployment: Deployment): { address: string[]; topics: string[][] } {
+  const origin = governanceOf(deployment).origin;
   const topics = new Set<string>();
-  for (const [role, names] of Object.entries(watched)) {
-    const iface = contractInterface(role as ContractRole);
-    for (const name of names) topics.add(iface.getEvent(name)?.topicHash as string);
+  for (const role of Object.keys(watched) as ContractRole[]) {
+    const iface = contractInterface(role);
+    for (const name of watchedOf(origin, role)) topics.add(iface.getEvent(name)?.topicHash as string);
   }
   return { address: Object.values(deployment.contracts), topics: [[...topics]] };
 }
 
 /** Watched events of one contract by topic hash: a map lookup per log instead of a scan of the ABI. */
-const watchedByTopic = new Map<ContractRole, Map<string, { iface: Interface; fragment: EventFragment }>>();
+const watchedByTopic = new Map<Origin, Map<ContractRole, Map<string, { iface: Interface; fragment: EventFragment }>>>();
 
-function watchedEvent(role: ContractRole, topic: string | undefined) {
-  let byTopic = watchedByTopic.get(role);
+function watchedEvent(origin: Origin, role: ContractRole, topic: string | undefined) {
+  let byRole = watchedByTopic.get(origin);
+  if (!byRole) {
+    byRole = new Map();
+    watchedByTopic.set(origin, byRole);
+  }
+  let byTopic = byRole.get(role);
   if (!byTopic) {
     const iface = contractInterface(role);
     byTopic = new Map(
-      watched[role].map((name) => {
+      watchedOf(origin, role).map((name) => {
         const fragment = iface.getEvent(name) as EventFragment;
         return [fragment.topicHash, { iface, fragment }];
       }),
     );
-    watchedByTopic.set(role, byTopic);
+    byRole.set(role, byTopic);
   }
   return topic === undefined ? undefined : byTopic.get(topic);
 }
@@ -138,6 +156,7 @@ function watchedEvent(role: ContractRole, topic: string | undefined) {
  * watched) is skipped; a watched log that does not decode is a malformed answer and throws.
  */
 export function decodeLogs(deployment: Deployment, logs: readonly RawLog[]): GovernanceEvent[] {
+  const governance = governanceOf(deployment).origin;
   const roleOf = new Map<string, ContractRole>(
     Object.entries(deployment.contracts).map(([role, address]) => [address.toLowerCase(), role as ContractRole]),
   );
@@ -145,7 +164,7 @@ export function decodeLogs(deployment: Deployment, logs: readonly RawLog[]): Gov
   const events: GovernanceEvent[] = [];
   for (const log of sorted) {
     const role = roleOf.get(log.address.toLowerCase());
-    const watchedLog = role && watchedEvent(role, log.topics[0]);
+    const watchedLog = role && watchedEvent(governance, role, log.topics[0]);
     if (!watchedLog) continue;
     const origin: EventOrigin = {
       blockNumber: log.blockNumber,

@@ -13,9 +13,9 @@ export type ProposalState =
 export interface ProposalFacts {
   /** The stored status: what events said (PENDING until queued, executed or canceled). */
   status: string;
-  /** Snapshot (clock value, seconds). */
+  /** Snapshot, on the governor's clock (seconds; blocks for an existing DAO's block-number clock). */
   voteStart: number;
-  /** Deadline including any late-quorum extension (seconds). */
+  /** Deadline including any late-quorum extension, on the same clock. */
   voteEnd: number;
   forVotes: bigint;
   againstVotes: bigint;
@@ -25,7 +25,7 @@ export interface ProposalFacts {
 }
 
 /**
- * The state the governor's `state()` returns at time `now` (Unix seconds of the block being judged),
+ * The state the governor's `state()` returns at clock value `now` (of the block being judged),
  * following Governor + GovernorCountingSimple + GovernorTimelockControl: quorum counts for + abstain,
  * a vote succeeds iff for > against, and a queued proposal stays QUEUED until executed or canceled
  * (OpenZeppelin 5 never expires a timelocked proposal).

@@ -19,6 +19,8 @@ export interface ChainReader {
   blocks(numbers: number[]): Promise<Map<number, BlockHeader>>;
   /** The deployment's watched logs in [from, to]; throws RPC_RANGE_REFUSED when the node refuses the span. */
   logs(from: number, to: number): Promise<RawLog[]>;
+  /** eth_call of `data` on `to` as of block `block`; a revert is an RPC_ERROR like any other failure. */
+  call(to: string, data: string, block: number): Promise<string>;
 }
 
 export interface ChainReaderOptions {
@@ -119,6 +121,8 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
       return new Map(headers.map((h) => [h.number, h]));
     },
     logs: (from, to) => call(`eth_getLogs(${from}..${to})`, () => fetchLogs(from, to)),
+    call: (to, data, blockTag) =>
+      call(`eth_call(${to}, ${data.slice(0, 10)}…)`, () => provider.call({ to, data, blockTag })),
   };
 }
 

@@ -27,8 +27,12 @@ export interface CliContext {
   provider(): Promise<JsonRpcProvider>;
   /** The signing wallet, connected to provider(). */
   wallet(): Promise<Wallet>;
+  /** The signing key alone, connected to nothing (for `deploy`, which runs before any service does). */
+  signer(): Promise<Wallet>;
   /** Prints `data` as JSON with --json, else the human lines. */
   print(data: unknown, human: () => string): void;
+  /** Tells what a long command is doing, on stderr (never part of its result). */
+  progress(line: string): void;
   close(): void;
 }
 
@@ -53,8 +57,12 @@ export function createCliContext(options: () => GlobalOptions, env: NodeJS.Proce
       const wallet = await loadWallet(env, options().keystore);
       return wallet.connect(await getProvider());
     },
+    signer: () => loadWallet(env, options().keystore),
     print(data, human) {
       output.out(options().json ? JSON.stringify(data, null, 2) : human());
+    },
+    progress(line) {
+      output.err(line);
     },
     close() {
       provider?.then(

@@ -44,12 +44,15 @@ export interface DraftedProposal {
   proposalId: string;
   description: string;
   descriptionHash: string;
+  targets: string[];
+  values: string[];
+  calldatas: string[];
   transaction: { to: string; data: string; value: string; chainId: number };
 }
 
 export const DRAFT_PROPOSAL = `mutation ($input: DraftProposalInput!) {
   draftProposal(input: $input) {
-    proposalId description descriptionHash transaction { to data value chainId }
+    proposalId description descriptionHash targets values calldatas transaction { to data value chainId }
   }
 }`;
 

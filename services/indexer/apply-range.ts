@@ -2,7 +2,7 @@ import { id as keccakText, ZeroAddress } from "ethers";
 import type { Insertable, Transaction } from "kysely";
 import type { PolicyRules } from "../chain/actions.ts";
 import { decodeCall } from "../chain/actions.ts";
-import type { Deployment } from "../chain/deployment.ts";
+import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import type { GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader } from "../chain/rpc.ts";
 import { timelockOperationId } from "../chain/timelock-operation.ts";
@@ -25,6 +25,8 @@ export interface RangeInput {
   /** Headers of `from`, `to`, every block with an event, and the block before the first range. */
   blocks: Map<number, BlockHeader>;
   totalSupply: bigint;
+  /** Quorums read from an existing governor (see existing-governor.ts); ours are derived instead. */
+  quorums?: Map<string, bigint>;
 }
 
 export interface RangeEffects {
@@ -45,6 +47,9 @@ export async function applyRange(
   input: RangeInput,
 ): Promise<RangeEffects> {
   const { events, blocks } = input;
+  // An existing DAO's index starts at a block of the operator's choice, and its quorums are read from
+  // its governor (input.quorums) instead of derived.
+  const existingDao = governanceOf(deployment).origin === "existing";
   const time = (block: number) => (blocks.get(block) as BlockHeader).timestamp;
   const { proposals, accounts } = await loadTouched(trx, events);
   const byOperation = new Map([...proposals.values()].map((p) => [p.operation_id, p]));
@@ -156,7 +161,8 @@ export async function applyRange(
         changed(delegator, block);
         if (e.fromDelegate !== ZeroAddress) {
           const from = account(e.fromDelegate, block);
-          from.delegators -= 1;
+          // Never below zero: an existing DAO's delegations made before the index began are not counted.
+          from.delegators = Math.max(0, from.delegators - 1);
           changed(from, block);
         }
         if (e.toDelegate !== ZeroAddress) {
@@ -216,7 +222,8 @@ export async function applyRange(
         break;
       }
       case "ProposalQueued": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "QUEUED";
         p.eta = e.eta;
         touch(p, block);
@@ -224,21 +231,24 @@ export async function applyRange(
         break;
       }
       case "ProposalExecuted": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "EXECUTED";
         touch(p, block);
         record(p, e, "EXECUTED", null);
         break;
       }
       case "ProposalCanceled": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.status = "CANCELED";
         touch(p, block);
         record(p, e, "CANCELED", null);
         break;
       }
       case "ProposalExtended": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         p.vote_end = e.deadline;
         touch(p, block);
         record(p, e, "EXTENDED", { deadline: e.deadline });
@@ -263,7 +273,8 @@ export async function applyRange(
         break;
       }
       case "VoteCast": {
-        const p = known(proposals, e.proposalId);
+        const p = known(proposals, e.proposalId, existingDao);
+        if (!p) break;
         const column = supportColumn[e.support as 0 | 1 | 2];
         if (column) p[column] = (BigInt(p[column]) + e.weight).toString();
         p.vote_count += 1;
@@ -358,6 +369,11 @@ export async function applyRange(
     }
   }
 
+  for (const [id, quorum] of input.quorums ?? []) {
+    const p = proposals.get(id);
+    if (p) p.quorum = quorum.toString();
+  }
+
   await insertMany(
     trx,
     "proposals",
@@ -384,6 +400,7 @@ export async function applyRange(
         against_votes: p.against_votes,
         abstain_votes: p.abstain_votes,
         vote_count: p.vote_count,
+        quorum: p.quorum,
         updated_block: p.updated_block,
       })
       .where("id", "=", id)
@@ -409,7 +426,7 @@ export async function applyRange(
   await insertMany(trx, "pool_eligibility_versions", eligibilityRows);
   await insertMany(trx, "governor_settings", settingRows);
   await writeBlocksAndCheckpoint(trx, input, totalSupply);
-  if (created.size > 0 || quorumFrom !== undefined) {
+  if (!existingDao && (created.size > 0 || quorumFrom !== undefined)) {
     await recomputeQuorums(trx, input.checkpointId, {
       ...(created.size > 0 ? { createdFrom: input.from } : {}),
       ...(quorumFrom !== undefined ? { voteStartFrom: quorumFrom } : {}),
@@ -514,10 +531,16 @@ function policyRow(
   };
 }
 
-function known(proposals: Map<string, ProposalRow>, id: bigint): ProposalRow {
+/**
+ * The indexed proposal an event is about. Our governor's index starts with the governor, so an unknown
+ * proposal is a gap in the index. An existing DAO's index starts at a block of the operator's choice
+ * (`startedLate`): a proposal created before it is not indexed, and its later events are skipped.
+ */
+function known(proposals: Map<string, ProposalRow>, id: bigint, startedLate: boolean): ProposalRow | undefined {
   const p = proposals.get(id.toString());
-  // The governor emits nothing for a proposal before ProposalCreated, so this is a gap in the index.
-  if (!p) throw new AppError("INTERNAL", `proposal ${id} has events but was never created in the index`);
+  if (!p && !startedLate) {
+    throw new AppError("INTERNAL", `proposal ${id} has events but was never created in the index`);
+  }
   return p;
 }
 

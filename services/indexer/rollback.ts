@@ -8,12 +8,14 @@ import { recomputeQuorums } from "./quorum.ts";
  * Undoes every block above `ancestor` (a reorg replaced them). Event rows carry their block, so they
  * are deleted; the aggregates (accounts, proposal tallies and status, grant revocation, supply) are
  * restored from what remains: accounts from account_history, proposals from their votes and events.
- * The result is exactly the index of a chain that ends at `ancestor`.
+ * The result is exactly the index of a chain that ends at `ancestor`. An existing governor's quorums
+ * were read from the chain, not derived (`derivesQuorums` false), so they stay as read.
  */
 export async function rollbackTo(
   trx: Transaction<Database>,
   checkpointId: string,
   ancestor: BlockHeader,
+  options: { derivesQuorums: boolean },
 ): Promise<GovernanceNotification[]> {
   const a = ancestor.number;
   for (const table of [
@@ -56,7 +58,8 @@ export async function rollbackTo(
       total_supply = (select coalesce(sum(balance), 0) from accounts), updated_at = now()
     where id = ${checkpointId}
   `.execute(trx);
-  if (stale.length > 0) await recomputeQuorums(trx, checkpointId, { ids: stale.map((r) => r.id) });
+  if (options.derivesQuorums && stale.length > 0)
+    await recomputeQuorums(trx, checkpointId, { ids: stale.map((r) => r.id) });
   return [...removed, ...stale].map((r) => ({ type: "proposal", proposalId: r.id }));
 }
 

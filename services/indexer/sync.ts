@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Deployment } from "../chain/deployment.ts";
+import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import { decodeLogs, type GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader, ChainReader } from "../chain/rpc.ts";
 import { type DatabaseHandle, notifyIn, notifyManyIn } from "../db/connection.ts";
@@ -14,12 +14,14 @@ import {
   recordError,
   recordHeartbeat,
 } from "./checkpoint.ts";
+import { readQuorums } from "./existing-governor.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification, POLICY_CHANNEL } from "./notifications.ts";
 import { rollbackTo } from "./rollback.ts";
 
 interface RangeRead {
   events: GovernanceEvent[];
   blocks: Map<number, BlockHeader>;
+  quorums?: Map<string, bigint>;
 }
 
 /** What the sync loop reports as it goes (the indexer's status). */
@@ -61,7 +63,9 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
     const events = decodeLogs(deployment, await reader.logs(from, to));
     const needed = new Set([from, to, ...events.map((e) => e.blockNumber)]);
     if (base !== undefined) needed.add(base);
-    return { events, blocks: await reader.blocks([...needed]) };
+    const blocks = await reader.blocks([...needed]);
+    if (governanceOf(deployment).origin === "ours") return { events, blocks };
+    return { events, blocks, quorums: await readQuorums(reader, deployment, events, blocks, to) };
   };
 
   const start = async (): Promise<Checkpoint> => {
@@ -107,7 +111,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
         }
         throw error;
       }
-      const { events, blocks } = read;
+      const { events, blocks, quorums } = read;
       if (to < target) {
         const next = { from: to + 1, to: Math.min(target, to + range) };
         ahead = { ...next, read: readRange(next.from, next.to) };
@@ -133,6 +137,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
           events,
           blocks,
           totalSupply,
+          ...(quorums ? { quorums } : {}),
         });
         if (result.policyChanged) await notifyIn(trx, POLICY_CHANNEL, JSON.stringify({ block: to }));
         await notifyManyIn(
@@ -189,7 +194,9 @@ async function rollBack(options: SyncOptions, cp: Checkpoint, head: number): Pro
   options.logger?.info({ from: cp.block, to: found.number }, "reorg: rolling the index back");
   await database.db.transaction().execute(async (trx) => {
     await claimCheckpoint(trx, cp);
-    const changes: GovernanceNotification[] = await rollbackTo(trx, CHECKPOINT_ID, found);
+    const changes: GovernanceNotification[] = await rollbackTo(trx, CHECKPOINT_ID, found, {
+      derivesQuorums: governanceOf(options.deployment).origin === "ours",
+    });
     await notifyIn(trx, POLICY_CHANNEL, JSON.stringify({ block: found.number }));
     await notifyManyIn(
       trx,

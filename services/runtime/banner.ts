@@ -1,4 +1,5 @@
 import { formatUnits } from "ethers";
+import { governanceOf } from "../chain/deployment.ts";
 import { DEV_MODEL_LABEL } from "../gateway/dev-model.ts";
 import type { Service } from "./start-service.ts";
 import { dataPaths } from "./storage.ts";
@@ -39,6 +40,14 @@ export function describeService(service: Service): string {
     row("Database", `PGlite in ${dataPaths(config.DATA_DIR).pglite} (kept across restarts)`);
   }
   row("Deployment", service.deploymentFile);
+  const governance = governanceOf(deployment);
+  if (governance.origin === "existing") {
+    row(
+      "Governance",
+      `an existing DAO's governor (${governance.clock} clock, ${governance.token} token), indexed from block ${deployment.deployBlock}: ` +
+        "proposals, votes and delegation; token balances are not indexed and quorums are read from the governor",
+    );
+  }
   row("Operations", `${urls.http}/healthz  ${urls.http}/readyz  ${urls.http}/metrics`);
   row(
     "Relayer",

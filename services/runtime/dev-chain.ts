@@ -1,7 +1,7 @@
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import { network } from "hardhat";
 import { loadArtifact } from "../chain/artifacts.ts";
-import { deploySystem, devDeployConfig } from "../chain/deploy.ts";
+import { deploySystem, devDeployConfig, eip1193 } from "../chain/deploy.ts";
 import type { Deployment } from "../chain/deployment.ts";
 import { type DevAccount, hardhatAccounts } from "./dev-accounts.ts";
 import { assertPortFree } from "./port.ts";
@@ -38,8 +38,8 @@ export async function startDevChain(o: { host: string; port: number }): Promise<
     const accounts = hardhatAccounts(RELAYER_INDEX + 1);
     const holders = accounts.slice(0, HOLDERS);
     const config = devDeployConfig(holders.map((h) => h.address));
-    const deployer = new Wallet((accounts[0] as DevAccount).privateKey, provider);
-    const deployment = await deploySystem(deployer, config);
+    // The chain holds the development keys: account #0 deploys.
+    const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
     const { abi } = loadArtifact("token");
     for (const holder of holders) {
       const token = new Contract(deployment.contracts.token, abi, new Wallet(holder.privateKey, provider));

@@ -46,6 +46,21 @@ export const errorTable = {
   /** The chain a client reached is not the one the service governs (another chain id, or another chain's history). */
   CHAIN_MISMATCH: { status: 409, type: "invalid_request_error", retryable: false },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
+  // `commons deploy`: what stops a deployment before, during or after it runs.
+  /** The endpoint serves another chain than the parameters file names. */
+  DEPLOY_WRONG_CHAIN: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The deployer's balance cannot pay for the deployment's gas. */
+  DEPLOY_NO_FUNDS: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The address given as the DAO's governor does not answer as an OpenZeppelin-compatible governor with a votes token. */
+  DEPLOY_NOT_A_GOVERNOR: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The address given as the DAO's timelock does not answer as a TimelockController. */
+  DEPLOY_NOT_A_TIMELOCK: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The timelock is not the one the governor executes through, so proposals could not reach what it would own. */
+  DEPLOY_TIMELOCK_MISMATCH: { status: 400, type: "invalid_request_error", retryable: false },
+  /** Ignition stopped (a transaction failed, or the journal does not match the parameters); a rerun resumes. */
+  DEPLOY_FAILED: { status: 502, type: "server_error", retryable: true },
+  /** The deployment ran, but a check of who owns and may do what failed. */
+  DEPLOY_VERIFICATION_FAILED: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -47,7 +47,7 @@ export async function createChain(
   const holders = signers.slice(0, options.holders ?? 3);
   const base = devDeployConfig(holders.map((s) => s.address));
   const config = options.configure ? options.configure(base) : base;
-  const deployment = await deploySystem(signers[0] as Signer, config);
+  const deployment = await deploySystem({ provider: connection.provider, pollIntervalMs: 50 }, config);
   const contract = (role: ContractRole, runner: ContractRunner = signers[0] as Signer) =>
     new EthersContract(deployment.contracts[role], loadArtifact(role).abi, runner);
   for (const holder of holders) {

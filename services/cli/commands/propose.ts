@@ -169,8 +169,18 @@ export function registerPropose(program: Command, ctx: CliContext) {
         ctx.print(draftProposal, () =>
           [
             `Drafted proposal ${draftProposal.proposalId} (not sent).`,
-            `  to    ${draftProposal.transaction.to}`,
-            `  data  ${draftProposal.transaction.data}`,
+            // The calls, for a governor interface such as Tally's custom actions: one per action.
+            ...draftProposal.targets.map((target, i) =>
+              [
+                `  call ${i + 1}`,
+                `    target    ${target}`,
+                `    value     ${draftProposal.values[i]}`,
+                `    calldata  ${draftProposal.calldatas[i]}`,
+              ].join("\n"),
+            ),
+            `  description ${JSON.stringify(draftProposal.description)}`,
+            `  propose() transaction: to ${draftProposal.transaction.to}`,
+            `    data  ${draftProposal.transaction.data}`,
           ].join("\n"),
         );
         return;

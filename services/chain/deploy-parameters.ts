@@ -1,0 +1,99 @@
+import { readFile } from "node:fs/promises";
+import { getAddress, isAddress } from "ethers";
+import { z } from "zod";
+import { AppError } from "../shared/errors.ts";
+import type { DeployConfig } from "./deploy.ts";
+
+/**
+ * The parameters file of `commons deploy`: which chain, which mode, and what the contracts start with.
+ * Amounts are decimal strings (uint256 never passes through a JS number); times are seconds.
+ */
+const uint = z
+  .union([z.string().regex(/^\d+$/, "must be a whole number (a decimal string)"), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v));
+const seconds = z.number().int().nonnegative();
+const address = z
+  .string()
+  .refine((a) => isAddress(a), "must be a 0x-prefixed 20-byte address")
+  .transform((a) => getAddress(a));
+
+const pool = z
+  .object({ allowancePerAddress: uint, poolSizePerEpoch: uint, epochLength: seconds.positive() })
+  .strict()
+  .describe("the community pool: tokens per address and per epoch for everyone, epoch length in seconds");
+
+const common = {
+  /** The chain the deployment is meant for: the endpoint must serve it. */
+  chainId: z.number().int().positive(),
+  pool,
+  /**
+   * Voting power (token units, wei) an address needs at an epoch's start to draw on the community pool;
+   * 0 (the default) opens the pool to every address. At most the token's supply / 10,000.
+   */
+  poolMinVotes: uint.default("0"),
+  /** Confirmations to wait for per transaction (default: Ignition's 5; 1 on a chain that mines at once). */
+  confirmations: z.number().int().positive().optional(),
+};
+
+const newDao = z
+  .object({
+    mode: z.literal("new"),
+    ...common,
+    holders: z.array(z.object({ address, amount: uint }).strict()).min(1, "a new token needs at least one holder"),
+    governor: z
+      .object({
+        votingDelay: seconds,
+        votingPeriod: seconds.positive(),
+        proposalThreshold: uint,
+        quorumPercent: z.number().int().min(0).max(100),
+        lateQuorumExtension: seconds,
+      })
+      .strict(),
+    timelockDelay: seconds,
+  })
+  .strict();
+
+const existingDao = z
+  .object({
+    mode: z.literal("existing"),
+    ...common,
+    governor: address,
+    /** Default: the governor's own `timelock()`. */
+    timelock: address.optional(),
+    /** The first block the indexer reads: the governor's deployment, or the first proposal worth listing. */
+    startBlock: z.number().int().nonnegative(),
+  })
+  .strict();
+
+const schema = z.discriminatedUnion("mode", [newDao, existingDao]);
+
+export type DeployParameters = z.infer<typeof schema>;
+export type NewDaoParameters = z.infer<typeof newDao>;
+
+export function newDaoConfig(p: NewDaoParameters): DeployConfig {
+  return {
+    holders: p.holders,
+    governor: p.governor,
+    timelockDelay: p.timelockDelay,
+    pool: p.pool,
+    poolMinVotes: p.poolMinVotes,
+  };
+}
+
+/** Reads and checks a parameters file; every problem is named by its path in the file. */
+export async function readDeployParameters(path: string): Promise<DeployParameters> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (cause) {
+    throw new AppError("BAD_USER_INPUT", `cannot read the parameters file ${path} as JSON`, { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`);
+    throw new AppError("BAD_USER_INPUT", `the parameters file ${path} is not valid: ${problems.join("; ")}`, {
+      details: { problems },
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,63 @@
+import type { ArgumentType, DeploymentParameters, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
+import { getAddress, id, ZeroHash } from "ethers";
+import type { DeployConfig } from "../deploy.ts";
+
+/**
+ * The one place where our deployment settings become the Ignition modules' parameters and constructor
+ * arguments (new-dao.ts and existing-dao.ts only wire contracts together). A constructor that changes
+ * changes here and in the module that calls it.
+ */
+
+export const NEW_DAO_MODULE = "CommonsNewDao";
+export const EXISTING_DAO_MODULE = "CommonsExistingDao";
+
+export const TIMELOCK_ROLES = {
+  admin: ZeroHash,
+  proposer: id("PROPOSER_ROLE"),
+  canceller: id("CANCELLER_ROLE"),
+  executor: id("EXECUTOR_ROLE"),
+} as const;
+
+export function newDaoParameters(config: DeployConfig): DeploymentParameters {
+  return {
+    [NEW_DAO_MODULE]: {
+      holders: config.holders.map((h) => getAddress(h.address)),
+      amounts: config.holders.map((h) => h.amount),
+      timelockDelay: config.timelockDelay,
+      governor: { ...config.governor },
+      pool: { ...config.pool },
+      poolMinVotes: config.poolMinVotes,
+    },
+  };
+}
+
+export function existingDaoParameters(
+  timelock: string,
+  token: string,
+  pool: DeployConfig["pool"],
+  poolMinVotes: bigint,
+): DeploymentParameters {
+  return {
+    [EXISTING_DAO_MODULE]: {
+      timelock: getAddress(timelock),
+      token: getAddress(token),
+      pool: { ...pool },
+      poolMinVotes,
+    },
+  };
+}
+
+/**
+ * The policy registry and the resource allocator, both owned by `timelock` from their constructor, so
+ * that no other account ever owns them. Used by both modules.
+ */
+export function policyContracts(m: IgnitionModuleBuilder, timelock: ArgumentType, token: ArgumentType) {
+  const registry = m.contract("PolicyRegistry", [timelock]);
+  const allocator = m.contract("ResourceAllocator", [
+    timelock,
+    token,
+    m.getParameter("pool"),
+    m.getParameter("poolMinVotes"),
+  ]);
+  return { registry, allocator };
+}
