@@ -54,7 +54,8 @@ export interface GatewayUsageTable {
   requests: Count;
 }
 
-export type DecisionOutcome = "REFUSED" | "PENDING" | "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
+/** SWEPT: left PENDING past the upstream's timeout and charged its worst case by gateway_sweep. */
+export type DecisionOutcome = "REFUSED" | "PENDING" | "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED" | "SWEPT";
 
 /** The audit trail: one row per gateway decision, admitted or refused, written before the answer. */
 export interface GatewayDecisionsTable {
@@ -82,11 +83,29 @@ export interface GatewayDecisionsTable {
   settled_at: NullableTimestamp;
 }
 
-/** Tables written by the gateway (migrations/0002_gateway.ts). */
+/**
+ * What a replica (`owner`) leased from the guarded rows and has not charged or given back yet (0009): a
+ * budget slice keyed by (account, epoch_start), or a per-minute slice keyed by (consumer, model_id,
+ * minute_start), the other half of the key empty. Renewed while held; past `expires_at` it is reclaimed.
+ */
+export interface GatewayLeasesTable {
+  owner: string;
+  account: string;
+  epoch_start: BlockNumber;
+  consumer: string;
+  model_id: string;
+  minute_start: BlockNumber;
+  tokens: Count;
+  requests: Count;
+  expires_at: Timestamp;
+}
+
+/** Tables written by the gateway (migrations/0002_gateway.ts, 0009 for the leases). */
 export interface GatewayTables {
   api_keys: ApiKeysTable;
   gateway_budget_counters: GatewayBudgetCountersTable;
   gateway_rate_counters: GatewayRateCountersTable;
   gateway_usage: GatewayUsageTable;
   gateway_decisions: GatewayDecisionsTable;
+  gateway_leases: GatewayLeasesTable;
 }

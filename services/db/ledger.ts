@@ -116,7 +116,7 @@ function budgetKeys(sources: readonly ReservationSource[]): { account: string; l
  * concurrent calls never spend more than granted.
  */
 export function reserveCalls(db: Kysely<Database>, inputs: readonly ReserveInput[]): Promise<ReserveResult[]> {
-  return retryDeadlocks(async () =>
+  return retryTransient(async () =>
     inputs.length === 1 ? [await reserveOne(db, inputs[0] as ReserveInput)] : reserveBatch(db, inputs),
   );
 }
@@ -205,18 +205,19 @@ export interface SettleInput {
    * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
    */
   record?: DecisionRecord;
+  /** The slice the call was admitted on (its replica's lease, and the minute its request counted in). */
+  lease?: { owner: string; minuteStart: number };
 }
 
 /**
  * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch,
- * migrations/0008): counters, the ledger and the audit records move together, so the ledger always
+ * services/db/ledger/): counters, the ledger and the audit records move together, so the ledger always
  * equals the sum of the audit records. Without records to insert the commit is asynchronous: losing it
- * in a crash only leaves the worst case reserved.
+ * in a crash only leaves the worst case reserved (and the record PENDING, until gateway_sweep).
+ * Each record is settled once, so a settlement whose connection was lost is simply sent again.
  */
 export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
-  return retryDeadlocks(async () =>
-    inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
-  );
+  return retryTransient(() => settleBatch(db, inputs));
 }
 
 async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
@@ -243,6 +244,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
         ...(input.record === undefined ? {} : { record: input.record }),
+        ...(input.lease === undefined ? {} : { lease: { owner: input.lease.owner, minute: input.lease.minuteStart } }),
       },
     };
   });
@@ -285,30 +287,37 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
   return reserveResult(sources, row?.outcome, row?.source_index, after);
 }
 
-/** A settlement alone: 0005's gateway_settle_returning, or 0008's gateway_settle_recorded with its record. */
-async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
-  const charged = Math.min(input.charged, input.reserved);
-  const accounts = budgetKeys([input.source]).map((k) => k.account);
-  const recordOrId = input.record === undefined ? sql`${input.requestId}` : sql`${JSON.stringify(input.record)}::jsonb`;
-  const fn = sql.raw(input.record === undefined ? "gateway_settle_returning" : "gateway_settle_recorded");
-  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from ${fn}(
-      ${recordOrId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
-      ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
-      ${input.latencyMs}, ${input.overheadMs})`.execute(db);
-  return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
+/**
+ * How long a ledger statement is sent again after its connection was lost: a settlement that has not
+ * landed by then is given up (its call is answered with DATABASE_ERROR). Leases outlive a call by at
+ * least this, so that a settlement never lands after its slice was reclaimed.
+ */
+export const LEDGER_RETRY_MS = 5_000;
+
+/**
+ * A failure that rolled back everything the statement did and may not happen again: a lost connection
+ * (Postgres restarted, the backend was terminated, the network cut: pg's own errors carry no SQLSTATE),
+ * or a deadlock (batches lock their rows in one order, but a one-call reservation takes a consumer's
+ * grants in its spending order, which may differ; Postgres then aborts one of the two).
+ */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || code.length !== 5) return true;
+  return code === "40P01" || code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03";
 }
 
 /**
- * Batches lock their rows in one order, but a one-call reservation takes a consumer's grants in its
- * spending order, which may differ: Postgres then aborts one of the two (deadlock_detected), which
- * rolled back everything it did, so it is simply run again.
+ * Runs a ledger statement again after a transient failure. A statement whose commit landed but whose
+ * answer was lost is safe to send again: settlements settle each record once, and a reservation's
+ * second attempt fails on its record's unique request id (its first attempt's record is then swept).
  */
-function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
+function retryTransient<T>(run: () => Promise<T>): Promise<T> {
   return pRetry(run, {
-    retries: 3,
-    minTimeout: 1,
-    maxTimeout: 20,
-    shouldRetry: ({ error }) => (error as { code?: unknown }).code === "40P01",
+    retries: 8,
+    minTimeout: 5,
+    maxTimeout: 1_000,
+    maxRetryTime: LEDGER_RETRY_MS,
+    shouldRetry: ({ error }) => isTransient(error),
   });
 }
 
@@ -317,7 +326,20 @@ function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
  * commit, and WAL is flushed in order), whichever connection committed it.
  */
 export async function flushLedger(db: Kysely<Database>): Promise<void> {
-  await sql`select gateway_flush()`.execute(db);
+  await retryTransient(() => sql`select gateway_flush()`.execute(db));
+}
+
+/**
+ * Settles what no replica will (gateway_sweep): leases past their expiry give back what they hold, and
+ * audit records PENDING for longer than `pendingAfterMs` are charged their worst case, marked SWEPT.
+ */
+export async function sweepLedger(
+  db: Kysely<Database>,
+  pendingAfterMs: number,
+): Promise<{ leases: number; records: number }> {
+  const { rows } = await sql<{ leases: number; records: number }>`
+    select * from gateway_sweep(${pendingAfterMs})`.execute(db);
+  return { leases: Number(rows[0]?.leases ?? 0), records: Number(rows[0]?.records ?? 0) };
 }
 
 export interface UsageRow {

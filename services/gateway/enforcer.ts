@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { type DecisionRecord, recordDecision } from "../db/gateway-decisions.ts";
-import { returnSlice, type SliceKey, takeSlice } from "../db/leases.ts";
+import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/leases.ts";
 import {
   flushLedger,
+  LEDGER_RETRY_MS,
   POOL_TOTAL_ACCOUNT,
   type ReservationSource,
   type ReserveInput,
@@ -20,7 +21,7 @@ import { AppError, type ReasonCode } from "../shared/errors.ts";
 import { createBatcher } from "./batcher.ts";
 import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
-import { createLeases } from "./leases.ts";
+import { createLeases, type LeaseTicket } from "./leases.ts";
 import type { PolicyStore } from "./policy-store.ts";
 import { createSpendingHints } from "./spending-hints.ts";
 
@@ -51,11 +52,11 @@ export interface Admission {
   decision: Admitted;
   source: ReservationSource;
   /**
-   * Admitted against this replica's slice of the grant (leases.ts): nothing was reserved for the call
-   * alone, what it does not use goes back to the slice, and this audit record, not yet written, is
-   * written with the settlement. Null when a reservation wrote the record.
+   * Admitted against this replica's slice of the grant (leases.ts, `ticket`): nothing was reserved for
+   * the call alone, what it does not use goes back to the slice, and this audit record, not yet written,
+   * is written with the settlement. Null when a reservation wrote the record.
    */
-  leased: DecisionRecord | null;
+  leased: { record: DecisionRecord; ticket: LeaseTicket } | null;
   startedAt: number;
   /** Milliseconds the gateway spent before forwarding. */
   overheadMs: number;
@@ -122,11 +123,20 @@ function ledger<T>(query: Promise<T>): Promise<T> {
  */
 export const LEDGER_BATCHING = { maxBatch: 64, maxInFlight: 2 };
 
+/**
+ * How long Postgres keeps a replica's slices after its last renewal: the replica uses them for
+ * LEASE_TTL_MS, and a call admitted on one by then is answered and settled within the upstream's
+ * timeout and the ledger's retries. Only then may the sweeper reclaim them.
+ */
+export function leaseExpiresInMs(config: Pick<Deps["config"], "LEASE_TTL_MS" | "UPSTREAM_TIMEOUT_MS">): number {
+  return config.LEASE_TTL_MS + config.UPSTREAM_TIMEOUT_MS + LEDGER_RETRY_MS;
+}
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
 export function createEnforcer(
-  deps: Pick<Deps, "database" | "logger" | "metrics" | "now">,
+  deps: Pick<Deps, "config" | "database" | "logger" | "metrics" | "now">,
   store: PolicyStore,
   keys: KeyCache,
 ): Enforcer {
@@ -138,9 +148,12 @@ export function createEnforcer(
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), LEDGER_BATCHING);
   const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), LEDGER_BATCHING);
   const leases = createLeases({
-    take: (key, size) => takeSlice(db, key, size),
-    give: (key, unused) => returnSlice(db, key, unused),
+    replica: randomUUID(),
+    take: (owner, key, size) => takeSlice(db, { owner, expiresInMs: leaseExpiresInMs(deps.config) }, key, size),
+    give: (owner, key, unused) => returnSlice(db, owner, key, unused),
+    renew: (owner) => renewLeases(db, { owner, expiresInMs: leaseExpiresInMs(deps.config) }),
     onError: (error, what) => deps.logger.warn({ err: error }, what),
+    ttlMs: deps.config.LEASE_TTL_MS,
   });
 
   const authenticate = async (authorization: string | undefined) => {
@@ -176,13 +189,22 @@ export function createEnforcer(
 
   /**
    * decide() on this replica's spending hint when it has a fresh one (no round trip), else on a read.
-   * A refusal is only ever made on a read: a hint may lag behind another replica's release.
+   * A refusal is only ever made on a read: a hint may lag behind another replica's release. Nor is it
+   * made while this replica holds slices of the consumer's budgets: the call may need what is left in
+   * them together with what is left in Postgres, so they go back first and the usage is read again.
    */
   const decideWithUsage = async (request: DecisionRequest & { consumer: string }, now: number) => {
     const snapshot = store.current();
-    const hint = hints.get(request.consumer, request.modelId, minuteStartOf(now), epochStartOf(snapshot, now));
+    const minuteStart = minuteStartOf(now);
+    const epochStart = epochStartOf(snapshot, now);
+    const hint = hints.get(request.consumer, request.modelId, minuteStart, epochStart);
     const decision = hint === null ? null : decide(snapshot, request, hint, now);
     if (decision?.admitted) return decision;
+    const read = decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
+    if (read.admitted || (read.reason !== "BUDGET_EXHAUSTED" && read.reason !== "RATE_LIMITED")) return read;
+    const grants = (snapshot.grantsByConsumer.get(request.consumer) ?? []).map((g) => g.account);
+    const key = { consumer: request.consumer, model: request.modelId, minuteStart, epochStart };
+    if (!(await ledger(leases.surrender(key, grants)))) return read;
     return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
   };
 
@@ -196,7 +218,7 @@ export function createEnforcer(
     request: DecisionRequest & { consumer: string },
     requestOnly: Admitted,
     now: number,
-  ): Admitted | null => {
+  ): { decision: Admitted; ticket: LeaseTicket } | null => {
     const first = requestOnly.sources[0];
     if (first?.kind !== "grant") return null;
     const hint = hints.get(request.consumer, request.modelId, requestOnly.minuteStart, requestOnly.epochStart);
@@ -216,7 +238,8 @@ export function createEnforcer(
     const requestsThisMinute = Math.max(0, hint.requestsThisMinute - held.requests);
     const decision = decide(store.current(), request, { ...hint, grantSpent, requestsThisMinute }, now);
     if (!decision.admitted || decision.sources[0]?.account !== first.account) return null;
-    return leases.take(key, decision.reserve) ? decision : null;
+    const ticket = leases.take(key, decision.reserve);
+    return ticket === null ? null : { decision, ticket };
   };
 
   return {
@@ -243,7 +266,7 @@ export function createEnforcer(
           ? decideOnSlice({ ...request, consumer }, requestOnly, now)
           : null;
       const decision =
-        onSlice ??
+        onSlice?.decision ??
         (requestOnly.admitted && consumer !== null
           ? await decideWithUsage({ ...request, consumer }, now)
           : requestOnly);
@@ -278,11 +301,7 @@ export function createEnforcer(
         return refusal(decision.reason, decision.message);
       }
       const admittedDecision = decision;
-      const admitted = (
-        source: ReservationSource,
-        leased: DecisionRecord | null,
-        durable: Promise<void>,
-      ): Admission => {
+      const admitted = (source: ReservationSource, leased: Admission["leased"], durable: Promise<void>): Admission => {
         durable.catch(() => {});
         metrics.decisions.inc({ decision: "admitted", reason: "", model: input.modelId });
         const overheadMs = elapsed(startedAt);
@@ -314,7 +333,7 @@ export function createEnforcer(
         outcome: "PENDING",
       };
       if (onSlice !== null) {
-        const source = onSlice.sources[0] as ReservationSource;
+        const source = onSlice.decision.sources[0] as ReservationSource;
         // Nothing is written before the upstream is called: settle() writes this record with the charge,
         // synchronously, before the call is answered (a crash before then loses a call nobody got).
         const record = {
@@ -324,7 +343,7 @@ export function createEnforcer(
           // The database's clock, as for every other record (not deps.now, which tests may move).
           created_at: new Date(),
         };
-        return admitted(source, record, Promise.resolve());
+        return admitted(source, { record, ticket: onSlice.ticket }, Promise.resolve());
       }
       const reserved = await ledger(
         reservations.submit({
@@ -370,13 +389,20 @@ export function createEnforcer(
         outcome: settlement.outcome,
         latencyMs,
         overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-        ...(admission.leased ? { record: admission.leased } : {}),
+        ...(admission.leased
+          ? {
+              record: admission.leased.record,
+              lease: { owner: admission.leased.ticket.owner, minuteStart: admission.leased.ticket.key.minuteStart },
+            }
+          : {}),
       });
       // No call is answered whose record could be lost: a leased call's record commits with its
       // settlement; a reserved call's was written by the reservation, flushed by `durable`.
-      const [after] = await ledger(Promise.all([settled, admission.durable]));
-      if (admission.leased)
-        leases.giveBack(admission.source.account, admission.decision.epochStart, admission.decision.reserve - charged);
+      const [after] = await ledger(Promise.all([settled, admission.durable])).catch((error: unknown) => {
+        if (admission.leased) leases.finish(admission.leased.ticket, null);
+        throw error;
+      });
+      if (admission.leased) leases.finish(admission.leased.ticket, charged);
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
       hints.update(admission.consumer, admission.modelId, admission.decision.epochStart, after);
       const overheadMs = admission.overheadMs + elapsed(settleStarted);

@@ -204,8 +204,10 @@ for (const [name, open, numRuns] of databases) {
       const { db } = database;
       const key = { consumer: "0xA", model: "m1", minuteStart: 60, requestsPerMinute: 1_000 };
       const grant = { account: "grant:1", epochStart: 0, limit: 8_000 };
+      const lease = { owner: "replica#0", expiresInMs: 60_000 };
       const slice = await takeSlice(
         db,
+        lease,
         { ...key, ...grant },
         { minRequests: 1, maxRequests: 100, minTokens: 1, maxTokens: 800 },
       );
@@ -223,6 +225,7 @@ for (const [name, open, numRuns] of databases) {
         outcome,
         latencyMs: 3,
         overheadMs: 1,
+        lease: { owner: lease.owner, minuteStart: key.minuteStart },
         record: {
           request_id: `req_${i}`,
           consumer: "0xA",
@@ -259,6 +262,16 @@ for (const [name, open, numRuns] of databases) {
         [[35, 3]],
         "the ledger equals the sum of the audit records",
       );
+      t.same(
+        await db.selectFrom("gateway_leases").select(["account", "tokens", "requests"]).orderBy("account").execute(),
+        [
+          { account: "", tokens: 0, requests: 100 - 3 },
+          { account: "grant:1", tokens: 800 - 35, requests: 0 },
+        ],
+        "the lease no longer holds what its calls took: the sweeper would reclaim only the rest",
+      );
+      await settleCalls(db, [leased(1, 25, "COMPLETED")]);
+      t.same(await ledgerState(database), state, "a settlement sent again (its answer lost) changes nothing");
       const times = await db.selectFrom("gateway_decisions").select(["created_at", "settled_at"]).execute();
       t.ok(
         times.every((r) => r.created_at.getTime() === admittedAt.getTime() && r.settled_at !== null),
