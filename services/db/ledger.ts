@@ -373,14 +373,26 @@ export async function usageFor(
   }));
 }
 
-/** used / reserved / limit of budget accounts in one epoch (for policyStatus: budget used and left). */
+/**
+ * used / reserved / limit of budget accounts in one epoch (for policyStatus: budget used and left), and
+ * `leased`: the part of `reserved` that replicas hold as slices, which the consumer's calls can still
+ * spend (a replica gives its slices back before it refuses a call for budget).
+ */
 export async function budgetCounters(db: Kysely<Database>, q: { accounts: string[]; epochStart: number }) {
   if (q.accounts.length === 0) return [];
   return db
-    .selectFrom("gateway_budget_counters")
-    .select(["account", "budget_limit as limit", "used", "reserved"])
-    .where("epoch_start", "=", q.epochStart)
-    .where("account", "in", q.accounts)
+    .selectFrom("gateway_budget_counters as c")
+    .select(["c.account", "c.budget_limit as limit", "c.used", "c.reserved"])
+    .select((eb) =>
+      eb
+        .selectFrom("gateway_leases as l")
+        .select(sql<number>`coalesce(sum(l.tokens), 0)::bigint`.as("leased"))
+        .whereRef("l.account", "=", "c.account")
+        .whereRef("l.epoch_start", "=", "c.epoch_start")
+        .as("leased"),
+    )
+    .where("c.epoch_start", "=", q.epochStart)
+    .where("c.account", "in", q.accounts)
     .execute();
 }
 

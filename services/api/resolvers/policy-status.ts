@@ -48,8 +48,10 @@ export const policyStatusQueries = {
     ]);
     const counter = new Map(counters.map((c) => [c.account, c]));
     const used = (account: string) => Number(counter.get(account)?.used ?? 0);
-    const reserved = (account: string) => Number(counter.get(account)?.reserved ?? 0);
-    const spent = (account: string) => spending.spent.get(account) ?? 0;
+    // Replicas' slices are the consumer's to spend: reserved counts only calls in flight.
+    const leased = (account: string) => Number(counter.get(account)?.leased ?? 0);
+    const reserved = (account: string) => Number(counter.get(account)?.reserved ?? 0) - leased(account);
+    const spent = (account: string) => (spending.spent.get(account) ?? 0) - leased(account);
 
     const decision = decide(
       snapshot,
