@@ -142,7 +142,8 @@ t.test("connections cut mid-call: nothing lost, nothing stranded, both replicas 
   );
 
   // Both replicas are alive and serve again (their pools reconnect).
-  for (const [r, replica] of replicas.entries()) {
+  for (const r of replicas.keys()) {
+    // Clients alternate replicas by key count: call r * keys.length goes to replica r.
     await until(async () => ((await call(r * keys.length, false)) === "ADMITTED" ? true : undefined), `replica ${r}`);
   }
   // One leader again, and it indexes: a new block reaches both replicas' view of the index.
