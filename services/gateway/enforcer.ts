@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { type DecisionRecord, recordDecision } from "../db/gateway-decisions.ts";
-import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/leases.ts";
+import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../db/ledger/accounts.ts";
 import {
   flushLedger,
   LEDGER_RETRY_MS,
-  POOL_TOTAL_ACCOUNT,
   type ReservationSource,
   type ReserveInput,
   readSpending,
@@ -13,7 +12,8 @@ import {
   type SettleInput,
   settleCalls,
   sourceId,
-} from "../db/ledger.ts";
+} from "../db/ledger/client.ts";
+import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/ledger/leases.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -144,7 +144,7 @@ export function createEnforcer(
   const { metrics } = deps;
   const hints = createSpendingHints();
   const flushes = createFlushGroup(() => flushLedger(db));
-  // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
+  // Calls in flight together share their ledger round trips (see batcher.ts and services/db/ledger/).
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), LEDGER_BATCHING);
   const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), LEDGER_BATCHING);
   const leases = createLeases({
@@ -164,7 +164,7 @@ export function createEnforcer(
   /** The consumer's usage as Postgres has it now (one query); it also refreshes this replica's hint. */
   const readUsage = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
     const snapshot = store.current();
-    const pool = `pool:${consumer}`;
+    const pool = allowanceAccount(consumer);
     const grants = snapshot.grantsByConsumer.get(consumer) ?? [];
     const epochStart = epochStartOf(snapshot, now);
     const minuteStart = minuteStartOf(now);

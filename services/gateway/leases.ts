@@ -1,4 +1,4 @@
-import type { SliceKey, SliceSize } from "../db/leases.ts";
+import type { SliceKey, SliceSize } from "../db/ledger/leases.ts";
 
 /**
  * This replica's slices of consumers' grants and per-minute limits (gateway_lease): calls admitted

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { pruneRateCounters } from "../db/ledger.ts";
+import { pruneRateCounters } from "../db/ledger/client.ts";
 import { minuteStartOf } from "../policy/decide.ts";
 import type { Deps } from "../shared/deps.ts";
 import { registerChatRoute } from "./chat-route.ts";

@@ -1,4 +1,4 @@
-import { LEDGER_RETRY_MS, sweepLedger } from "../db/ledger.ts";
+import { LEDGER_RETRY_MS, sweepLedger } from "../db/ledger/client.ts";
 import type { GatewayDeps } from "./plugin.ts";
 
 /**

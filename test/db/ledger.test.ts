@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import t, { type Test } from "tap";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
-import { takeSlice } from "../../services/db/leases.ts";
+import { allowanceAccount, grantAccount } from "../../services/db/ledger/accounts.ts";
 import {
   type ReservationSource,
   type ReserveInput,
@@ -10,10 +10,13 @@ import {
   reserveCalls,
   type SettleInput,
   settleCalls,
-} from "../../services/db/ledger.ts";
+} from "../../services/db/ledger/client.ts";
+import { takeSlice } from "../../services/db/ledger/leases.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { decide } from "../../services/policy/decide.ts";
 import { openMigrated } from "../gateway/build.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { nowArb, requestArb, snapshotArb, usageArb } from "../policy/fixtures.ts";
 
 const CONSUMERS = ["0xA", "0xB"] as const;
 const MODELS = ["m1", "m2"] as const;
@@ -335,4 +338,23 @@ t.test("a batch's answers: the source charged and what the guarded rows hold aft
       reason_code: "RATE_LIMITED",
     },
   ]);
+});
+
+t.test("the pure policy names budget accounts as the ledger does", async (t) => {
+  let admitted = 0;
+  fc.assert(
+    fc.property(snapshotArb, requestArb, usageArb, nowArb, (snapshot, request, usage, now) => {
+      const decision = decide(snapshot, request, usage, now);
+      if (!decision.admitted) return;
+      admitted++;
+      for (const source of decision.sources) {
+        t.equal(
+          source.account,
+          source.kind === "grant" ? grantAccount(source.grantId) : allowanceAccount(request.consumer as string),
+        );
+      }
+    }),
+    { numRuns: 500 },
+  );
+  t.ok(admitted > 0, `${admitted} admitted decisions checked`);
 });

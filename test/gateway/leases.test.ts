@@ -1,6 +1,6 @@
 import t from "tap";
-import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../../services/db/leases.ts";
-import { settleCalls, sweepLedger } from "../../services/db/ledger.ts";
+import { settleCalls, sweepLedger } from "../../services/db/ledger/client.ts";
+import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../../services/db/ledger/leases.ts";
 import { createLeases, type Leases, type LeaseTicket } from "../../services/gateway/leases.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { openMigrated, until } from "./build.ts";

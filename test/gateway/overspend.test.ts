@@ -4,7 +4,7 @@ import t, { type Test } from "tap";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../../services/db/connection.ts";
-import { reserveCalls, settleCalls } from "../../services/db/ledger.ts";
+import { reserveCalls, settleCalls } from "../../services/db/ledger/client.ts";
 import { estimateChatPromptTokens } from "../../services/gateway/tokens.ts";
 import { build } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";

@@ -1,6 +1,7 @@
 import { listDecisions } from "../../db/gateway-decisions.ts";
 import { loadPolicyRows } from "../../db/gateway-policy-rows.ts";
-import { budgetCounters, POOL_TOTAL_ACCOUNT, readSpending } from "../../db/ledger.ts";
+import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../../db/ledger/accounts.ts";
+import { budgetCounters, readSpending } from "../../db/ledger/client.ts";
 import { decide, epochStartOf, minuteStartOf } from "../../policy/decide.ts";
 import { buildSnapshot } from "../../policy/snapshot.ts";
 import type { GrantPolicy } from "../../policy/types.ts";
@@ -34,7 +35,7 @@ export const policyStatusQueries = {
     const nowS = Math.floor(nowMs / 1000);
     const epochStart = epochStartOf(snapshot, nowMs);
     const grants = (snapshot.grantsByConsumer.get(args.consumer) ?? []).filter((g) => appliesNow(g, args.model, nowS));
-    const poolAccount = `pool:${args.consumer}`;
+    const poolAccount = allowanceAccount(args.consumer);
     const accounts = [...grants.map((g) => g.account), poolAccount, POOL_TOTAL_ACCOUNT];
     const [spending, counters] = await Promise.all([
       readSpending(db, {

@@ -7,8 +7,8 @@
 -- code, with what the guarded rows hold after (this replica's spending hint).
 -- p_defer_flush: an admission may commit asynchronously (the caller awaits gateway_flush before it
 -- answers); a refusal always commits synchronously (its answer follows at once).
--- Lock order: rate counter, then budget counters in the call's spending order (a batch locks them
--- sorted; a deadlock between the two is rolled back by Postgres and sent again by the client).
+-- Lock order (README.md): rate counter, then budget counters in the call's spending order (a batch
+-- locks them sorted; a deadlock between the two is rolled back by Postgres and sent again by the client).
 create or replace function gateway_admit(
   p_consumer text, p_model text, p_minute bigint, p_rpm bigint, p_epoch bigint, p_amount bigint,
   p_accounts text[], p_limits bigint[], p_pool_limits bigint[], p_record jsonb, p_defer_flush boolean)

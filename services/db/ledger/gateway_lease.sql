@@ -17,7 +17,7 @@ declare
   v_expires timestamptz := now() + p_expires_in_ms * interval '1 millisecond';
 begin
   perform set_config('synchronous_commit', 'off', true);
-  -- Lock order of every ledger function: leases (sorted), rate counters, budget counters.
+  -- Lock order (README.md): leases (sorted), rate counters, budget counters.
   perform 1 from gateway_leases l
     where l.owner = p_owner
       and ((l.account = '' and l.epoch_start = 0 and l.consumer = p_consumer and l.model_id = p_model

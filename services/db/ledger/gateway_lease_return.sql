@@ -12,7 +12,8 @@ declare
   v_tokens bigint := 0;
 begin
   perform set_config('synchronous_commit', 'off', true);
-  -- Lock order: leases (the per-minute row sorts first: its account is ''), rate counters, budget counters.
+  -- Lock order (README.md): leases (the per-minute row sorts first: its account is ''), rate counters,
+  -- budget counters.
   if p_requests is null or p_requests > 0 then
     select l.requests into v_held from gateway_leases l
       where l.owner = p_owner and l.account = '' and l.epoch_start = 0 and l.consumer = p_consumer

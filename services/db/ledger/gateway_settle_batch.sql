@@ -13,7 +13,7 @@
 -- Each record is settled once: a settlement retried after its reply was lost, or one that comes after
 -- the sweeper settled its record (gateway_sweep), changes nothing. The reservation of a call whose lease
 -- was reclaimed went back with the lease: its charge is then added without releasing it again.
--- Lock order (every ledger function): audit records, leases, rate counters, budget counters, usage.
+-- Lock order (README.md): audit records, leases, budget counters, usage.
 create or replace function gateway_settle_batch(p_settlements jsonb, p_accounts text[], p_epochs bigint[])
 returns jsonb language plpgsql as $$
 declare

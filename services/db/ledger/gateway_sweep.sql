@@ -8,8 +8,8 @@
 --    later changes nothing (gateway_settle_batch settles PENDING records only).
 --
 -- Returns how many leases and records it swept (at most 1000 records per run).
--- Lock order: leases, rate counters, budget counters, then audit records (skipped when locked, so never
--- waited for), budget counters again and usage, which is the order of every other ledger function.
+-- Lock order (README.md): leases, rate counters, budget counters, then audit records (skipped when
+-- locked, so never waited for), budget counters again, usage.
 create or replace function gateway_sweep(p_pending_after_ms bigint)
 returns table (leases bigint, records bigint) language plpgsql as $$
 declare

@@ -1,12 +1,10 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import pRetry from "p-retry";
-import type { DecisionRecord } from "./gateway-decisions.ts";
-import type { Database } from "./schema.ts";
+import type { DecisionRecord } from "../gateway-decisions.ts";
+import type { Database } from "../schema.ts";
+import { POOL_TOTAL_ACCOUNT } from "./accounts.ts";
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-/** The account the whole community pool is counted on; one address's allowance is `pool:<address>`. */
-export const POOL_TOTAL_ACCOUNT = "pool";
 
 /** A budget to reserve from, as the decision chose it. */
 export type ReservationSource =
@@ -110,7 +108,7 @@ function budgetKeys(sources: readonly ReservationSource[]): { account: string; l
 
 /**
  * The authoritative, race-free half of a decision for a batch of calls, in one round trip and one
- * transaction (gateway_admit_batch, migrations/0006): count each request against its per-minute limit,
+ * transaction (gateway_admit_batch, services/db/ledger/): count each request against its per-minute limit,
  * reserve its worst case from the first source with room, and write its audit record, admitted or
  * refused. Calls are decided in the order given. Every replica goes through the same guarded rows, so
  * concurrent calls never spend more than granted.
@@ -261,7 +259,7 @@ const spentMap = (accounts: string[], spent: (string | number)[]) =>
   new Map(accounts.map((account, i) => [account, Number(spent[i])]));
 
 /**
- * A batch of one goes through 0005's one-call function: the same guard, at about half the cost of a
+ * A batch of one goes through the one-call gateway_admit: the same guard, at about half the cost of a
  * batch statement for a single call (a quiet replica sends every call alone).
  */
 async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {

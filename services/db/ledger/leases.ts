@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Database } from "./schema.ts";
+import type { Database } from "../schema.ts";
 
 /** Which rows a slice comes from: a consumer's per-minute counter on a model, and one grant's budget. */
 export interface SliceKey {
