@@ -10,6 +10,7 @@ import {
   reserveCalls,
   type SettleInput,
   settleCalls,
+  sweepLedger,
 } from "../../services/db/ledger/client.ts";
 import { takeSlice } from "../../services/db/ledger/leases.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
@@ -282,6 +283,63 @@ for (const [name, open, numRuns] of databases) {
       );
     },
   );
+}
+
+for (const [name, open] of databases) {
+  t.test(`${name}: a record whose settlement never came is swept: charged its worst case, SWEPT`, async (t) => {
+    const database = await open(t);
+    const { db } = database;
+    const budgets = { grant: [100, 0, 0, 0], allowance: 50, pool: 1_000 };
+    const call = (sources: Call["sources"]): Call => ({
+      consumer: 0,
+      model: 0,
+      epoch: 0,
+      rpm: 4,
+      amount: 30,
+      sources,
+      defer: false,
+      settle: { charged: 10, outcome: "COMPLETED" },
+    });
+    const calls = [call(["grant1"]), call(["pool"]), call(["grant1"])];
+    const inputs = calls.map((c, i) => reserveInput(budgets, c, i));
+    const results = await reserveCalls(db, inputs);
+    t.same(results.map(outcomeOf), ["ADMITTED grant:1", "ADMITTED pool:0xA", "ADMITTED grant:1"]);
+    // The third call is settled; the first two never will be (their replica died).
+    const [settled] = settleInputs(calls, inputs, results).slice(2);
+    await settleCalls(db, [settled as SettleInput]);
+
+    t.same(await sweepLedger(db, 60_000), { leases: 0, records: 0 }, "nothing is swept before its time");
+    t.same(await sweepLedger(db, 0), { leases: 0, records: 2 });
+    const state = await ledgerState(database);
+    t.same(
+      state.decisions.map((d) => [d.request_id, d.outcome, d.tokens_used]),
+      [
+        ["req_0", "SWEPT", 30],
+        ["req_1", "SWEPT", 30],
+        ["req_2", "COMPLETED", 10],
+      ],
+    );
+    t.same(
+      state.budgets,
+      [
+        { account: "grant:1", epoch_start: 0, used: 40, reserved: 0 },
+        { account: "pool", epoch_start: 0, used: 30, reserved: 0 },
+        { account: "pool:0xA", epoch_start: 0, used: 30, reserved: 0 },
+      ],
+      "nothing stays reserved",
+    );
+    t.same(
+      state.usage.map((u) => [u.source, u.tokens_used, u.requests]),
+      [
+        ["grant", 40, 2],
+        ["pool", 30, 1],
+      ],
+      "the ledger equals the sum of the audit records",
+    );
+    const late = settleInputs(calls, inputs, results)[0] as SettleInput;
+    await settleCalls(db, [late]);
+    t.same(await ledgerState(database), state, "a settlement that comes after the sweep changes nothing");
+  });
 }
 
 t.test("a batch's answers: the source charged and what the guarded rows hold after it", async (t) => {

@@ -1,82 +1,53 @@
--- What a replica that died, or lost its database, left behind; run by every replica on a timer (rows
--- another sweeper or a settlement holds are skipped, so sweepers never wait on each other or on calls):
+-- What a replica that died, or lost its database, left behind; run by every replica on a timer, off the
+-- calls' path. Rows that anyone holds (another sweeper, a settlement) are skipped, never waited for.
 --
--- 1. Leases past their expiry: what they still hold goes back to the rate and budget counters.
+-- 1. Leases past their expiry give back what they still hold, as their replica would have
+--    (gateway_lease_return with everything the row holds).
 -- 2. Audit records still PENDING p_pending_after_ms after their admission: their settlement will not come
---    (the upstream's timeout is long past). They are charged their worst case, the most the upstream may
---    have billed for them (max_tokens was enforced), and marked SWEPT; a settlement that still arrives
---    later changes nothing (gateway_settle_batch settles PENDING records only).
+--    (the upstream's timeout is long past). They are settled like any other (gateway_settle_batch), charged
+--    their worst case, the most the upstream may have billed for them (max_tokens was enforced), with the
+--    outcome SWEPT; a settlement that still arrives later changes nothing (each record is settled once).
 --
 -- Returns how many leases and records it swept (at most 1000 records per run).
--- Lock order (README.md): leases, rate counters, budget counters, then audit records (skipped when
--- locked, so never waited for), budget counters again, usage.
+-- Lock order (README.md): leases, then rate counters and budget counters each sorted (the leases are
+-- returned in that order); then audit records, budget counters, usage.
 create or replace function gateway_sweep(p_pending_after_ms bigint)
 returns table (leases bigint, records bigint) language plpgsql as $$
 declare
-  v_leases bigint;
-  v_records bigint;
+  v_lease record;
+  v_leases bigint := 0;
+  v_settlements jsonb;
 begin
   perform set_config('synchronous_commit', 'off', true);
 
-  with expired as (
-    delete from gateway_leases l
-      where (l.owner, l.account, l.epoch_start, l.consumer, l.model_id, l.minute_start) in (
-        select e.owner, e.account, e.epoch_start, e.consumer, e.model_id, e.minute_start from gateway_leases e
-          where e.expires_at < now()
-          order by 1, 2, 3, 4, 5, 6
-          for update skip locked)
-    returning l.account, l.epoch_start, l.consumer, l.model_id, l.minute_start, l.tokens, l.requests),
-  rates as (
-    select e.consumer, e.model_id, e.minute_start, sum(e.requests) as requests
-      from expired e where e.account = '' and e.requests > 0 group by 1, 2, 3),
-  rate_counters as (
-    insert into gateway_rate_counters as r (consumer, model_id, minute_start, requests)
-      select x.consumer, x.model_id, x.minute_start, 0 from rates x order by 1, 2, 3
-      on conflict (consumer, model_id, minute_start) do update
-        set requests = greatest(0, r.requests - (select x.requests from rates x
-          where x.consumer = excluded.consumer and x.model_id = excluded.model_id and x.minute_start = excluded.minute_start))
-    returning 1),
-  budgets as (
-    select e.account, e.epoch_start, sum(e.tokens) as tokens
-      from expired e where e.account <> '' and e.tokens > 0 group by 1, 2),
-  budget_counters as (
-    insert into gateway_budget_counters as b (account, epoch_start, budget_limit, used, reserved)
-      select x.account, x.epoch_start, 0, 0, 0 from budgets x order by 1, 2
-      on conflict (account, epoch_start) do update
-        set reserved = greatest(0, b.reserved - (select x.tokens from budgets x
-          where x.account = excluded.account and x.epoch_start = excluded.epoch_start))
-    returning 1)
-  select count(*) into v_leases from expired;
+  for v_lease in
+    select l.owner, l.account, l.epoch_start, l.consumer, l.model_id, l.minute_start from gateway_leases l
+      where l.expires_at < now()
+      order by l.account, l.epoch_start, l.consumer, l.model_id, l.minute_start, l.owner
+      for update skip locked
+  loop
+    perform gateway_lease_return(v_lease.owner, v_lease.consumer, v_lease.model_id, v_lease.minute_start, null,
+      v_lease.account, v_lease.epoch_start, null);
+    v_leases := v_leases + 1;
+  end loop;
 
-  with swept as (
-    update gateway_decisions d set outcome = 'SWEPT', tokens_used = d.tokens_reserved, settled_at = now()
-      where d.id in (
-        select p.id from gateway_decisions p
-          where p.outcome = 'PENDING' and p.created_at < now() - p_pending_after_ms * interval '1 millisecond'
-          order by p.id limit 1000
-          for update skip locked)
-    returning d.consumer, d.model_id, d.source, d.source_id, d.epoch_start, d.tokens_reserved as charged),
-  charged as (
-    select a.account, s.epoch_start, sum(s.charged) as charged
-      from swept s
-      cross join lateral unnest(case when s.source = 'grant' then array['grant:' || s.source_id]
-        else array['pool:' || s.consumer, 'pool'] end) as a(account)
-      group by 1, 2),
-  budgets as (
-    insert into gateway_budget_counters as b (account, epoch_start, budget_limit, used, reserved)
-      select c.account, c.epoch_start, 0, 0, 0 from charged c order by 1, 2
-      on conflict (account, epoch_start) do update
-        set reserved = b.reserved - (select c.charged from charged c where c.account = excluded.account and c.epoch_start = excluded.epoch_start),
-            used = b.used + (select c.charged from charged c where c.account = excluded.account and c.epoch_start = excluded.epoch_start)
-    returning 1),
-  usage as (
-    insert into gateway_usage as u (consumer, model_id, source, source_id, epoch_start, tokens_used, requests)
-      select s.consumer, s.model_id, s.source, s.source_id, s.epoch_start, sum(s.charged), count(*)
-        from swept s group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5
-      on conflict (consumer, model_id, source, source_id, epoch_start) do update
-        set tokens_used = u.tokens_used + excluded.tokens_used, requests = u.requests + excluded.requests
-    returning 1)
-  select count(*) into v_records from swept;
+  select jsonb_agg(jsonb_build_object(
+      'request_id', p.request_id, 'consumer', p.consumer, 'model', p.model_id, 'source', p.source,
+      'source_id', p.source_id, 'epoch', p.epoch_start, 'reserved', p.tokens_reserved,
+      'charged', p.tokens_reserved, 'outcome', 'SWEPT', 'latency_ms', null, 'overhead_ms', p.overhead_ms,
+      'accounts', case when p.source = 'grant' then jsonb_build_array('grant:' || p.source_id)
+        else jsonb_build_array('pool:' || p.consumer, 'pool') end))
+    into v_settlements
+    from (
+      select d.request_id, d.consumer, d.model_id, d.source, d.source_id, d.epoch_start, d.tokens_reserved,
+          d.overhead_ms
+        from gateway_decisions d
+        where d.outcome = 'PENDING' and d.created_at < now() - p_pending_after_ms * interval '1 millisecond'
+        order by d.id limit 1000
+        for update skip locked) as p;
+  if v_settlements is not null then
+    perform gateway_settle_batch(v_settlements, '{}', '{}');
+  end if;
 
-  return query select v_leases, v_records;
+  return query select v_leases, coalesce(jsonb_array_length(v_settlements), 0)::bigint;
 end $$;
