@@ -3,9 +3,9 @@ import { type Kysely, sql } from "kysely";
 /**
  * The ledger's functions are defined by their sources in services/db/ledger/*.sql, applied after the
  * migrations. These versions from earlier migrations are called by nothing any more: the one-call
- * settlements (0004, 0005, 0008: settlements now go through gateway_settle_batch, which settles each
- * record once), the guard's inner functions (0004: gateway_admit no longer nests them), and the leases
- * without an owner (0007).
+ * settlements (0004, 0005, 0008: gateway_settle now takes a lease and settles each record once, so it
+ * has other arguments), the guard's inner functions (0004: gateway_admit no longer nests them), and the
+ * leases without an owner (0007).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   for (const signature of [

@@ -215,7 +215,9 @@ export interface SettleInput {
  * Each record is settled once, so a settlement whose connection was lost is simply sent again.
  */
 export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
-  return retryTransient(() => settleBatch(db, inputs));
+  return retryTransient(async () =>
+    inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
+  );
 }
 
 async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
@@ -283,6 +285,17 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
     requestsThisMinute: Number(row?.requests ?? 0),
   };
   return reserveResult(sources, row?.outcome, row?.source_index, after);
+}
+
+/** A settlement alone: gateway_settle, the batch's function written out for one call. */
+async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
+  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from gateway_settle(
+      ${input.requestId}, ${input.record === undefined ? null : JSON.stringify(input.record)}::jsonb,
+      ${input.lease?.owner ?? null}::text, ${input.lease?.minuteStart ?? null}::bigint, ${input.consumer},
+      ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
+      ${budgetKeys([input.source]).map((k) => k.account)}::text[], ${input.epochStart}, ${input.reserved},
+      ${Math.min(input.charged, input.reserved)}, ${input.outcome}, ${input.latencyMs}, ${input.overheadMs})`.execute(db);
+  return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 
 /**

@@ -19,7 +19,6 @@ returns jsonb language plpgsql as $$
 declare
   v_settled text[];
   v_unleased text[];
-  v_locked integer;
 begin
   if not jsonb_path_exists(p_settlements, '$[*].record') then
     perform set_config('synchronous_commit', 'off', true);
@@ -56,37 +55,30 @@ begin
     from (select request_id from inserted union all select request_id from updated) as x;
 
   if jsonb_path_exists(p_settlements, '$[*].lease') then
-    with l as (
-      select s -> 'lease' ->> 'owner' as owner, s ->> 'consumer' as consumer, s ->> 'model' as model,
-          (s -> 'lease' ->> 'minute')::bigint as minute, s -> 'accounts' ->> 0 as account, (s ->> 'epoch')::bigint as epoch
-        from jsonb_array_elements(p_settlements) as s where s ? 'lease')
-    select count(*) into v_locked from (
-      select 1 from gateway_leases g
-        where (g.owner, g.account, g.epoch_start, g.consumer, g.model_id, g.minute_start) in (
-          select owner, account, epoch, '', '', 0::bigint from l union all select owner, '', 0::bigint, consumer, model, minute from l)
-        order by g.owner, g.account, g.epoch_start, g.consumer, g.model_id, g.minute_start
-        for update of g) as x;
-
+    -- One update of the lease rows, in key order (the per-minute rows, whose account is '', first).
     with l as (
       select s ->> 'request_id' as request_id, s -> 'lease' ->> 'owner' as owner, s ->> 'consumer' as consumer,
           s ->> 'model' as model, (s -> 'lease' ->> 'minute')::bigint as minute, s -> 'accounts' ->> 0 as account,
           (s ->> 'epoch')::bigint as epoch, (s ->> 'charged')::bigint as charged
         from jsonb_array_elements(p_settlements) as s
         where s ? 'lease' and (s ->> 'request_id') = any(v_settled)),
-    tokens as (
-      update gateway_leases g set tokens = greatest(0, g.tokens - t.charged)
-        from (select owner, account, epoch, sum(charged) as charged from l group by 1, 2, 3) as t
+    taken as (
+      select owner, account, epoch, '' as consumer, '' as model, 0::bigint as minute, sum(charged) as tokens,
+          0::bigint as requests
+        from l group by 1, 2, 3
+      union all
+      select owner, '', 0, consumer, model, minute, 0, count(*) from l group by 1, 4, 5, 6
+      order by 1, 2, 3, 4, 5, 6),
+    found as (
+      update gateway_leases g
+        set tokens = greatest(0, g.tokens - t.tokens), requests = greatest(0, g.requests - t.requests)
+        from taken t
         where g.owner = t.owner and g.account = t.account and g.epoch_start = t.epoch
-          and g.consumer = '' and g.model_id = '' and g.minute_start = 0
-      returning g.owner, g.account, g.epoch_start),
-    requests as (
-      update gateway_leases g set requests = greatest(0, g.requests - r.n)
-        from (select owner, consumer, model, minute, count(*) as n from l group by 1, 2, 3, 4) as r
-        where g.owner = r.owner and g.account = '' and g.epoch_start = 0
-          and g.consumer = r.consumer and g.model_id = r.model and g.minute_start = r.minute
-      returning 1)
+          and g.consumer = t.consumer and g.model_id = t.model and g.minute_start = t.minute
+      returning g.owner, g.account, g.epoch_start)
     select coalesce(array_agg(l.request_id), '{}') into v_unleased from l
-      where not exists (select 1 from tokens t where t.owner = l.owner and t.account = l.account and t.epoch_start = l.epoch);
+      where not exists (
+        select 1 from found f where f.owner = l.owner and f.account = l.account and f.epoch_start = l.epoch);
   else
     v_unleased := '{}';
   end if;
