@@ -294,7 +294,8 @@ async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<Spen
       ${input.lease?.owner ?? null}::text, ${input.lease?.minuteStart ?? null}::bigint, ${input.consumer},
       ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${budgetKeys([input.source]).map((k) => k.account)}::text[], ${input.epochStart}, ${input.reserved},
-      ${Math.min(input.charged, input.reserved)}, ${input.outcome}, ${input.latencyMs}, ${input.overheadMs})`.execute(db);
+      ${Math.min(input.charged, input.reserved)}, ${input.outcome}, ${input.latencyMs},
+      ${input.overheadMs})`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 
