@@ -1,18 +1,14 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import OpenAI from "openai";
 import pg from "pg";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
-import { writeDeployment } from "../../services/chain/deployment.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { startDevChain } from "../../services/runtime/dev-chain.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { policyRow, seedIndex } from "../gateway/build.ts";
 import { build, until } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { startSharedChain } from "../helpers/shared-chain.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
 
 /**
@@ -21,18 +17,12 @@ import { startTestUpstream } from "../helpers/upstream.ts";
  * backend of the service is terminated (pool clients mid-transaction, the indexer leader's advisory-lock
  * session, the LISTEN connection), several times, while hundreds of calls are in flight.
  */
-const chain = await startDevChain({ host: "127.0.0.1", port: 0 });
-t.teardown(() => chain.close());
-const folder = await mkdtemp(join(tmpdir(), "commons-faults-"));
-t.teardown(() => rm(folder, { recursive: true, force: true }));
-const deploymentFile = join(folder, "deployment.json");
-writeDeployment(deploymentFile, chain.deployment);
+const { chain, env: chainEnv } = await startSharedChain(t);
 const upstream = await startTestUpstream();
 t.teardown(() => upstream.close());
 const url = await createTestDatabase(t);
 const env = {
-  RPC_URL: chain.rpcUrl,
-  DEPLOYMENT_FILE: deploymentFile,
+  ...chainEnv,
   DATABASE_URL: url,
   UPSTREAM_URL: upstream.url,
   // Short, so that the test sees the sweeper at work: a lost replica's slices are reclaimed after

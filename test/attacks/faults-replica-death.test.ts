@@ -1,18 +1,14 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t from "tap";
-import { writeDeployment } from "../../services/chain/deployment.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { startDevChain } from "../../services/runtime/dev-chain.ts";
 import { policyRow, seedIndex } from "../gateway/build.ts";
 import { build, until } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { startSharedChain } from "../helpers/shared-chain.ts";
 import { HANG, startTestUpstream } from "../helpers/upstream.ts";
 
 /**
@@ -20,17 +16,11 @@ import { HANG, startTestUpstream } from "../helpers/upstream.ts";
  * with a PENDING audit record: nobody will settle them or give its slices back. The other replica's
  * sweeper does, once the leases have expired and the records are older than the upstream's timeout.
  */
-const chain = await startDevChain({ host: "127.0.0.1", port: 0 });
-t.teardown(() => chain.close());
-const folder = await mkdtemp(join(tmpdir(), "commons-death-"));
-t.teardown(() => rm(folder, { recursive: true, force: true }));
-const deploymentFile = join(folder, "deployment.json");
-writeDeployment(deploymentFile, chain.deployment);
+const { folder, env: chainEnv } = await startSharedChain(t);
 const upstream = await startTestUpstream();
 t.teardown(() => upstream.close());
 const env = {
-  RPC_URL: chain.rpcUrl,
-  DEPLOYMENT_FILE: deploymentFile,
+  ...chainEnv,
   DATABASE_URL: await createTestDatabase(t),
   UPSTREAM_URL: upstream.url,
   UPSTREAM_TIMEOUT_MS: "1000",
