@@ -204,7 +204,7 @@ export function createEnforcer(
     if (read.admitted || (read.reason !== "BUDGET_EXHAUSTED" && read.reason !== "RATE_LIMITED")) return read;
     const grants = (snapshot.grantsByConsumer.get(request.consumer) ?? []).map((g) => g.account);
     const key = { consumer: request.consumer, model: request.modelId, minuteStart, epochStart };
-    if (!(await ledger(leases.surrender(key, grants)))) return read;
+    if (!(await leases.surrender(key, grants))) return read;
     return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
   };
 
