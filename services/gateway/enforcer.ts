@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import pRetry from "p-retry";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { type DecisionRecord, recordDecision } from "../db/gateway-decisions.ts";
 import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../db/ledger/accounts.ts";
 import {
   flushLedger,
+  isTransient,
   LEDGER_RETRY_MS,
   type ReservationSource,
   type ReserveInput,
@@ -155,6 +157,29 @@ export function createEnforcer(
     onError: (error, what) => deps.logger.warn({ err: error }, what),
     ttlMs: deps.config.LEASE_TTL_MS,
   });
+
+  // A call admitted on a slice whose settlement failed (the database was gone for longer than the
+  // ledger's retries) is answered with DATABASE_ERROR, but the upstream may have billed it, and its audit
+  // record is written only by its settlement: that is kept trying until it lands or the replica closes.
+  const closing = new AbortController();
+  const unsettled = new Set<Promise<unknown>>();
+  const keepSettling = (input: SettleInput) => {
+    const settling = pRetry(() => settleCalls(db, [input]), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 100,
+      maxTimeout: 5_000,
+      signal: closing.signal,
+      shouldRetry: ({ error }) => isTransient(error),
+    })
+      .catch((error: unknown) =>
+        deps.logger.error(
+          { err: error, auditId: input.requestId },
+          "a settlement was given up: its call has no record",
+        ),
+      )
+      .finally(() => unsettled.delete(settling));
+    unsettled.add(settling);
+  };
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
@@ -377,7 +402,7 @@ export function createEnforcer(
       const settleStarted = performance.now();
       const charged = Math.min(settlement.charged, admission.decision.reserve);
       const latencyMs = elapsed(admission.startedAt);
-      const settled = settlements.submit({
+      const input: SettleInput = {
         requestId: admission.requestId,
         consumer: admission.consumer,
         model: admission.modelId,
@@ -395,11 +420,15 @@ export function createEnforcer(
               lease: { owner: admission.leased.ticket.owner, minuteStart: admission.leased.ticket.key.minuteStart },
             }
           : {}),
-      });
+      };
+      const settled = settlements.submit(input);
       // No call is answered whose record could be lost: a leased call's record commits with its
       // settlement; a reserved call's was written by the reservation, flushed by `durable`.
       const [after] = await ledger(Promise.all([settled, admission.durable])).catch((error: unknown) => {
-        if (admission.leased) leases.finish(admission.leased.ticket, null);
+        if (admission.leased) {
+          leases.finish(admission.leased.ticket, null);
+          keepSettling(input);
+        }
         throw error;
       });
       if (admission.leased) leases.finish(admission.leased.ticket, charged);
@@ -413,6 +442,10 @@ export function createEnforcer(
       };
     },
 
-    close: () => leases.close(),
+    async close() {
+      closing.abort();
+      await Promise.all(unsettled);
+      await leases.close();
+    },
   };
 }

@@ -312,7 +312,7 @@ export const LEDGER_RETRY_MS = 5_000;
  * or a deadlock (batches lock their rows in one order, but a one-call reservation takes a consumer's
  * grants in its spending order, which may differ; Postgres then aborts one of the two).
  */
-function isTransient(error: unknown): boolean {
+export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "string" || code.length !== 5) return true;
   return code === "40P01" || code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03";
