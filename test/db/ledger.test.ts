@@ -201,6 +201,100 @@ for (const [name, open, numRuns] of databases) {
     },
   );
 
+  t.test(`${name}: calls admitted on slices settle in a batch exactly as one at a time`, async (t) => {
+    const database = await open(t);
+    const { db } = database;
+    const leasedArb = fc.record({
+      consumer: fc.integer({ min: 0, max: 1 }),
+      charged: fc.integer({ min: 0, max: 40 }),
+      outcome: fc.constantFrom("COMPLETED" as const, "UPSTREAM_ERROR" as const, "CLIENT_CLOSED" as const),
+      // A lease the sweeper reclaimed before the settlement came: its reservation went back already.
+      reclaimed: fc.boolean(),
+    });
+    const owner = (consumer: number, reclaimed: boolean) => `replica${consumer}#${reclaimed ? 1 : 0}`;
+    type Leased = typeof leasedArb extends fc.Arbitrary<infer L> ? L : never;
+    const settlement = (c: Leased, i: number): SettleInput => {
+      const consumer = CONSUMERS[c.consumer] as string;
+      const grant = String(c.consumer + 1);
+      return {
+        requestId: `req_${i}`,
+        consumer,
+        model: "m1",
+        epochStart: 0,
+        source: { kind: "grant", account: `grant:${grant}`, grantId: grant, limit: 100_000 },
+        reserved: c.charged,
+        charged: c.charged,
+        outcome: c.outcome,
+        latencyMs: 1,
+        overheadMs: 1,
+        lease: { owner: owner(c.consumer, c.reclaimed), minuteStart: 60 },
+        record: {
+          request_id: `req_${i}`,
+          consumer,
+          endpoint: "chat.completions",
+          model_id: "m1",
+          admitted: true,
+          outcome: "PENDING",
+          source: "grant",
+          source_id: grant,
+          epoch_start: 0,
+          tokens_reserved: 40,
+          created_at: new Date("2026-01-02T03:04:05Z"),
+        },
+      };
+    };
+    const leases = () =>
+      db
+        .selectFrom("gateway_leases")
+        .select(["owner", "account", "tokens", "requests"])
+        .orderBy("owner")
+        .orderBy("account")
+        .execute();
+    /** Both consumers hold a live slice; the `#1` leases were taken and then reclaimed by the sweeper. */
+    const leaseAll = async () => {
+      await reset(database);
+      await sql`delete from gateway_leases`.execute(db);
+      for (const consumer of [0, 1]) {
+        for (const reclaimed of [true, false]) {
+          const key = {
+            consumer: CONSUMERS[consumer] as string,
+            model: "m1",
+            minuteStart: 60,
+            requestsPerMinute: 1_000,
+            account: `grant:${consumer + 1}`,
+            epochStart: 0,
+            limit: 100_000,
+          };
+          await takeSlice(db, { owner: owner(consumer, reclaimed), expiresInMs: reclaimed ? -1 : 60_000 }, key, {
+            minRequests: 1,
+            maxRequests: 100,
+            minTokens: 1,
+            maxTokens: 4_000,
+          });
+        }
+      }
+      await sweepLedger(db, 60_000);
+    };
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(leasedArb, { minLength: 2, maxLength: 10 }), async (calls) => {
+        const settlements = calls.map(settlement);
+        await leaseAll();
+        for (const one of settlements) await settleCalls(db, [one]);
+        const alone = { state: await ledgerState(database), leases: await leases() };
+        await leaseAll();
+        await settleCalls(db, settlements);
+        const together = { state: await ledgerState(database), leases: await leases() };
+        t.same(together, alone, "same counters, ledger, audit records and leases");
+        await settleCalls(db, settlements);
+        t.same({ state: await ledgerState(database), leases: await leases() }, together, "sent again: no change");
+        runs++;
+      }),
+      { numRuns: numRuns / 3 },
+    );
+    t.equal(runs, numRuns / 3);
+  });
+
   t.test(
     `${name}: a settlement that carries its audit record (a call admitted on a slice) inserts it settled`,
     async (t) => {
