@@ -339,7 +339,7 @@ for (const [name, open, numRuns] of databases) {
           created_at: admittedAt,
         },
       });
-      // One alone (gateway_settle_recorded), then two together (gateway_settle_batch).
+      // One alone (gateway_settle), then two together (gateway_settle_batch).
       await settleCalls(db, [leased(1, 25, "COMPLETED")]);
       await settleCalls(db, [leased(2, 0, "UPSTREAM_ERROR"), leased(3, 10, "CLIENT_CLOSED")]);
 
