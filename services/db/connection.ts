@@ -70,8 +70,13 @@ export async function notifyManyIn(
 
 async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes });
-  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  // A client that loses its connection (Postgres restarted, its backend terminated, the network cut)
+  // emits "error"; unheard, that would end the process. Idle clients are the pool's: it drops them. A
+  // checked-out client (a transaction between statements, the indexer leader's lock session) has no
+  // listener of the pool's: its holder learns of the loss from its next query, which fails, and the
+  // pool drops the client when it is released. The next query gets a new connection.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     const client = await pool.connect();
     client.release();

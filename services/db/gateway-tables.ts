@@ -1,13 +1,13 @@
 import type { ColumnType, Generated } from "kysely";
 import type { BlockNumber } from "./index-tables.ts";
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+export type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 /**
  * Token amounts and counters are bigint columns read as JS numbers: budgets are capped at 2^53 - 1
  * tokens when they leave the index (a grant that large is unlimited in practice).
  */
-type Count = ColumnType<number, number | bigint | undefined, number | bigint>;
+export type Count = ColumnType<number, number | bigint | undefined, number | bigint>;
 
 /** API keys: only sha256(key) is stored, with a short non-secret prefix to tell keys apart. */
 export interface ApiKeysTable {
@@ -20,41 +20,7 @@ export interface ApiKeysTable {
   revoked_at: NullableTimestamp;
 }
 
-/**
- * What each budget account spent in one epoch: `account` is `grant:<id>`, `pool:<address>` (one
- * address's community allowance) or `pool` (the whole pool). `used + reserved <= budget_limit` always
- * holds: reservations are guarded updates on this row.
- */
-export interface GatewayBudgetCountersTable {
-  account: string;
-  epoch_start: BlockNumber;
-  budget_limit: Count;
-  used: Count;
-  reserved: Count;
-}
-
-/** Requests per consumer, model and minute (Unix seconds of the minute's start). */
-export interface GatewayRateCountersTable {
-  consumer: string;
-  model_id: string;
-  minute_start: BlockNumber;
-  requests: Count;
-}
-
-/** The ledger: tokens charged per consumer, model, source and epoch. */
-export interface GatewayUsageTable {
-  consumer: string;
-  model_id: string;
-  /** grant | pool */
-  source: string;
-  /** The grant id; empty for the pool. */
-  source_id: string;
-  epoch_start: BlockNumber;
-  tokens_used: Count;
-  requests: Count;
-}
-
-export type DecisionOutcome = "REFUSED" | "PENDING" | "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
+export type DecisionOutcome = "REFUSED" | "PENDING" | "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED" | "SWEPT";
 
 /** The audit trail: one row per gateway decision, admitted or refused, written before the answer. */
 export interface GatewayDecisionsTable {
@@ -82,11 +48,11 @@ export interface GatewayDecisionsTable {
   settled_at: NullableTimestamp;
 }
 
-/** Tables written by the gateway (migrations/0002_gateway.ts). */
+/**
+ * Tables written by the gateway (migrations/0002_gateway.ts): API keys and the audit trail. The ledger's
+ * own tables are in ledger/tables.ts.
+ */
 export interface GatewayTables {
   api_keys: ApiKeysTable;
-  gateway_budget_counters: GatewayBudgetCountersTable;
-  gateway_rate_counters: GatewayRateCountersTable;
-  gateway_usage: GatewayUsageTable;
   gateway_decisions: GatewayDecisionsTable;
 }

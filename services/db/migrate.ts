@@ -4,12 +4,14 @@ import { fileURLToPath } from "node:url";
 import type { Kysely } from "kysely";
 import { FileMigrationProvider, Migrator } from "kysely/migration";
 import { AppError } from "../shared/errors.ts";
+import { installLedgerFunctions } from "./ledger/install.ts";
 
 const migrationFolder = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 /**
- * Applies every pending migration in migrations/ (forward only). Kysely's Migrator takes a lock, so
- * several replicas starting at once apply each migration exactly once.
+ * Applies every pending migration in migrations/ (forward only), then defines the ledger's functions
+ * from their sources (services/db/ledger/*.sql). Kysely's Migrator takes a lock, so several replicas
+ * starting at once apply each migration exactly once.
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations run on Kysely<any> by design (they must not import the app's types)
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
@@ -20,4 +22,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new AppError("DATABASE_ERROR", `migration ${failed} failed: ${reason}`, { cause: error });
   }
+  await installLedgerFunctions(db).catch((cause: unknown) => {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new AppError("DATABASE_ERROR", `defining the ledger's functions failed: ${reason}`, { cause });
+  });
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+import pRetry from "p-retry";
 import type { ApiKeyOwner } from "../db/api-keys.ts";
 import { type DecisionRecord, recordDecision } from "../db/gateway-decisions.ts";
-import { returnSlice, type SliceKey, takeSlice } from "../db/leases.ts";
+import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../db/ledger/accounts.ts";
 import {
   flushLedger,
-  POOL_TOTAL_ACCOUNT,
+  isTransient,
+  LEDGER_RETRY_MS,
   type ReservationSource,
   type ReserveInput,
   readSpending,
@@ -12,7 +14,8 @@ import {
   type SettleInput,
   settleCalls,
   sourceId,
-} from "../db/ledger.ts";
+} from "../db/ledger/client.ts";
+import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/ledger/leases.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
 import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -20,7 +23,7 @@ import { AppError, type ReasonCode } from "../shared/errors.ts";
 import { createBatcher } from "./batcher.ts";
 import { createFlushGroup } from "./flush-group.ts";
 import type { KeyCache } from "./key-cache.ts";
-import { createLeases } from "./leases.ts";
+import { createLeases, type LeaseTicket } from "./leases.ts";
 import type { PolicyStore } from "./policy-store.ts";
 import { createPoolStandings } from "./pool-standing.ts";
 import { createSpendingHints } from "./spending-hints.ts";
@@ -56,11 +59,11 @@ export interface Admission {
   decision: Admitted;
   source: ReservationSource;
   /**
-   * Admitted against this replica's slice of the grant (leases.ts): nothing was reserved for the call
-   * alone, what it does not use goes back to the slice, and this audit record, not yet written, is
-   * written with the settlement. Null when a reservation wrote the record.
+   * Admitted against this replica's slice of the grant (leases.ts, `ticket`): nothing was reserved for
+   * the call alone, what it does not use goes back to the slice, and this audit record, not yet written,
+   * is written with the settlement. Null when a reservation wrote the record.
    */
-  leased: DecisionRecord | null;
+  leased: { record: DecisionRecord; ticket: LeaseTicket } | null;
   startedAt: number;
   /** Milliseconds the gateway spent before forwarding. */
   overheadMs: number;
@@ -133,11 +136,20 @@ function ledger<T>(query: Promise<T>): Promise<T> {
  */
 export const LEDGER_BATCHING = { maxBatch: 64, maxInFlight: 2 };
 
+/**
+ * How long Postgres keeps a replica's slices after its last renewal: the replica uses them for
+ * LEASE_TTL_MS, and a call admitted on one by then is answered and settled within the upstream's
+ * timeout and the ledger's retries. Only then may the sweeper reclaim them.
+ */
+export function leaseExpiresInMs(config: Pick<Deps["config"], "LEASE_TTL_MS" | "UPSTREAM_TIMEOUT_MS">): number {
+  return config.LEASE_TTL_MS + config.UPSTREAM_TIMEOUT_MS + LEDGER_RETRY_MS;
+}
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
 export function createEnforcer(
-  deps: Pick<Deps, "database" | "logger" | "metrics" | "now">,
+  deps: Pick<Deps, "config" | "database" | "logger" | "metrics" | "now">,
   store: PolicyStore,
   keys: KeyCache,
 ): Enforcer {
@@ -146,14 +158,40 @@ export function createEnforcer(
   const hints = createSpendingHints();
   const standings = createPoolStandings(db);
   const flushes = createFlushGroup(() => flushLedger(db));
-  // Calls in flight together share their ledger round trips (see batcher.ts and migrations/0006).
+  // Calls in flight together share their ledger round trips (see batcher.ts and services/db/ledger/).
   const reservations = createBatcher((inputs: ReserveInput[]) => reserveCalls(db, inputs), LEDGER_BATCHING);
   const settlements = createBatcher((inputs: SettleInput[]) => settleCalls(db, inputs), LEDGER_BATCHING);
   const leases = createLeases({
-    take: (key, size) => takeSlice(db, key, size),
-    give: (key, unused) => returnSlice(db, key, unused),
+    replica: randomUUID(),
+    take: (owner, key, size) => takeSlice(db, { owner, expiresInMs: leaseExpiresInMs(deps.config) }, key, size),
+    give: (owner, key, unused) => returnSlice(db, owner, key, unused),
+    renew: (owner) => renewLeases(db, { owner, expiresInMs: leaseExpiresInMs(deps.config) }),
     onError: (error, what) => deps.logger.warn({ err: error }, what),
+    ttlMs: deps.config.LEASE_TTL_MS,
   });
+
+  // A call admitted on a slice whose settlement failed (the database was gone for longer than the
+  // ledger's retries) is answered with DATABASE_ERROR, but the upstream may have billed it, and its audit
+  // record is written only by its settlement: that is kept trying until it lands or the replica closes.
+  const closing = new AbortController();
+  const unsettled = new Set<Promise<unknown>>();
+  const keepSettling = (input: SettleInput) => {
+    const settling = pRetry(() => settleCalls(db, [input]), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 100,
+      maxTimeout: 5_000,
+      signal: closing.signal,
+      shouldRetry: ({ error }) => isTransient(error),
+    })
+      .catch((error: unknown) =>
+        deps.logger.error(
+          { err: error, auditId: input.requestId },
+          "a settlement was given up: its call has no record",
+        ),
+      )
+      .finally(() => unsettled.delete(settling));
+    unsettled.add(settling);
+  };
 
   const authenticate = async (authorization: string | undefined) => {
     const key = bearer(authorization);
@@ -168,7 +206,7 @@ export function createEnforcer(
   /** The consumer's usage as Postgres has it now (one query); it also refreshes this replica's hint. */
   const readUsage = async (consumer: string, modelId: string, now: number): Promise<ConsumerUsage> => {
     const snapshot = store.current();
-    const pool = `pool:${consumer}`;
+    const pool = allowanceAccount(consumer);
     const grants = snapshot.grantsByConsumer.get(consumer) ?? [];
     const epochStart = epochStartOf(snapshot, now);
     const minuteStart = minuteStartOf(now);
@@ -193,13 +231,22 @@ export function createEnforcer(
 
   /**
    * decide() on this replica's spending hint when it has a fresh one (no round trip), else on a read.
-   * A refusal is only ever made on a read: a hint may lag behind another replica's release.
+   * A refusal is only ever made on a read: a hint may lag behind another replica's release. Nor is it
+   * made while this replica holds slices of the consumer's budgets: the call may need what is left in
+   * them together with what is left in Postgres, so they go back first and the usage is read again.
    */
   const decideWithUsage = async (request: DecisionRequest & { consumer: string }, now: number) => {
     const snapshot = store.current();
-    const hint = hints.get(request.consumer, request.modelId, minuteStartOf(now), epochStartOf(snapshot, now));
+    const minuteStart = minuteStartOf(now);
+    const epochStart = epochStartOf(snapshot, now);
+    const hint = hints.get(request.consumer, request.modelId, minuteStart, epochStart);
     const decision = hint === null ? null : decide(snapshot, request, hint, now);
     if (decision?.admitted) return decision;
+    const read = decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
+    if (read.admitted || (read.reason !== "BUDGET_EXHAUSTED" && read.reason !== "RATE_LIMITED")) return read;
+    const grants = (snapshot.grantsByConsumer.get(request.consumer) ?? []).map((g) => g.account);
+    const key = { consumer: request.consumer, model: request.modelId, minuteStart, epochStart };
+    if (!(await leases.surrender(key, grants))) return read;
     return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
   };
 
@@ -213,7 +260,7 @@ export function createEnforcer(
     request: DecisionRequest & { consumer: string },
     requestOnly: Admitted,
     now: number,
-  ): Admitted | null => {
+  ): { decision: Admitted; ticket: LeaseTicket } | null => {
     const first = requestOnly.sources[0];
     if (first?.kind !== "grant") return null;
     const hint = hints.get(request.consumer, request.modelId, requestOnly.minuteStart, requestOnly.epochStart);
@@ -233,7 +280,8 @@ export function createEnforcer(
     const requestsThisMinute = Math.max(0, hint.requestsThisMinute - held.requests);
     const decision = decide(store.current(), request, { ...hint, grantSpent, requestsThisMinute }, now);
     if (!decision.admitted || decision.sources[0]?.account !== first.account) return null;
-    return leases.take(key, decision.reserve) ? decision : null;
+    const ticket = leases.take(key, decision.reserve);
+    return ticket === null ? null : { decision, ticket };
   };
 
   return {
@@ -262,7 +310,8 @@ export function createEnforcer(
           ? decideOnSlice({ ...request, consumer }, requestOnly, now)
           : null;
       const decision =
-        onSlice ?? (requestOnly.admitted ? await decideWithUsage({ ...request, consumer }, now) : requestOnly);
+        onSlice?.decision ??
+        (requestOnly.admitted ? await decideWithUsage({ ...request, consumer }, now) : requestOnly);
       const model = decision.model;
       const record = {
         request_id: requestId,
@@ -294,11 +343,7 @@ export function createEnforcer(
         return refusal(decision.reason, decision.message);
       }
       const admittedDecision = decision;
-      const admitted = (
-        source: ReservationSource,
-        leased: DecisionRecord | null,
-        durable: Promise<void>,
-      ): Admission => {
+      const admitted = (source: ReservationSource, leased: Admission["leased"], durable: Promise<void>): Admission => {
         durable.catch(() => {});
         metrics.decisions.inc({ decision: "admitted", reason: "", model: modelLabel(input.modelId) });
         const overheadMs = elapsed(startedAt);
@@ -330,7 +375,7 @@ export function createEnforcer(
         outcome: "PENDING",
       };
       if (onSlice !== null) {
-        const source = onSlice.sources[0] as ReservationSource;
+        const source = onSlice.decision.sources[0] as ReservationSource;
         // Nothing is written before the upstream is called: settle() writes this record with the charge,
         // synchronously, before the call is answered (a crash before then loses a call nobody got).
         const record = {
@@ -340,7 +385,7 @@ export function createEnforcer(
           // The database's clock, as for every other record (not deps.now, which tests may move).
           created_at: new Date(),
         };
-        return admitted(source, record, Promise.resolve());
+        return admitted(source, { record, ticket: onSlice.ticket }, Promise.resolve());
       }
       const reserved = await ledger(
         reservations.submit({
@@ -378,7 +423,7 @@ export function createEnforcer(
       // A leased call's worst case stays in the slice: its charge leaves the reservation, and so does what
       // the slice can spare of an overdraft (it must not go below zero); the rest only adds to `used`.
       const fromReservation = admission.leased
-        ? Math.min(charged, reserve) + leases.takeUpTo(admission.source.account, epochStart, overdraft)
+        ? Math.min(charged, reserve) + leases.takeUpTo(admission.leased.ticket, overdraft)
         : reserve;
       if (overdraft > 0) {
         metrics.overdraftTokens.inc({ model: admission.modelId }, overdraft);
@@ -388,7 +433,7 @@ export function createEnforcer(
         );
       }
       const latencyMs = elapsed(admission.startedAt);
-      const settled = settlements.submit({
+      const input: SettleInput = {
         requestId: admission.requestId,
         consumer: admission.consumer,
         model: admission.modelId,
@@ -399,12 +444,24 @@ export function createEnforcer(
         outcome: settlement.outcome,
         latencyMs,
         overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
-        ...(admission.leased ? { record: admission.leased } : {}),
-      });
+        ...(admission.leased
+          ? {
+              record: admission.leased.record,
+              lease: { owner: admission.leased.ticket.owner, minuteStart: admission.leased.ticket.key.minuteStart },
+            }
+          : {}),
+      };
+      const settled = settlements.submit(input);
       // No call is answered whose record could be lost: a leased call's record commits with its
       // settlement; a reserved call's was written by the reservation, flushed by `durable`.
-      const [after] = await ledger(Promise.all([settled, admission.durable]));
-      if (admission.leased) leases.giveBack(admission.source.account, epochStart, reserve - Math.min(charged, reserve));
+      const [after] = await ledger(Promise.all([settled, admission.durable])).catch((error: unknown) => {
+        if (admission.leased) {
+          leases.finish(admission.leased.ticket, null);
+          keepSettling(input);
+        }
+        throw error;
+      });
+      if (admission.leased) leases.finish(admission.leased.ticket, Math.min(charged, reserve));
       metrics.ledgerWrites.inc({ kind: charged === 0 ? "release" : "settle" });
       hints.update(admission.consumer, admission.modelId, epochStart, after);
       const overheadMs = admission.overheadMs + elapsed(settleStarted);
@@ -415,6 +472,10 @@ export function createEnforcer(
       };
     },
 
-    close: () => leases.close(),
+    async close() {
+      closing.abort();
+      await Promise.all(unsettled);
+      await leases.close();
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { pruneRateCounters } from "../db/ledger.ts";
+import { pruneRateCounters } from "../db/ledger/client.ts";
 import { minuteStartOf } from "../policy/decide.ts";
 import type { Deps } from "../shared/deps.ts";
 import { registerChatRoute } from "./chat-route.ts";
@@ -9,6 +9,7 @@ import { createKeyCache } from "./key-cache.ts";
 import { registerModelsRoute } from "./models-route.ts";
 import { gatewayErrorHandler } from "./openai-errors.ts";
 import { createPolicyStore } from "./policy-store.ts";
+import { startLedgerSweeper } from "./sweeper.ts";
 import { createUpstream, type Upstream } from "./upstream.ts";
 
 /** What the gateway uses of the dependency bag (a whole Deps fits). */
@@ -43,8 +44,10 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
     );
   }, 60_000);
   prune.unref();
+  const stopSweeper = startLedgerSweeper(deps);
   app.addHook("onClose", async () => {
     clearInterval(prune);
+    await stopSweeper();
     await enforcer.close();
     await store.stop();
     await keys.stop();

@@ -1,3 +1,4 @@
+import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../db/ledger/accounts.ts";
 import type { ConsumerUsage } from "../policy/types.ts";
 
 /**
@@ -48,14 +49,14 @@ export function createSpendingHints(
       return {
         requestsThisMinute: entry.requestsThisMinute,
         grantSpent: entry.spent,
-        poolSpent: entry.spent.get(`pool:${consumer}`) ?? 0,
-        poolTotalSpent: entry.spent.get("pool") ?? 0,
+        poolSpent: entry.spent.get(allowanceAccount(consumer)) ?? 0,
+        poolTotalSpent: entry.spent.get(POOL_TOTAL_ACCOUNT) ?? 0,
       };
     },
     replace(consumer, model, minuteStart, epochStart, usage) {
       const spent = new Map(usage.grantSpent);
-      spent.set(`pool:${consumer}`, usage.poolSpent);
-      spent.set("pool", usage.poolTotalSpent);
+      spent.set(allowanceAccount(consumer), usage.poolSpent);
+      spent.set(POOL_TOTAL_ACCOUNT, usage.poolTotalSpent);
       const key = keyOf(consumer, model);
       entries.delete(key);
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);

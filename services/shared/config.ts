@@ -35,6 +35,8 @@ const schema = z.object({
   UPSTREAM_URL: z.string().url().optional(),
   UPSTREAM_API_KEY: z.string().min(1).optional(),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** A replica admits on its budget slices only while it renewed their lease within this (ms). */
+  LEASE_TTL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** Refuse AI calls with POLICY_STATE_STALE when the index is further behind than this (seconds). */
   MAX_POLICY_STALENESS_S: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Admit calls on the last known policies even when the index is stale (operators' choice; off by default). */

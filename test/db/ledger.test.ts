@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import t, { type Test } from "tap";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
-import { takeSlice } from "../../services/db/leases.ts";
+import { allowanceAccount, grantAccount } from "../../services/db/ledger/accounts.ts";
 import {
   type ReservationSource,
   type ReserveInput,
@@ -10,10 +10,14 @@ import {
   reserveCalls,
   type SettleInput,
   settleCalls,
-} from "../../services/db/ledger.ts";
+  sweepLedger,
+} from "../../services/db/ledger/client.ts";
+import { takeSlice } from "../../services/db/ledger/leases.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { decide } from "../../services/policy/decide.ts";
 import { openMigrated } from "../gateway/build.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { nowArb, requestArb, snapshotArb, usageArb } from "../policy/fixtures.ts";
 
 const CONSUMERS = ["0xA", "0xB"] as const;
 const MODELS = ["m1", "m2"] as const;
@@ -197,6 +201,100 @@ for (const [name, open, numRuns] of databases) {
     },
   );
 
+  t.test(`${name}: calls admitted on slices settle in a batch exactly as one at a time`, async (t) => {
+    const database = await open(t);
+    const { db } = database;
+    const leasedArb = fc.record({
+      consumer: fc.integer({ min: 0, max: 1 }),
+      charged: fc.integer({ min: 0, max: 40 }),
+      outcome: fc.constantFrom("COMPLETED" as const, "UPSTREAM_ERROR" as const, "CLIENT_CLOSED" as const),
+      // A lease the sweeper reclaimed before the settlement came: its reservation went back already.
+      reclaimed: fc.boolean(),
+    });
+    const owner = (consumer: number, reclaimed: boolean) => `replica${consumer}#${reclaimed ? 1 : 0}`;
+    type Leased = typeof leasedArb extends fc.Arbitrary<infer L> ? L : never;
+    const settlement = (c: Leased, i: number): SettleInput => {
+      const consumer = CONSUMERS[c.consumer] as string;
+      const grant = String(c.consumer + 1);
+      return {
+        requestId: `req_${i}`,
+        consumer,
+        model: "m1",
+        epochStart: 0,
+        source: { kind: "grant", account: `grant:${grant}`, grantId: grant, limit: 100_000 },
+        reserved: c.charged,
+        charged: c.charged,
+        outcome: c.outcome,
+        latencyMs: 1,
+        overheadMs: 1,
+        lease: { owner: owner(c.consumer, c.reclaimed), minuteStart: 60 },
+        record: {
+          request_id: `req_${i}`,
+          consumer,
+          endpoint: "chat.completions",
+          model_id: "m1",
+          admitted: true,
+          outcome: "PENDING",
+          source: "grant",
+          source_id: grant,
+          epoch_start: 0,
+          tokens_reserved: 40,
+          created_at: new Date("2026-01-02T03:04:05Z"),
+        },
+      };
+    };
+    const leases = () =>
+      db
+        .selectFrom("gateway_leases")
+        .select(["owner", "account", "tokens", "requests"])
+        .orderBy("owner")
+        .orderBy("account")
+        .execute();
+    /** Both consumers hold a live slice; the `#1` leases were taken and then reclaimed by the sweeper. */
+    const leaseAll = async () => {
+      await reset(database);
+      await sql`delete from gateway_leases`.execute(db);
+      for (const consumer of [0, 1]) {
+        for (const reclaimed of [true, false]) {
+          const key = {
+            consumer: CONSUMERS[consumer] as string,
+            model: "m1",
+            minuteStart: 60,
+            requestsPerMinute: 1_000,
+            account: `grant:${consumer + 1}`,
+            epochStart: 0,
+            limit: 100_000,
+          };
+          await takeSlice(db, { owner: owner(consumer, reclaimed), expiresInMs: reclaimed ? -1 : 60_000 }, key, {
+            minRequests: 1,
+            maxRequests: 100,
+            minTokens: 1,
+            maxTokens: 4_000,
+          });
+        }
+      }
+      await sweepLedger(db, 60_000);
+    };
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(leasedArb, { minLength: 2, maxLength: 10 }), async (calls) => {
+        const settlements = calls.map(settlement);
+        await leaseAll();
+        for (const one of settlements) await settleCalls(db, [one]);
+        const alone = { state: await ledgerState(database), leases: await leases() };
+        await leaseAll();
+        await settleCalls(db, settlements);
+        const together = { state: await ledgerState(database), leases: await leases() };
+        t.same(together, alone, "same counters, ledger, audit records and leases");
+        await settleCalls(db, settlements);
+        t.same({ state: await ledgerState(database), leases: await leases() }, together, "sent again: no change");
+        runs++;
+      }),
+      { numRuns: numRuns / 3 },
+    );
+    t.equal(runs, numRuns / 3);
+  });
+
   t.test(
     `${name}: a settlement that carries its audit record (a call admitted on a slice) inserts it settled`,
     async (t) => {
@@ -204,8 +302,10 @@ for (const [name, open, numRuns] of databases) {
       const { db } = database;
       const key = { consumer: "0xA", model: "m1", minuteStart: 60, requestsPerMinute: 1_000 };
       const grant = { account: "grant:1", epochStart: 0, limit: 8_000 };
+      const lease = { owner: "replica#0", expiresInMs: 60_000 };
       const slice = await takeSlice(
         db,
+        lease,
         { ...key, ...grant },
         { minRequests: 1, maxRequests: 100, minTokens: 1, maxTokens: 800 },
       );
@@ -223,6 +323,7 @@ for (const [name, open, numRuns] of databases) {
         outcome,
         latencyMs: 3,
         overheadMs: 1,
+        lease: { owner: lease.owner, minuteStart: key.minuteStart },
         record: {
           request_id: `req_${i}`,
           consumer: "0xA",
@@ -238,7 +339,7 @@ for (const [name, open, numRuns] of databases) {
           created_at: admittedAt,
         },
       });
-      // One alone (gateway_settle_recorded), then two together (gateway_settle_batch).
+      // One alone (gateway_settle), then two together (gateway_settle_batch).
       await settleCalls(db, [leased(1, 25, "COMPLETED")]);
       await settleCalls(db, [leased(2, 0, "UPSTREAM_ERROR"), leased(3, 10, "CLIENT_CLOSED")]);
 
@@ -259,6 +360,16 @@ for (const [name, open, numRuns] of databases) {
         [[35, 3]],
         "the ledger equals the sum of the audit records",
       );
+      t.same(
+        await db.selectFrom("gateway_leases").select(["account", "tokens", "requests"]).orderBy("account").execute(),
+        [
+          { account: "", tokens: 0, requests: 100 - 3 },
+          { account: "grant:1", tokens: 800 - 35, requests: 0 },
+        ],
+        "the lease no longer holds what its calls took: the sweeper would reclaim only the rest",
+      );
+      await settleCalls(db, [leased(1, 25, "COMPLETED")]);
+      t.same(await ledgerState(database), state, "a settlement sent again (its answer lost) changes nothing");
       const times = await db.selectFrom("gateway_decisions").select(["created_at", "settled_at"]).execute();
       t.ok(
         times.every((r) => r.created_at.getTime() === admittedAt.getTime() && r.settled_at !== null),
@@ -266,6 +377,63 @@ for (const [name, open, numRuns] of databases) {
       );
     },
   );
+}
+
+for (const [name, open] of databases) {
+  t.test(`${name}: a record whose settlement never came is swept: charged its worst case, SWEPT`, async (t) => {
+    const database = await open(t);
+    const { db } = database;
+    const budgets = { grant: [100, 0, 0, 0], allowance: 50, pool: 1_000 };
+    const call = (sources: Call["sources"]): Call => ({
+      consumer: 0,
+      model: 0,
+      epoch: 0,
+      rpm: 4,
+      amount: 30,
+      sources,
+      defer: false,
+      settle: { charged: 10, outcome: "COMPLETED" },
+    });
+    const calls = [call(["grant1"]), call(["pool"]), call(["grant1"])];
+    const inputs = calls.map((c, i) => reserveInput(budgets, c, i));
+    const results = await reserveCalls(db, inputs);
+    t.same(results.map(outcomeOf), ["ADMITTED grant:1", "ADMITTED pool:0xA", "ADMITTED grant:1"]);
+    // The third call is settled; the first two never will be (their replica died).
+    const [settled] = settleInputs(calls, inputs, results).slice(2);
+    await settleCalls(db, [settled as SettleInput]);
+
+    t.same(await sweepLedger(db, 60_000), { leases: 0, records: 0 }, "nothing is swept before its time");
+    t.same(await sweepLedger(db, 0), { leases: 0, records: 2 });
+    const state = await ledgerState(database);
+    t.same(
+      state.decisions.map((d) => [d.request_id, d.outcome, d.tokens_used]),
+      [
+        ["req_0", "SWEPT", 30],
+        ["req_1", "SWEPT", 30],
+        ["req_2", "COMPLETED", 10],
+      ],
+    );
+    t.same(
+      state.budgets,
+      [
+        { account: "grant:1", epoch_start: 0, used: 40, reserved: 0 },
+        { account: "pool", epoch_start: 0, used: 30, reserved: 0 },
+        { account: "pool:0xA", epoch_start: 0, used: 30, reserved: 0 },
+      ],
+      "nothing stays reserved",
+    );
+    t.same(
+      state.usage.map((u) => [u.source, u.tokens_used, u.requests]),
+      [
+        ["grant", 40, 2],
+        ["pool", 30, 1],
+      ],
+      "the ledger equals the sum of the audit records",
+    );
+    const late = settleInputs(calls, inputs, results)[0] as SettleInput;
+    await settleCalls(db, [late]);
+    t.same(await ledgerState(database), state, "a settlement that comes after the sweep changes nothing");
+  });
 }
 
 t.test("a batch's answers: the source charged and what the guarded rows hold after it", async (t) => {
@@ -322,4 +490,23 @@ t.test("a batch's answers: the source charged and what the guarded rows hold aft
       reason_code: "RATE_LIMITED",
     },
   ]);
+});
+
+t.test("the pure policy names budget accounts as the ledger does", async (t) => {
+  let admitted = 0;
+  fc.assert(
+    fc.property(snapshotArb, requestArb, usageArb, nowArb, (snapshot, request, usage, now) => {
+      const decision = decide(snapshot, request, usage, now);
+      if (!decision.admitted) return;
+      admitted++;
+      for (const source of decision.sources) {
+        t.equal(
+          source.account,
+          source.kind === "grant" ? grantAccount(source.grantId) : allowanceAccount(request.consumer as string),
+        );
+      }
+    }),
+    { numRuns: 500 },
+  );
+  t.ok(admitted > 0, `${admitted} admitted decisions checked`);
 });

@@ -1,8 +1,11 @@
 import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t, { type Test } from "tap";
+import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../../services/db/connection.ts";
+import { reserveCalls, settleCalls } from "../../services/db/ledger/client.ts";
+import { build } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { until } from "../helpers/until.ts";
 import { billedPromptTokens, startTestUpstream } from "../helpers/upstream.ts";
@@ -174,3 +177,109 @@ t.test(
     t.equal(await checkRace(t, race), pool.used);
   },
 );
+
+t.test("a grant's last calls are not refused while what is left is split between a slice and Postgres", async (t) => {
+  const upstream = await startTestUpstream();
+  t.teardown(() => upstream.close());
+  // The whole service (gateway and GraphQL API), as `npm start` runs it.
+  const service = await build(t, { env: { UPSTREAM_URL: upstream.url } });
+  const { db } = service.deps.database;
+  const MAX_TOKENS = 8;
+  const prompt = billedPromptTokens({ messages });
+  const c = prompt + MAX_TOKENS;
+  // Room for 64 calls and more: the replica takes slices of it.
+  const granted = 1_000 * c;
+  const consumer = Wallet.createRandom().address;
+  await seedIndex(service.deps.database, {
+    policies: [policyRow("m", { allowed_purposes: [], requests_per_minute: 1_000_000 })],
+    grants: [{ grantId: 1, grantee: consumer, tokensPerEpoch: granted }],
+    pool: { allowancePerAddress: 0, poolSizePerEpoch: 0 },
+  });
+  const { key } = await issueApiKey(db, { address: consumer });
+  const client = new OpenAI({ apiKey: key, baseURL: service.urls.gateway, maxRetries: 0 });
+  const callOnce = (maxTokens = MAX_TOKENS) =>
+    client.chat.completions
+      .create({ model: "m", messages, max_tokens: maxTokens })
+      .then(() => "ADMITTED")
+      .catch((error: unknown) => (error instanceof OpenAI.APIError ? String(error.code) : String(error)));
+  const leased = async () =>
+    (await db.selectFrom("gateway_leases").select("tokens").where("account", "=", "grant:1").executeTakeFirst())
+      ?.tokens ?? 0;
+
+  // Calls until the replica holds a slice (a refill starts once it has a fresh view of the grant).
+  await until(async () => ((await callOnce()) === "ADMITTED" && (await leased()) > 0 ? true : undefined), "a slice");
+  // One call on the slice that leaves it 5 tokens short of a whole number of calls.
+  let adjust = ((await leased()) - 5) % c;
+  if (adjust <= prompt) adjust += c;
+  t.equal(await callOnce(adjust - prompt), "ADMITTED");
+  const slice = await leased();
+  t.equal(slice % c, 5, "the slice ends in a part of a call");
+  // Another replica spends the rest of the grant through the guard, down to less than one call, such
+  // that what is left there and what is left in the slice make one call more.
+  const left = c - (slice % c) + 1;
+  const grant = await counter(db, "grant:1");
+  const spend = granted - grant.used - grant.reserved - left;
+  const now = Date.now();
+  const epochStart = Math.floor(now / 1000) - (Math.floor(now / 1000) % 86_400);
+  const source = { kind: "grant" as const, account: "grant:1", grantId: "1", limit: granted };
+  const [other] = await reserveCalls(db, [
+    {
+      consumer,
+      model: "m",
+      requestsPerMinute: 1_000_000,
+      minuteStart: Math.floor(now / 60_000) * 60,
+      epochStart,
+      amount: spend,
+      sources: [source],
+      deferFlush: false,
+      record: {
+        request_id: "req_other_replica",
+        consumer,
+        endpoint: "chat.completions",
+        model_id: "m",
+        admitted: true,
+        outcome: "PENDING",
+      },
+    },
+  ]);
+  t.ok(other?.ok, "the other replica's call was admitted");
+  await settleCalls(db, [
+    {
+      requestId: "req_other_replica",
+      consumer,
+      model: "m",
+      epochStart,
+      source,
+      reserved: spend,
+      charged: spend,
+      outcome: "COMPLETED",
+      latencyMs: 1,
+      overheadMs: 0,
+    },
+  ]);
+
+  const api = createGraphqlClient(service.urls.http);
+  const { policyStatus } = await api.request<{
+    policyStatus: { budgets: { used: string; reserved: string; left: string }[]; admitted: boolean };
+  }>(
+    `query($consumer: Address!) { policyStatus(model: "m", consumer: $consumer) { budgets { used reserved left } admitted } }`,
+    {
+      consumer,
+    },
+  );
+  t.match(
+    policyStatus,
+    { budgets: [{ reserved: "0", left: String(left + slice) }], admitted: true },
+    "policyStatus shows what the consumer can spend: the slice counts as left, not as reserved",
+  );
+
+  const outcomes: string[] = [];
+  while (outcomes.at(-1) !== "BUDGET_EXHAUSTED") outcomes.push(await callOnce());
+  t.equal(outcomes.length - 1, Math.floor((left + slice) / c), "every call that fits in what was left is admitted");
+  // Once idle, the replica's slices go back: what remains of the grant is less than one call.
+  const end = await until(async () => {
+    const g = await counter(db, "grant:1");
+    return g.reserved === 0 ? g : undefined;
+  }, "the slices to go back");
+  t.ok(granted - end.used < c, `refused with ${granted - end.used} tokens left, less than a call's ${c}`);
+});

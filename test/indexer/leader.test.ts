@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { sql } from "kysely";
 import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
 import { createChain } from "../helpers/chain.ts";
@@ -55,5 +56,38 @@ t.test("stopping the leader hands the index to the other replica", async (t) => 
   await playHistory(chain, history(34));
   await untilTrue(() => follower.status().leader, "the follower to take over");
   await follower.waitForBlock(await chain.provider.getBlockNumber());
+  t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
+});
+
+t.test("a leader whose lock session is cut loses the lead, not its process; the index stays whole", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  await playHistory(chain, history(35));
+  const { database, url } = await migratedDatabase(t);
+  const other = await openDatabase({ url: url as string, poolSize: 3 });
+  t.teardown(() => other.close());
+  const a = startIndexer(t, database, chain);
+  const b = startIndexer(t, other, chain);
+  await untilTrue(() => a.status().leader || b.status().leader, "one of the two indexers to lead");
+  const leader = a.status().leader ? a : b;
+  await leader.waitForBlock();
+
+  // What a Postgres restart or a network cut does to the session that holds the lock.
+  const { rows } = await sql<{ cut: boolean }>`
+    select pg_terminate_backend(pid) as cut from pg_locks
+    where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`.execute(
+    database.db,
+  );
+  t.same(
+    rows.map((r) => r.cut),
+    [true],
+    "the leader's lock session was cut",
+  );
+  await untilTrue(() => !leader.status().leader, "the cut leader to stop leading");
+  t.pass("the leader noticed and stopped leading");
+  await playHistory(chain, history(36));
+  await untilTrue(() => a.status().leader || b.status().leader, "a leader after the cut");
+  const next = a.status().leader ? a : b;
+  await next.waitForBlock(await chain.provider.getBlockNumber());
   t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
 });

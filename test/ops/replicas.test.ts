@@ -1,24 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
-import { writeDeployment } from "../../services/chain/deployment.ts";
-import { startDevChain } from "../../services/runtime/dev-chain.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { build } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { startSharedChain } from "../helpers/shared-chain.ts";
 import { until } from "../helpers/until.ts";
 
 // One chain and one Postgres, shared by two service instances, as two replicas behind a load balancer.
-const chain = await startDevChain({ host: "127.0.0.1", port: 0 });
-t.teardown(() => chain.close());
-const folder = await mkdtemp(join(tmpdir(), "commons-replicas-"));
-t.teardown(() => rm(folder, { recursive: true, force: true }));
-const deploymentFile = join(folder, "deployment.json");
-writeDeployment(deploymentFile, chain.deployment);
-const env = { RPC_URL: chain.rpcUrl, DEPLOYMENT_FILE: deploymentFile, DATABASE_URL: await createTestDatabase(t) };
+const { chain, env: chainEnv } = await startSharedChain(t);
+const env = { ...chainEnv, DATABASE_URL: await createTestDatabase(t) };
 const replicas = [await build(t, { env }), await build(t, { env })] as [Service, Service];
 
 const provider = new JsonRpcProvider(chain.rpcUrl, undefined, { cacheTimeout: -1 });

@@ -1,5 +1,5 @@
 import { type DecisionRow, listDecisions } from "../../db/gateway-decisions.ts";
-import { usageFor } from "../../db/ledger.ts";
+import { usageFor } from "../../db/ledger/client.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type ApiContext, readableConsumer } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";

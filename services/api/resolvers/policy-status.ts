@@ -1,6 +1,7 @@
 import { listDecisions } from "../../db/gateway-decisions.ts";
 import { loadPolicyRows } from "../../db/gateway-policy-rows.ts";
-import { budgetCounters, POOL_TOTAL_ACCOUNT, readSpending } from "../../db/ledger.ts";
+import { allowanceAccount, POOL_TOTAL_ACCOUNT } from "../../db/ledger/accounts.ts";
+import { budgetCounters, readSpending } from "../../db/ledger/client.ts";
 import { settledVotesAt } from "../../db/voting-power.ts";
 import { decide, epochStartOf, isPoolEligible, minuteStartOf } from "../../policy/decide.ts";
 import { buildSnapshot } from "../../policy/snapshot.ts";
@@ -35,7 +36,7 @@ export const policyStatusQueries = {
     const nowS = Math.floor(nowMs / 1000);
     const epochStart = epochStartOf(snapshot, nowMs);
     const grants = (snapshot.grantsByConsumer.get(args.consumer) ?? []).filter((g) => appliesNow(g, args.model, nowS));
-    const poolAccount = `pool:${args.consumer}`;
+    const poolAccount = allowanceAccount(args.consumer);
     const accounts = [...grants.map((g) => g.account), poolAccount, POOL_TOTAL_ACCOUNT];
     const [spending, counters, poolStanding] = await Promise.all([
       readSpending(db, {
@@ -50,8 +51,10 @@ export const policyStatusQueries = {
     ]);
     const counter = new Map(counters.map((c) => [c.account, c]));
     const used = (account: string) => Number(counter.get(account)?.used ?? 0);
-    const reserved = (account: string) => Number(counter.get(account)?.reserved ?? 0);
-    const spent = (account: string) => spending.spent.get(account) ?? 0;
+    // Replicas' slices are the consumer's to spend: reserved counts only calls in flight.
+    const leased = (account: string) => Number(counter.get(account)?.leased ?? 0);
+    const reserved = (account: string) => Number(counter.get(account)?.reserved ?? 0) - leased(account);
+    const spent = (account: string) => (spending.spent.get(account) ?? 0) - leased(account);
 
     const decision = decide(
       snapshot,

@@ -1,12 +1,10 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import pRetry from "p-retry";
-import type { DecisionRecord } from "./gateway-decisions.ts";
-import type { Database } from "./schema.ts";
+import type { DecisionRecord } from "../gateway-decisions.ts";
+import type { Database } from "../schema.ts";
+import { POOL_TOTAL_ACCOUNT } from "./accounts.ts";
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-/** The account the whole community pool is counted on; one address's allowance is `pool:<address>`. */
-export const POOL_TOTAL_ACCOUNT = "pool";
 
 /** A budget to reserve from, as the decision chose it. */
 export type ReservationSource =
@@ -110,13 +108,13 @@ function budgetKeys(sources: readonly ReservationSource[]): { account: string; l
 
 /**
  * The authoritative, race-free half of a decision for a batch of calls, in one round trip and one
- * transaction (gateway_admit_batch, migrations/0006): count each request against its per-minute limit,
+ * transaction (gateway_admit_batch, services/db/ledger/): count each request against its per-minute limit,
  * reserve its worst case from the first source with room, and write its audit record, admitted or
  * refused. Calls are decided in the order given. Every replica goes through the same guarded rows, so
  * concurrent calls never spend more than granted.
  */
 export function reserveCalls(db: Kysely<Database>, inputs: readonly ReserveInput[]): Promise<ReserveResult[]> {
-  return retryDeadlocks(async () =>
+  return retryTransient(async () =>
     inputs.length === 1 ? [await reserveOne(db, inputs[0] as ReserveInput)] : reserveBatch(db, inputs),
   );
 }
@@ -208,16 +206,19 @@ export interface SettleInput {
    * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
    */
   record?: DecisionRecord;
+  /** The slice the call was admitted on (its replica's lease, and the minute its request counted in). */
+  lease?: { owner: string; minuteStart: number };
 }
 
 /**
  * Turns a batch of reservations into their real charges in one round trip (gateway_settle_batch,
- * migrations/0008): counters, the ledger and the audit records move together, so the ledger always
+ * services/db/ledger/): counters, the ledger and the audit records move together, so the ledger always
  * equals the sum of the audit records. Without records to insert the commit is asynchronous: losing it
- * in a crash only leaves the worst case reserved.
+ * in a crash only leaves the worst case reserved (and the record PENDING, until gateway_sweep).
+ * Each record is settled once, so a settlement whose connection was lost is simply sent again.
  */
 export function settleCalls(db: Kysely<Database>, inputs: readonly SettleInput[]): Promise<SpendingAfter[]> {
-  return retryDeadlocks(async () =>
+  return retryTransient(async () =>
     inputs.length === 1 ? [await settleOne(db, inputs[0] as SettleInput)] : settleBatch(db, inputs),
   );
 }
@@ -246,6 +247,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
         ...(input.record === undefined ? {} : { record: input.record }),
+        ...(input.lease === undefined ? {} : { lease: { owner: input.lease.owner, minute: input.lease.minuteStart } }),
       },
     };
   });
@@ -262,7 +264,7 @@ const spentMap = (accounts: string[], spent: (string | number)[]) =>
   new Map(accounts.map((account, i) => [account, Number(spent[i])]));
 
 /**
- * A batch of one goes through 0005's one-call function: the same guard, at about half the cost of a
+ * A batch of one goes through the one-call gateway_admit: the same guard, at about half the cost of a
  * batch statement for a single call (a quiet replica sends every call alone).
  */
 async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<ReserveResult> {
@@ -288,30 +290,49 @@ async function reserveOne(db: Kysely<Database>, input: ReserveInput): Promise<Re
   return reserveResult(sources, row?.outcome, row?.source_index, after);
 }
 
-/** A settlement alone: 0005's gateway_settle_returning, or 0008's gateway_settle_recorded with its record. */
+/** A settlement alone: gateway_settle, the batch's function written out for one call. */
 async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<SpendingAfter> {
-  const charged = input.charged;
-  const accounts = budgetKeys([input.source]).map((k) => k.account);
-  const recordOrId = input.record === undefined ? sql`${input.requestId}` : sql`${JSON.stringify(input.record)}::jsonb`;
-  const fn = sql.raw(input.record === undefined ? "gateway_settle_returning" : "gateway_settle_recorded");
-  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from ${fn}(
-      ${recordOrId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
-      ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
-      ${input.latencyMs}, ${input.overheadMs})`.execute(db);
+  const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from gateway_settle(
+      ${input.requestId}, ${input.record === undefined ? null : JSON.stringify(input.record)}::jsonb,
+      ${input.lease?.owner ?? null}::text, ${input.lease?.minuteStart ?? null}::bigint, ${input.consumer},
+      ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
+      ${budgetKeys([input.source]).map((k) => k.account)}::text[], ${input.epochStart}, ${input.reserved},
+      ${input.charged}, ${input.outcome}, ${input.latencyMs},
+      ${input.overheadMs})`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 
 /**
- * Batches lock their rows in one order, but a one-call reservation takes a consumer's grants in its
- * spending order, which may differ: Postgres then aborts one of the two (deadlock_detected), which
- * rolled back everything it did, so it is simply run again.
+ * How long a ledger statement is sent again after its connection was lost: a settlement that has not
+ * landed by then is given up (its call is answered with DATABASE_ERROR). Leases outlive a call by at
+ * least this, so that a settlement never lands after its slice was reclaimed.
  */
-function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
+export const LEDGER_RETRY_MS = 5_000;
+
+/**
+ * A failure that rolled back everything the statement did and may not happen again: a lost connection
+ * (Postgres restarted, the backend was terminated, the network cut: pg's own errors carry no SQLSTATE),
+ * or a deadlock (batches lock their rows in one order, but a one-call reservation takes a consumer's
+ * grants in its spending order, which may differ; Postgres then aborts one of the two).
+ */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || code.length !== 5) return true;
+  return code === "40P01" || code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03";
+}
+
+/**
+ * Runs a ledger statement again after a transient failure. A statement whose commit landed but whose
+ * answer was lost is safe to send again: settlements settle each record once, and a reservation's
+ * second attempt fails on its record's unique request id (its first attempt's record is then swept).
+ */
+function retryTransient<T>(run: () => Promise<T>): Promise<T> {
   return pRetry(run, {
-    retries: 3,
-    minTimeout: 1,
-    maxTimeout: 20,
-    shouldRetry: ({ error }) => (error as { code?: unknown }).code === "40P01",
+    retries: 8,
+    minTimeout: 5,
+    maxTimeout: 1_000,
+    maxRetryTime: LEDGER_RETRY_MS,
+    shouldRetry: ({ error }) => isTransient(error),
   });
 }
 
@@ -320,7 +341,20 @@ function retryDeadlocks<T>(run: () => Promise<T>): Promise<T> {
  * commit, and WAL is flushed in order), whichever connection committed it.
  */
 export async function flushLedger(db: Kysely<Database>): Promise<void> {
-  await sql`select gateway_flush()`.execute(db);
+  await retryTransient(() => sql`select gateway_flush()`.execute(db));
+}
+
+/**
+ * Settles what no replica will (gateway_sweep): leases past their expiry give back what they hold, and
+ * audit records PENDING for longer than `pendingAfterMs` are charged their worst case, marked SWEPT.
+ */
+export async function sweepLedger(
+  db: Kysely<Database>,
+  pendingAfterMs: number,
+): Promise<{ leases: number; records: number }> {
+  const { rows } = await sql<{ leases: number; records: number }>`
+    select * from gateway_sweep(${pendingAfterMs})`.execute(db);
+  return { leases: Number(rows[0]?.leases ?? 0), records: Number(rows[0]?.records ?? 0) };
 }
 
 export interface UsageRow {
@@ -354,14 +388,26 @@ export async function usageFor(
   }));
 }
 
-/** used / reserved / limit of budget accounts in one epoch (for policyStatus: budget used and left). */
+/**
+ * used / reserved / limit of budget accounts in one epoch (for policyStatus: budget used and left), and
+ * `leased`: the part of `reserved` that replicas hold as slices, which the consumer's calls can still
+ * spend (a replica gives its slices back before it refuses a call for budget).
+ */
 export async function budgetCounters(db: Kysely<Database>, q: { accounts: string[]; epochStart: number }) {
   if (q.accounts.length === 0) return [];
   return db
-    .selectFrom("gateway_budget_counters")
-    .select(["account", "budget_limit as limit", "used", "reserved"])
-    .where("epoch_start", "=", q.epochStart)
-    .where("account", "in", q.accounts)
+    .selectFrom("gateway_budget_counters as c")
+    .select(["c.account", "c.budget_limit as limit", "c.used", "c.reserved"])
+    .select((eb) =>
+      eb
+        .selectFrom("gateway_leases as l")
+        .select(sql<number>`coalesce(sum(l.tokens), 0)::bigint`.as("leased"))
+        .whereRef("l.account", "=", "c.account")
+        .whereRef("l.epoch_start", "=", "c.epoch_start")
+        .as("leased"),
+    )
+    .where("c.epoch_start", "=", q.epochStart)
+    .where("c.account", "in", q.accounts)
     .execute();
 }
 
