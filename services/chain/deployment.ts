@@ -1,16 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { getAddress } from "ethers";
 import { AppError } from "../shared/errors.ts";
-import type { ContractRole } from "./artifacts.ts";
+import type { ContractRole, Deployment } from "./contracts.ts";
 
-/** Where the system lives on one chain; written by `deploySystem`, read by every service. */
-export interface Deployment {
-  chainId: number;
-  contracts: Record<ContractRole, string>;
-  /** The first block to index: the block that deployed the token. */
-  deployBlock: number;
-  deployedAt: string;
-}
+export type { Deployment } from "./contracts.ts";
 
 export function writeDeployment(path: string, deployment: Deployment): void {
   writeFileSync(path, `${JSON.stringify(deployment, null, 2)}\n`);
