@@ -1,0 +1,52 @@
+import { readdir, readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build, type Plugin } from "vite";
+import { type ContractRole, contractNames, loadArtifact } from "../chain/artifacts.ts";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+const distAssets = new URL("./dist/assets/", import.meta.url);
+
+const ABIS_MODULE = "virtual:commons-abis";
+
+/**
+ * The contracts' ABIs for the browser (`import abis from "virtual:commons-abis"`), read from the compiled
+ * artifacts at build time: the web app decodes and re-encodes proposals with the same ABIs as the service.
+ */
+function contractAbis(): Plugin {
+  return {
+    name: "commons-abis",
+    resolveId: (source) => (source === ABIS_MODULE ? `\0${ABIS_MODULE}` : undefined),
+    load(id) {
+      if (id !== `\0${ABIS_MODULE}`) return undefined;
+      const roles = Object.keys(contractNames) as ContractRole[];
+      return `export default ${JSON.stringify(Object.fromEntries(roles.map((role) => [role, loadArtifact(role).abi])))};`;
+    },
+  };
+}
+
+/** Builds the web app into services/web/dist (gitignored), then prints what the browser downloads, gzipped. */
+async function main() {
+  await build({
+    root,
+    configFile: false,
+    logLevel: "warn",
+    plugins: [contractAbis()],
+    oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+    build: { outDir: "dist", emptyOutDir: true, target: "es2022", reportCompressedSize: false },
+  });
+  const sizes = await Promise.all(
+    (await readdir(distAssets)).map(async (name) => ({
+      name,
+      gzip: gzipSync(await readFile(new URL(name, distAssets))).length,
+    })),
+  );
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
+  const entry = sizes.filter((s) => s.name.startsWith("index-"));
+  console.log(
+    `web app built in services/web/dist: first page ${kb(entry.reduce((sum, s) => sum + s.gzip, 0))} gzip; ` +
+      `all assets ${kb(sizes.reduce((sum, s) => sum + s.gzip, 0))} gzip (${sizes.map((s) => `${s.name} ${kb(s.gzip)}`).join(", ")})`,
+  );
+}
+
+await main();

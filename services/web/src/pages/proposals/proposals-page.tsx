@@ -1,0 +1,119 @@
+import { useQuery } from "@tanstack/preact-query";
+import { Link, useSearchParams } from "wouter-preact";
+import { api } from "../../api.ts";
+import { useChainNow } from "../../chain-time.ts";
+import { usePageTitle } from "../../components/page-title.ts";
+import { Problem } from "../../components/problem.tsx";
+import { StateBadge, Tally } from "../../components/tally.tsx";
+import { words } from "../../format.ts";
+import { graphql } from "../../gql/gql.ts";
+import type { ProposalState } from "../../gql/graphql.ts";
+import { timeLeft } from "./time-left.ts";
+
+const PROPOSALS = graphql(`
+  query WebProposals($first: Int, $filter: ProposalFilter) {
+    proposals(first: $first, filter: $filter) {
+      totalCount
+      edges {
+        node {
+          id description state kinds voteStart voteEnd eta
+          tally { for against abstain quorum quorumReached voteCount }
+        }
+      }
+    }
+  }
+`);
+
+const states: ProposalState[] = [
+  "ACTIVE",
+  "PENDING",
+  "SUCCEEDED",
+  "QUEUED",
+  "EXECUTED",
+  "DEFEATED",
+  "CANCELED",
+  "EXPIRED",
+];
+
+export const titleOf = (description: string) => description.split("\n")[0]?.replace(/^#+\s*/, "") || "(untitled)";
+
+/** Proposals, newest first: filter by state (in the URL, so a filtered list is linkable) and search. */
+export function ProposalsPage() {
+  usePageTitle("Proposals");
+  const [params, setParams] = useSearchParams();
+  const now = useChainNow();
+  const state = params.get("state") as ProposalState | null;
+  const search = params.get("q") ?? "";
+  const proposals = useQuery({
+    queryKey: ["proposals", state],
+    queryFn: () => api.request(PROPOSALS, { first: 100, filter: state ? { state: [state] } : null }),
+  });
+  const set = (key: string, value: string | null) =>
+    setParams(
+      (p) => {
+        if (value) p.set(key, value);
+        else p.delete(key);
+        return p;
+      },
+      { replace: true },
+    );
+  const needle = search.trim().toLowerCase();
+  const nodes = (proposals.data?.proposals.edges ?? [])
+    .map((e) => e.node)
+    .filter(
+      (p) =>
+        !needle ||
+        p.description.toLowerCase().includes(needle) ||
+        p.id.includes(needle) ||
+        p.kinds.some((k) => words(k).includes(needle)),
+    );
+
+  return (
+    <>
+      <h1>Proposals</h1>
+      <div class="filters">
+        <fieldset>
+          <legend>State</legend>
+          <button type="button" aria-pressed={!state} onClick={() => set("state", null)}>
+            All
+          </button>
+          {states.map((s) => (
+            <button type="button" key={s} aria-pressed={state === s} onClick={() => set("state", s)}>
+              {words(s)}
+            </button>
+          ))}
+        </fieldset>
+        <label class="search">
+          Search{" "}
+          <input
+            type="search"
+            value={search}
+            placeholder="words in the description, an id, an action"
+            onInput={(e) => set("q", (e.target as HTMLInputElement).value)}
+          />
+        </label>
+      </div>
+      <Problem error={proposals.error} label="Loading proposals" />
+      {proposals.isPending ? <p aria-busy="true">Loading proposals…</p> : null}
+      {proposals.data && nodes.length === 0 ? (
+        <p>
+          No proposals{state ? ` in state ${words(state)}` : ""}
+          {needle ? ` matching “${search}”` : ""}. <Link href="/new">Make one</Link>.
+        </p>
+      ) : null}
+      <ol class="cards" aria-label="Proposals">
+        {nodes.map((p) => (
+          <li key={p.id} class="card" data-testid="proposal-card">
+            <h2>
+              <Link href={`/proposals/${p.id}`}>{titleOf(p.description)}</Link>
+            </h2>
+            <p class="meta">
+              <StateBadge state={p.state} /> {timeLeft(p, now)} · {p.kinds.map(words).join(", ")} · #{p.id.slice(0, 8)}…
+            </p>
+            <Tally tally={p.tally} />
+          </li>
+        ))}
+      </ol>
+    </>
+  );
+}
