@@ -68,7 +68,7 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
 }
 
 /** Moves the service's development chain clock to `timestamp` (evm_increaseTime + evm_mine). */
-async function advanceTo(provider: JsonRpcProvider, timestamp: bigint): Promise<void> {
+export async function advanceTo(provider: JsonRpcProvider, timestamp: bigint): Promise<void> {
   const latest = (await provider.getBlock("latest"))?.timestamp ?? 0;
   if (Number(timestamp) > latest) {
     await provider.send("evm_increaseTime", [Number(timestamp) - latest]);

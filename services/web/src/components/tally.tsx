@@ -9,8 +9,12 @@ export interface TallyView {
   voteCount: number;
 }
 
-export function StateBadge({ state }: { state: string }) {
-  return <span class={`state state-${state.toLowerCase()}`}>{words(state)}</span>;
+export function StateBadge({ state, testId }: { state: string; testId?: string }) {
+  return (
+    <span class={`state state-${state.toLowerCase()}`} data-testid={testId}>
+      {words(state)}
+    </span>
+  );
 }
 
 /** For / Against / Abstain with their shares, and the progress toward quorum (for + abstain count). */

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/preact-query";
+import { useMutation, useQuery } from "@tanstack/preact-query";
 import { isAddress } from "ethers";
 import { useState } from "preact/hooks";
 import { Link } from "wouter-preact";
@@ -10,6 +10,7 @@ import { StateBadge } from "../../components/tally.tsx";
 import { useDeployment } from "../../deployment.ts";
 import { dateTime, percent, shortAddress, votes, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
+import { refreshWhenIndexed } from "../../indexed.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
 import { titleOf } from "../proposals/proposals-page.tsx";
 
@@ -55,7 +56,6 @@ function Participation({ voter, proposals }: { voter: string; proposals: number 
 function DelegateForm({ currentDelegate }: { currentDelegate: string | null | undefined }) {
   const wallet = useWallet();
   const deployment = useDeployment();
-  const queryClient = useQueryClient();
   const [to, setTo] = useState("");
   const delegation = useMutation({
     mutationFn: async (target: "self" | "other") => {
@@ -63,7 +63,7 @@ function DelegateForm({ currentDelegate }: { currentDelegate: string | null | un
       if (!deployment.data) throw new Error("the deployment is not loaded yet");
       const address = target === "self" ? await signer.getAddress() : to.trim();
       const receipt = await delegate(deployment.data, signer, address);
-      void queryClient.invalidateQueries();
+      await refreshWhenIndexed(receipt.blockNumber);
       return `Your votes are delegated to ${address === wallet.connection?.address ? "yourself" : address} (block ${receipt.blockNumber}).`;
     },
   });

@@ -93,8 +93,14 @@ function SyncStatus() {
 function PolicyStatusForm({ token }: { token: string }) {
   const [model, setModel] = useState("");
   const [consumer, setConsumer] = useState("");
+  const [purpose, setPurpose] = useState("");
   const status = useMutation({
-    mutationFn: () => withBearer(token).request(POLICY_STATUS, { model: model.trim(), consumer: consumer.trim() }),
+    mutationFn: () =>
+      withBearer(token).request(POLICY_STATUS, {
+        model: model.trim(),
+        consumer: consumer.trim(),
+        purpose: purpose.trim() || null,
+      }),
   });
   const badConsumer = consumer.trim() !== "" && !isAddress(consumer.trim());
   const s = status.data?.policyStatus;
@@ -118,6 +124,14 @@ function PolicyStatusForm({ token }: { token: string }) {
             placeholder="0x…"
             aria-invalid={badConsumer}
             onInput={(e) => setConsumer((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Purpose{" "}
+          <input
+            value={purpose}
+            placeholder="optional"
+            onInput={(e) => setPurpose((e.target as HTMLInputElement).value)}
           />
         </label>
         <button type="submit" disabled={status.isPending}>

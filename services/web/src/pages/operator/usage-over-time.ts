@@ -17,7 +17,9 @@ export function usageOverTime(decisions: { createdAt: string; tokensUsed: number
   const first = Math.min(...times);
   const last = Math.max(...times);
   const bucket = bucketFor(last - first);
-  const start = first - (first % bucket.seconds);
+  // At least ten buckets, so that a few calls still read as a moment in time, not a span of years.
+  const lastBucket = last - (last % bucket.seconds);
+  const start = Math.min(first - (first % bucket.seconds), lastBucket - 9 * bucket.seconds);
   const points: UsagePoint[] = [];
   for (let t = start; t <= last; t += bucket.seconds) points.push({ time: t, tokens: 0, admitted: 0, refused: 0 });
   decisions.forEach((d, i) => {

@@ -1,4 +1,4 @@
-import { useMutation, useQueryClient } from "@tanstack/preact-query";
+import { useMutation } from "@tanstack/preact-query";
 import { useState } from "preact/hooks";
 import type { Deployment } from "../../../../chain/contracts.ts";
 import {
@@ -13,6 +13,7 @@ import { api } from "../../api.ts";
 import { Problem } from "../../components/problem.tsx";
 import { dateTime, relative, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
+import { refreshWhenIndexed } from "../../indexed.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
 
 const CAST_VOTE_BY_SIG = graphql(`
@@ -42,45 +43,48 @@ export function LifecyclePanel({
   now: number;
 }) {
   const wallet = useWallet();
-  const queryClient = useQueryClient();
   const [support, setSupport] = useState<Support>("FOR");
   const [reason, setReason] = useState("");
   const id = BigInt(proposal.id);
-  const done = (text: string) => {
-    void queryClient.invalidateQueries();
+  const done = async (blockNumber: number, text: string) => {
+    await refreshWhenIndexed(blockNumber);
     return text;
   };
 
   const vote = useMutation({
     mutationFn: async () => {
       const receipt = await castVote(deployment, await wallet.signer(), id, support, reason || undefined);
-      return done(`Your ${words(support)} vote is in block ${receipt.blockNumber}; it shows below once indexed.`);
+      return done(receipt.blockNumber, `Your ${words(support)} vote is in block ${receipt.blockNumber}.`);
     },
   });
   const voteBySig = useMutation({
     mutationFn: async () => {
       const signer = await wallet.signer();
       const signature = await signBallot(deployment, signer, id, support, reason || undefined);
-      await api.request(CAST_VOTE_BY_SIG, {
+      const { castVoteBySig: hash } = await api.request(CAST_VOTE_BY_SIG, {
         proposalId: proposal.id,
         support,
         voter: await signer.getAddress(),
         signature,
         reason: reason || null,
       });
-      return done(`The service relayed your signed ${words(support)} ballot; it shows below once indexed.`);
+      const receipt = await signer.provider.waitForTransaction(hash);
+      return done(
+        receipt?.blockNumber ?? 0,
+        `The service relayed your signed ${words(support)} ballot; you paid no gas.`,
+      );
     },
   });
   const queue = useMutation({
     mutationFn: async () => {
       const receipt = await queueProposal(deployment, await wallet.signer(), proposal);
-      return done(`Queued in block ${receipt.blockNumber}.`);
+      return done(receipt.blockNumber, `Queued in block ${receipt.blockNumber}.`);
     },
   });
   const execute = useMutation({
     mutationFn: async () => {
       const receipt = await executeProposal(deployment, await wallet.signer(), proposal);
-      return done(`Executed in block ${receipt.blockNumber}: the change is in force once indexed.`);
+      return done(receipt.blockNumber, `Executed in block ${receipt.blockNumber}: the change is in force.`);
     },
   });
   const all = [vote, voteBySig, queue, execute];

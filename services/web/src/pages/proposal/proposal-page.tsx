@@ -9,7 +9,7 @@ import { useDeployment } from "../../deployment.ts";
 import { dateTime, shortAddress, votes, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
-import { titleOf } from "../proposals/proposals-page.tsx";
+import { descriptionText, titleOf } from "../proposals/proposals-page.tsx";
 import { timeLeft } from "../proposals/time-left.ts";
 import { ActionDiff } from "./action-diff.tsx";
 import { checkCalls } from "./check-calls.ts";
@@ -40,8 +40,13 @@ export function ProposalPage({ id }: { id: string }) {
     queryKey: ["proposal", id],
     queryFn: () => api.request(PROPOSAL, { id }),
     enabled: valid,
-    // A proposal just sent appears once the indexer has its block.
-    refetchInterval: (q) => (q.state.data && !q.state.data.proposal ? 1000 : false),
+    // A proposal just sent appears once the indexer has its block; a pending, active, succeeded or queued
+    // one changes state with the clock alone (no event), so it is read again every few seconds.
+    refetchInterval: (q) => {
+      const state = q.state.data?.proposal?.state;
+      if (q.state.data && !q.state.data.proposal) return 1000;
+      return state && ["PENDING", "ACTIVE", "SUCCEEDED", "QUEUED"].includes(state) ? 5000 : false;
+    },
   });
   const deployment = useDeployment();
   const wallet = useWallet();
@@ -82,15 +87,14 @@ export function ProposalPage({ id }: { id: string }) {
   const allExact = calls.every((c) => c.exact);
   const voteNodes = p.votes.edges.map((e) => e.node);
   const myVote = voteNodes.find((v) => v.voter === wallet.connection?.address)?.support;
-  const [, ...body] = p.description.split("\n");
+  const [, ...body] = descriptionText(p.description).split("\n");
 
   return (
     <article>
       <h1>{titleOf(p.description)}</h1>
       <p class="meta">
-        <StateBadge state={p.state} /> <span data-testid="proposal-state">{words(p.state)}</span> · {timeLeft(p, now)} ·
-        proposed by <Link href={`/delegates/${p.proposer}`}>{shortAddress(p.proposer)}</Link> · id{" "}
-        <code class="break">{p.id}</code>
+        <StateBadge state={p.state} testId="proposal-state" /> · {timeLeft(p, now)} · proposed by{" "}
+        <Link href={`/delegates/${p.proposer}`}>{shortAddress(p.proposer)}</Link> · id <code class="break">{p.id}</code>
       </p>
       {body.join("\n").trim() ? <p class="description">{body.join("\n").trim()}</p> : null}
 

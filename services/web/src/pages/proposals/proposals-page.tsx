@@ -35,7 +35,13 @@ const states: ProposalState[] = [
   "EXPIRED",
 ];
 
-export const titleOf = (description: string) => description.split("\n")[0]?.replace(/^#+\s*/, "") || "(untitled)";
+/** The description as people wrote it: without the `#proposer=0x…` suffix that binds it to its proposer. */
+export const descriptionText = (description: string) => description.replace(/#proposer=0x[0-9a-fA-F]{40}$/, "");
+
+export const titleOf = (description: string) =>
+  descriptionText(description)
+    .split("\n")[0]
+    ?.replace(/^#+\s*/, "") || "(untitled)";
 
 /** Proposals, newest first: filter by state (in the URL, so a filtered list is linkable) and search. */
 export function ProposalsPage() {
