@@ -233,7 +233,21 @@ t.test(
       await page.getByTestId("decision-row").filter({ hasText: "admitted" }).waitFor();
       await page.getByTestId("budget-row").filter({ hasText: "grant #" }).waitFor();
       t.equal(await page.getByTestId("new-key").count(), 0, "the key was shown once, and not after a reload");
+      await page.getByLabel("Purpose of my calls").fill("education");
+      await page.getByLabel("Purpose of my calls").press("Tab");
+      await page.getByText("A call now would be admitted").waitFor();
       await check(page, "my-ai");
+      await page
+        .getByRole("listitem")
+        .filter({ hasText: "sk-commons-" })
+        .getByRole("button", { name: "Revoke" })
+        .click();
+      await status(page, "is revoked").waitFor();
+      const revoked = await openai.models.list().then(
+        () => undefined,
+        (error: unknown) => (error instanceof OpenAI.APIError ? error.code : error),
+      );
+      t.equal(revoked, "INVALID_API_KEY", "a revoked key is refused");
     });
 
     await t.test("the Operator page shows the calls, usage over time and the index", async (t) => {
@@ -244,8 +258,10 @@ t.test(
       await page.getByTestId("usage-chart").locator("canvas").waitFor();
       await page.getByRole("textbox", { name: "Model" }).first().fill(MODEL);
       await page.getByRole("textbox", { name: "Consumer" }).first().fill(alice.address);
+      await page.getByRole("textbox", { name: "Purpose" }).fill("education");
       await page.getByRole("button", { name: "Show" }).click();
       await page.getByText(`${MODEL}: policy v1, approved`).waitFor();
+      await page.getByText("A call now would be admitted").waitFor();
       t.match(await page.getByTestId("indexed-block").innerText(), /^\d+ of \d+$/);
       await check(page, "operator");
     });

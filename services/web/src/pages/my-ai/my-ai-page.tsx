@@ -16,8 +16,8 @@ const APPROVED_MODELS = graphql(`
 `);
 
 const MY_AI = graphql(`
-  query WebMyAi($model: String!, $consumer: Address!) {
-    policyStatus(model: $model, consumer: $consumer) {
+  query WebMyAi($model: String!, $consumer: Address!, $purpose: String) {
+    policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
       epochStart epochEnd communityPoolLeft admitted reason message
       budgets { source grantId granted used reserved left }
     }
@@ -69,9 +69,15 @@ function MyUsage({ session }: { session: Session }) {
   const modelIds = (models.data?.policies.edges ?? []).map((e) => e.node.modelId);
   const [chosen, setChosen] = useState<string>();
   const model = chosen ?? modelIds[0];
+  const [purpose, setPurpose] = useState("");
   const mine = useQuery({
-    queryKey: ["my-ai", session.key, model],
-    queryFn: () => withBearer(session.key).request(MY_AI, { model: model as string, consumer: session.address }),
+    queryKey: ["my-ai", session.key, model, purpose],
+    queryFn: () =>
+      withBearer(session.key).request(MY_AI, {
+        model: model as string,
+        consumer: session.address,
+        purpose: purpose.trim() || null,
+      }),
     enabled: model !== undefined,
   });
   if (models.data && modelIds.length === 0) {
@@ -79,14 +85,24 @@ function MyUsage({ session }: { session: Session }) {
   }
   return (
     <>
-      <label>
-        Model{" "}
-        <select value={model} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
-          {modelIds.map((m) => (
-            <option key={m}>{m}</option>
-          ))}
-        </select>
-      </label>
+      <form class="inline" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Model{" "}
+          <select value={model} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
+            {modelIds.map((m) => (
+              <option key={m}>{m}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Purpose of my calls{" "}
+          <input
+            value={purpose}
+            placeholder="e.g. education"
+            onChange={(e) => setPurpose((e.target as HTMLInputElement).value)}
+          />
+        </label>
+      </form>
       <Problem error={models.error ?? mine.error} label="Loading your usage" />
       {mine.data ? (
         <>
