@@ -297,6 +297,30 @@ t.test(
       await check(page, "proposal-mismatch");
     });
 
+    await t.test("the list filters by state and searches", async (t) => {
+      await watcher.getByRole("button", { name: "executed" }).click();
+      await watcher.waitForURL(/state=EXECUTED/);
+      const cards = watcher.getByTestId("proposal-card");
+      await cards.filter({ hasText: "Approve web-1 for schools" }).waitFor();
+      t.equal(await cards.filter({ hasText: "(tampered)" }).count(), 0, "an active proposal is not listed as executed");
+      await watcher.getByRole("button", { name: "All" }).click();
+      await watcher.getByRole("searchbox", { name: "Search" }).fill("tampered");
+      await cards.filter({ hasText: "(tampered)" }).waitFor();
+      t.equal(await cards.count(), 1, "the search keeps only the matching proposal");
+    });
+
+    await t.test("when the service is down, the page says so and what to do", async (t) => {
+      await service.close();
+      await page.getByRole("link", { name: "Policies" }).click();
+      const alert = alertText(page, "cannot reach the service");
+      await alert.waitFor();
+      t.match(
+        await alert.innerText(),
+        /at http:\/\/127\.0\.0\.1:\d+\/graphql: is it running\?\s+Check that the service is running/,
+      );
+      await page.getByTestId("live").filter({ hasText: "Live updates lost: reconnecting" }).waitFor();
+    });
+
     t.same(pageErrors, [], "no uncaught error in the pages");
   },
 );

@@ -6,7 +6,8 @@ import { Budgets } from "../../components/budgets.tsx";
 import { DecisionsTable } from "../../components/decisions-table.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
-import { dateTime, shortAddress, tokens } from "../../format.ts";
+import { UsageTable } from "../../components/usage-table.tsx";
+import { shortAddress } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import { useSessionValue } from "../../session.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
@@ -22,7 +23,7 @@ const MY_AI = graphql(`
       budgets { source grantId granted used reserved left }
     }
     decisions(first: 20, filter: { consumer: $consumer }) { edges { node { ...DecisionFields } } }
-    usage(consumer: $consumer) { model source grantId epochStart tokensUsed requests }
+    usage(consumer: $consumer) { ...UsageFields }
   }
 `);
 
@@ -121,28 +122,7 @@ function MyUsage({ session }: { session: Session }) {
           </section>
           <section aria-labelledby="usage">
             <h2 id="usage">My usage per epoch</h2>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Epoch from</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Tokens used</th>
-                  <th scope="col">Requests</th>
-                </tr>
-              </thead>
-              <tbody>
-                {mine.data.usage.map((u) => (
-                  <tr key={`${u.epochStart}-${u.model}-${u.source}-${u.grantId ?? ""}`}>
-                    <td>{dateTime(u.epochStart)}</td>
-                    <td>{u.model}</td>
-                    <td>{u.source === "grant" ? `grant #${u.grantId}` : "community pool"}</td>
-                    <td>{tokens(u.tokensUsed)}</td>
-                    <td>{u.requests}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <UsageTable rows={mine.data.usage} showConsumer={false} />
           </section>
         </>
       ) : null}

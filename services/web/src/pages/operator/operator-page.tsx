@@ -1,12 +1,14 @@
 import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/preact-query";
 import { isAddress } from "ethers";
 import { useMemo, useState } from "preact/hooks";
+import { checkOrder } from "../../../../policy/decide.ts";
 import type { ReasonCode } from "../../../../shared/errors.ts";
 import { api, withBearer } from "../../api.ts";
 import { Budgets } from "../../components/budgets.tsx";
 import { DecisionsTable } from "../../components/decisions-table.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
+import { UsageTable } from "../../components/usage-table.tsx";
 import { dateTime, shortAddress, tokens } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import type { DecisionFilter, WebOperatorDecisionsQuery } from "../../gql/graphql.ts";
@@ -40,21 +42,11 @@ const POLICY_STATUS = graphql(`
 `);
 
 const LEDGER = graphql(`
-  query WebLedger { usage { consumer model source grantId epochStart tokensUsed requests } }
+  query WebLedger { usage { ...UsageFields } }
 `);
 
-const reasonCodes = [
-  "INVALID_API_KEY",
-  "MODEL_NOT_APPROVED",
-  "MODEL_SUSPENDED",
-  "PURPOSE_NOT_ALLOWED",
-  "CONTENT_BLOCKED",
-  "MAX_TOKENS_EXCEEDED",
-  "RATE_LIMITED",
-  "BUDGET_EXHAUSTED",
-  "POLICY_STATE_STALE",
-  "UPSTREAM_ERROR",
-] as const satisfies readonly ReasonCode[];
+/** Every reason a call can be refused with: the decision's own, in its order, then the upstream's. */
+const reasonCodes = [...checkOrder, "UPSTREAM_ERROR"] as const satisfies readonly ReasonCode[];
 
 /** Calls of the last 24 hours, at most this many pages of 100, for the chart. */
 const CHART_PAGES = 10;
@@ -257,30 +249,7 @@ function Usage({ token }: { token: string }) {
       <Problem error={recent.error ?? ledger.error} label="Loading usage" />
       {recent.data ? <UsageChart points={chart.points} bucketLabel={chart.bucketLabel} /> : null}
       <h3>Ledger per consumer, model and epoch</h3>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Consumer</th>
-            <th scope="col">Model</th>
-            <th scope="col">Source</th>
-            <th scope="col">Epoch from</th>
-            <th scope="col">Tokens used</th>
-            <th scope="col">Requests</th>
-          </tr>
-        </thead>
-        <tbody>
-          {ledger.data?.usage.map((u) => (
-            <tr key={`${u.consumer}-${u.model}-${u.source}-${u.grantId ?? ""}-${u.epochStart}`}>
-              <td>{shortAddress(u.consumer)}</td>
-              <td>{u.model}</td>
-              <td>{u.source === "grant" ? `grant #${u.grantId}` : "community pool"}</td>
-              <td>{dateTime(u.epochStart)}</td>
-              <td>{tokens(u.tokensUsed)}</td>
-              <td>{u.requests}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <UsageTable rows={ledger.data?.usage ?? []} showConsumer={true} />
     </section>
   );
 }
