@@ -1,11 +1,9 @@
-import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { build, type Plugin } from "vite";
 import { type ContractRole, contractNames, loadArtifact } from "../chain/artifacts.ts";
+import { bundleSizes } from "./bundle-sizes.ts";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
-const distAssets = new URL("./dist/assets/", import.meta.url);
 
 const ABIS_MODULE = "virtual:commons-abis";
 
@@ -35,17 +33,11 @@ async function main() {
     oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
     build: { outDir: "dist", emptyOutDir: true, target: "es2022", reportCompressedSize: false },
   });
-  const sizes = await Promise.all(
-    (await readdir(distAssets)).map(async (name) => ({
-      name,
-      gzip: gzipSync(await readFile(new URL(name, distAssets))).length,
-    })),
-  );
+  const sizes = await bundleSizes();
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
-  const entry = sizes.filter((s) => s.name.startsWith("index-"));
   console.log(
-    `web app built in services/web/dist: first page ${kb(entry.reduce((sum, s) => sum + s.gzip, 0))} gzip; ` +
-      `all assets ${kb(sizes.reduce((sum, s) => sum + s.gzip, 0))} gzip (${sizes.map((s) => `${s.name} ${kb(s.gzip)}`).join(", ")})`,
+    `web app built in services/web/dist: first page ${kb(sizes.firstPage)} gzip; all assets ${kb(sizes.all)} gzip ` +
+      `(${sizes.files.map((f) => `${f.name} ${kb(f.gzip)}`).join(", ")})`,
   );
 }
 

@@ -13,6 +13,17 @@ export const screenshotDir = new URL("./screenshots/", import.meta.url);
 
 type Teardown = { teardown(fn: () => unknown): void };
 
+/** Headless, and nothing of chromium's own that would reach the network or slow the start. */
+export const chromiumArgs = [
+  "--no-sandbox",
+  "--headless",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
 /** Why the browser tests cannot run on this machine, or undefined when they can. */
 export function browserMissing(): string | undefined {
   return existsSync(chromiumPath)
@@ -26,15 +37,7 @@ export async function launchBrowser(t: Teardown): Promise<BrowserContext> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--headless",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: chromiumArgs,
     viewport: { width: 1200, height: 900 },
   });
   t.teardown(async () => {

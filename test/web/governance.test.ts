@@ -143,8 +143,8 @@ t.test(
       await page.getByTestId("calldata-check").filter({ hasText: "✓ These words are exactly what will run" }).waitFor();
       const changes = page.getByRole("region", { name: "What it changes" });
       await changes.getByText("Approve new model web-1").waitFor();
-      t.match(await changes.innerText(), /max tokens per request: not set\s*→?\s*becomes\s*512/);
-      t.match(await changes.innerText(), /tokens per epoch for .*: 0\s*→?\s*becomes\s*1,000 tokens\/epoch/);
+      t.match(await changes.textContent(), /max tokens per request: not set\s*→?\s*becomes\s*512/);
+      t.match(await changes.textContent(), /tokens per epoch for .*: 0\s*→?\s*becomes\s*1,000 tokens\/epoch/);
       await page.getByText("Raw calls (2)").click();
       t.equal(await page.getByRole("cell", { name: "✓ exactly" }).count(), 2, "both raw calls re-encode exactly");
       await advanceTo(provider, (await read("proposalSnapshot")) + 1n);
@@ -196,8 +196,8 @@ t.test(
       await visit(page, "/policies", "Model policies");
       const card = page.getByTestId("policy-card").filter({ hasText: MODEL });
       await card.getByTestId("guideline-check").filter({ hasText: "✓ Document checked" }).waitFor();
-      t.equal(await card.getByTestId("max-tokens").innerText(), "512");
-      t.match(await card.innerText(), /education, research/);
+      t.equal(await card.getByTestId("max-tokens").textContent(), "512");
+      t.match(await card.textContent(), /education, research/);
       await check(page, "policies");
       await visit(page, `/policies/${MODEL}`, `Policy of ${MODEL}`);
       await visit(page, `/delegates/${alice.address}`, /Delegate/, "delegate");
@@ -207,7 +207,7 @@ t.test(
     await t.test("Alice signs in on My AI, calls the model with the openai SDK, and sees her calls", async (t) => {
       await visit(page, "/my-ai", "My AI");
       await page.getByRole("button", { name: "Sign in with Ethereum and create a key" }).click();
-      apiKey = await page.getByTestId("new-key").innerText();
+      apiKey = (await page.getByTestId("new-key").textContent()) ?? "";
       t.match(apiKey, /^sk-commons-/);
       const openai = new OpenAI({
         apiKey,
@@ -262,7 +262,7 @@ t.test(
       await page.getByRole("button", { name: "Show" }).click();
       await page.getByText(`${MODEL}: policy v1, approved`).waitFor();
       await page.getByText("A call now would be admitted").waitFor();
-      t.match(await page.getByTestId("indexed-block").innerText(), /^\d+ of \d+$/);
+      t.match(await page.getByTestId("indexed-block").textContent(), /^\d+ of \d+$/);
       await check(page, "operator");
     });
 
@@ -315,8 +315,8 @@ t.test(
       const alert = alertText(page, "cannot reach the service");
       await alert.waitFor();
       t.match(
-        await alert.innerText(),
-        /at http:\/\/127\.0\.0\.1:\d+\/graphql: is it running\?\s+Check that the service is running/,
+        await alert.textContent(),
+        /at http:\/\/127\.0\.0\.1:\d+\/graphql: is it running\?\s*Check that the service is running/,
       );
       await page.getByTestId("live").filter({ hasText: "Live updates lost: reconnecting" }).waitFor();
     });

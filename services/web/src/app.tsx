@@ -1,15 +1,9 @@
 import { QueryClientProvider } from "@tanstack/preact-query";
-import type { ComponentType } from "preact";
-import { useEffect, useState } from "preact/hooks";
 import { Link, Route, Switch } from "wouter-preact";
 import { queryClient } from "./api.ts";
+import { lazyPage } from "./components/lazy-page.tsx";
 import { WalletBar } from "./components/wallet-bar.tsx";
 import { useLiveUpdates } from "./live.ts";
-import { DelegatePage, DelegatesPage } from "./pages/delegates/delegates-page.tsx";
-import { MyAiPage } from "./pages/my-ai/my-ai-page.tsx";
-import { NewProposalPage } from "./pages/new-proposal/new-proposal-page.tsx";
-import { PoliciesPage } from "./pages/policies/policies-page.tsx";
-import { ProposalPage } from "./pages/proposal/proposal-page.tsx";
 import { ProposalsPage } from "./pages/proposals/proposals-page.tsx";
 import { WalletProvider } from "./wallet/wallet.tsx";
 
@@ -22,16 +16,17 @@ const nav = [
   ["/operator", "Operator"],
 ] as const;
 
-/** The operator page brings the chart library: loaded only when someone opens it. */
-function OperatorRoute() {
-  const [Page, setPage] = useState<ComponentType>();
-  const [failed, setFailed] = useState<unknown>();
-  useEffect(() => {
-    import("./pages/operator/operator-page.tsx").then((m) => setPage(() => m.OperatorPage), setFailed);
-  }, []);
-  if (failed) return <p role="alert">The operator page could not be loaded: reload the page.</p>;
-  return Page ? <Page /> : <p aria-busy="true">Loading the operator page…</p>;
-}
+// The Proposals page comes with the first download; every other page (and ethers, which they need)
+// loads when it is first opened.
+const ProposalPage = lazyPage(() => import("./pages/proposal/proposal-page.tsx").then((m) => m.ProposalPage));
+const NewProposalPage = lazyPage(() =>
+  import("./pages/new-proposal/new-proposal-page.tsx").then((m) => m.NewProposalPage),
+);
+const DelegatesPage = lazyPage(() => import("./pages/delegates/delegates-page.tsx").then((m) => m.DelegatesPage));
+const DelegatePage = lazyPage(() => import("./pages/delegates/delegates-page.tsx").then((m) => m.DelegatePage));
+const PoliciesPage = lazyPage(() => import("./pages/policies/policies-page.tsx").then((m) => m.PoliciesPage));
+const MyAiPage = lazyPage(() => import("./pages/my-ai/my-ai-page.tsx").then((m) => m.MyAiPage));
+const OperatorPage = lazyPage(() => import("./pages/operator/operator-page.tsx").then((m) => m.OperatorPage));
 
 function LiveIndicator() {
   const status = useLiveUpdates();
@@ -74,15 +69,15 @@ export function App() {
           <Switch>
             <Route path="/" component={ProposalsPage} />
             <Route path="/proposals/:id">{(params) => <ProposalPage id={params.id} />}</Route>
-            <Route path="/new" component={NewProposalPage} />
-            <Route path="/delegates" component={DelegatesPage} />
+            <Route path="/new">{() => <NewProposalPage />}</Route>
+            <Route path="/delegates">{() => <DelegatesPage />}</Route>
             <Route path="/delegates/:address">{(params) => <DelegatePage address={params.address} />}</Route>
             <Route path="/policies">{() => <PoliciesPage />}</Route>
             <Route path="/policies/:model">
               {(params) => <PoliciesPage model={decodeURIComponent(params.model)} />}
             </Route>
-            <Route path="/my-ai" component={MyAiPage} />
-            <Route path="/operator" component={OperatorRoute} />
+            <Route path="/my-ai">{() => <MyAiPage />}</Route>
+            <Route path="/operator">{() => <OperatorPage />}</Route>
             <Route>
               <h1>Page not found</h1>
               <p>

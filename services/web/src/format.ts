@@ -1,12 +1,15 @@
-import { formatUnits } from "ethers";
-
 const integer = new Intl.NumberFormat("en-US");
 
-/** Governance token amounts (18 decimals), e.g. 1,000,000 or 12.5. */
+const ONE_TOKEN = 10n ** 18n;
+
+/**
+ * Governance token amounts (18 decimals), e.g. 1,000,000 or 12.5, with at most two decimals. Plain
+ * bigint arithmetic: the first page does not load ethers for this.
+ */
 export function votes(amount: string | bigint): string {
-  const [whole, fraction = ""] = formatUnits(BigInt(amount), 18).split(".");
-  const trimmed = fraction.replace(/0+$/, "").slice(0, 2);
-  return `${integer.format(BigInt(whole as string))}${trimmed ? `.${trimmed}` : ""}`;
+  const value = BigInt(amount);
+  const fraction = (value % ONE_TOKEN).toString().padStart(18, "0").slice(0, 2).replace(/0+$/, "");
+  return `${integer.format(value / ONE_TOKEN)}${fraction ? `.${fraction}` : ""}`;
 }
 
 /** AI compute tokens (whole numbers): 1,000. */

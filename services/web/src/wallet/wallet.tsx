@@ -1,4 +1,4 @@
-import { BrowserProvider, getAddress, type JsonRpcSigner, toQuantity } from "ethers";
+import type { JsonRpcSigner } from "ethers";
 import { createStore, type EIP1193Provider } from "mipd";
 import { type ComponentChildren, createContext } from "preact";
 import { useCallback, useContext, useEffect, useMemo, useState } from "preact/hooks";
@@ -70,6 +70,9 @@ function useWalletOptions(): WalletOption[] {
 const chainIdOf = async (provider: EIP1193Provider) =>
   Number(BigInt(await provider.request({ method: "eth_chainId" })));
 
+// ethers is loaded when a wallet connects, not with the first page (reading needs no wallet).
+const loadEthers = () => import("./ethers-signer.ts");
+
 export function WalletProvider({ children }: { children: ComponentChildren }) {
   const options = useWalletOptions();
   const deployment = useDeployment();
@@ -83,8 +86,9 @@ export function WalletProvider({ children }: { children: ComponentChildren }) {
       setConnection(undefined);
       return;
     }
+    const { checksummed } = await loadEthers();
     setChainId(await chainIdOf(wallet.provider));
-    setConnection({ wallet, address: getAddress(account) });
+    setConnection({ wallet, address: checksummed(account) });
     localStorage.setItem(LAST_WALLET, wallet.id);
   }, []);
 
@@ -122,7 +126,7 @@ export function WalletProvider({ children }: { children: ComponentChildren }) {
     if (!connection || serviceChainId === undefined)
       throw new WalletProblem("NOT_CONNECTED", "No wallet is connected.");
     const { provider } = connection.wallet;
-    const chain = toQuantity(serviceChainId);
+    const chain = `0x${serviceChainId.toString(16)}`;
     try {
       await provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: chain }] });
     } catch (error) {
@@ -158,8 +162,8 @@ export function WalletProvider({ children }: { children: ComponentChildren }) {
         `Your wallet is on chain ${current}; this service runs on chain ${serviceChainId}.`,
       );
     }
-    // A provider per use: after a network switch, ethers must not keep the old chain.
-    return new BrowserProvider(connection.wallet.provider, current).getSigner(connection.address);
+    const { signerOf } = await loadEthers();
+    return signerOf(connection.wallet.provider, current, connection.address);
   }, [options, connection, serviceChainId]);
 
   const disconnect = useCallback(() => {

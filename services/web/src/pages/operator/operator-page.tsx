@@ -9,7 +9,7 @@ import { DecisionsTable } from "../../components/decisions-table.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { UsageTable } from "../../components/usage-table.tsx";
-import { dateTime, shortAddress, tokens } from "../../format.ts";
+import { shortAddress, tokens } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import type { DecisionFilter, WebOperatorDecisionsQuery } from "../../gql/graphql.ts";
 import { useSessionValue } from "../../session.ts";
