@@ -12,7 +12,7 @@ import { dateTime, percent, shortAddress, votes, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import { refreshWhenIndexed } from "../../indexed.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
-import { titleOf } from "../proposals/proposals-page.tsx";
+import { titleOf } from "../proposals/proposal-text.ts";
 
 const DELEGATES = graphql(`
   query WebDelegates {

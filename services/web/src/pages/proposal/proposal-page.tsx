@@ -9,7 +9,7 @@ import { useDeployment } from "../../deployment.ts";
 import { dateTime, shortAddress, votes, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import { useWallet } from "../../wallet/wallet.tsx";
-import { descriptionText, titleOf } from "../proposals/proposals-page.tsx";
+import { descriptionText, titleOf } from "../proposals/proposal-text.ts";
 import { timeLeft } from "../proposals/time-left.ts";
 import { ActionDiff } from "./action-diff.tsx";
 import { checkCalls } from "./check-calls.ts";

@@ -8,6 +8,7 @@ import { StateBadge, Tally } from "../../components/tally.tsx";
 import { words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import type { ProposalState } from "../../gql/graphql.ts";
+import { titleOf } from "./proposal-text.ts";
 import { timeLeft } from "./time-left.ts";
 
 const PROPOSALS = graphql(`
@@ -34,14 +35,6 @@ const states: ProposalState[] = [
   "CANCELED",
   "EXPIRED",
 ];
-
-/** The description as people wrote it: without the `#proposer=0x…` suffix that binds it to its proposer. */
-export const descriptionText = (description: string) => description.replace(/#proposer=0x[0-9a-fA-F]{40}$/, "");
-
-export const titleOf = (description: string) =>
-  descriptionText(description)
-    .split("\n")[0]
-    ?.replace(/^#+\s*/, "") || "(untitled)";
 
 /** Proposals, newest first: filter by state (in the URL, so a filtered list is linkable) and search. */
 export function ProposalsPage() {
