@@ -199,6 +199,11 @@ t.test(
       t.equal(await card.getByTestId("max-tokens").textContent(), "512");
       t.match(await card.textContent(), /education, research/);
       await check(page, "policies");
+      // Keyboard users start with a way past the navigation.
+      await page.keyboard.press("Tab");
+      t.equal(await page.evaluate("document.activeElement?.textContent"), "Skip to content");
+      await page.keyboard.press("Enter");
+      t.equal(await page.evaluate("document.activeElement?.id"), "main");
       await visit(page, `/policies/${MODEL}`, `Policy of ${MODEL}`);
       await visit(page, `/delegates/${alice.address}`, /Delegate/, "delegate");
     });

@@ -1,5 +1,7 @@
 import { QueryClientProvider } from "@tanstack/preact-query";
-import { Link, Route, Switch } from "wouter-preact";
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import { Link, Route, Switch, useLocation } from "wouter-preact";
 import { queryClient } from "./api.ts";
 import { lazyPage } from "./components/lazy-page.tsx";
 import { WalletBar } from "./components/wallet-bar.tsx";
@@ -38,6 +40,32 @@ function LiveIndicator() {
   );
 }
 
+/**
+ * After a navigation inside the app, keyboard and screen-reader users start at the new page's content
+ * (as after a page load), and the page starts at its top.
+ */
+function useFocusOnNavigation() {
+  const [location] = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    window.scrollTo(0, 0);
+    document.getElementById("main")?.focus();
+  }, [location]);
+}
+
+function Main({ children }: { children: ComponentChildren }) {
+  useFocusOnNavigation();
+  return (
+    <main id="main" tabIndex={-1}>
+      {children}
+    </main>
+  );
+}
+
 export function App() {
   return (
     <QueryClientProvider client={queryClient}>
@@ -65,7 +93,7 @@ export function App() {
           </nav>
           <WalletBar />
         </header>
-        <main id="main">
+        <Main>
           <Switch>
             <Route path="/" component={ProposalsPage} />
             <Route path="/proposals/:id">{(params) => <ProposalPage id={params.id} />}</Route>
@@ -85,7 +113,7 @@ export function App() {
               </p>
             </Route>
           </Switch>
-        </main>
+        </Main>
       </WalletProvider>
     </QueryClientProvider>
   );
