@@ -1,4 +1,4 @@
-import { useQuery } from "@tanstack/preact-query";
+import { useInfiniteQuery } from "@tanstack/preact-query";
 import { Link, useSearchParams } from "wouter-preact";
 import { api } from "../../api.ts";
 import { useChainNow } from "../../chain-time.ts";
@@ -12,9 +12,10 @@ import { titleOf } from "./proposal-text.ts";
 import { timeLeft } from "./time-left.ts";
 
 const PROPOSALS = graphql(`
-  query WebProposals($first: Int, $filter: ProposalFilter) {
-    proposals(first: $first, filter: $filter) {
+  query WebProposals($first: Int, $after: String, $filter: ProposalFilter) {
+    proposals(first: $first, after: $after, filter: $filter) {
       totalCount
+      pageInfo { hasNextPage endCursor }
       edges {
         node {
           id description state kinds voteStart voteEnd eta
@@ -43,9 +44,13 @@ export function ProposalsPage() {
   const now = useChainNow();
   const state = params.get("state") as ProposalState | null;
   const search = params.get("q") ?? "";
-  const proposals = useQuery({
+  const proposals = useInfiniteQuery({
     queryKey: ["proposals", state],
-    queryFn: () => api.request(PROPOSALS, { first: 100, filter: state ? { state: [state] } : null }),
+    queryFn: ({ pageParam }) =>
+      api.request(PROPOSALS, { first: 50, after: pageParam ?? null, filter: state ? { state: [state] } : null }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) =>
+      last.proposals.pageInfo.hasNextPage ? (last.proposals.pageInfo.endCursor ?? undefined) : undefined,
   });
   const set = (key: string, value: string | null) =>
     setParams(
@@ -57,8 +62,9 @@ export function ProposalsPage() {
       { replace: true },
     );
   const needle = search.trim().toLowerCase();
-  const nodes = (proposals.data?.proposals.edges ?? [])
-    .map((e) => e.node)
+  const total = proposals.data?.pages[0]?.proposals.totalCount ?? 0;
+  const nodes = (proposals.data?.pages ?? [])
+    .flatMap((page) => page.proposals.edges.map((e) => e.node))
     .filter(
       (p) =>
         !needle ||
@@ -113,6 +119,19 @@ export function ProposalsPage() {
           </li>
         ))}
       </ol>
+      {proposals.hasNextPage ? (
+        <p>
+          {nodes.length} of {total} shown{needle ? " (the search reads the proposals loaded so far)" : ""}.{" "}
+          <button
+            type="button"
+            class="secondary"
+            disabled={proposals.isFetchingNextPage}
+            onClick={() => proposals.fetchNextPage()}
+          >
+            Load more
+          </button>
+        </p>
+      ) : null}
     </>
   );
 }
