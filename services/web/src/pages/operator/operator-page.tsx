@@ -6,6 +6,7 @@ import type { ReasonCode } from "../../../../shared/errors.ts";
 import { api, withBearer } from "../../api.ts";
 import { Budgets } from "../../components/budgets.tsx";
 import { DecisionsTable } from "../../components/decisions-table.tsx";
+import { LoadMore, nextCursor } from "../../components/load-more.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { UsageTable } from "../../components/usage-table.tsx";
@@ -167,8 +168,7 @@ function Decisions({ token }: { token: string }) {
     queryKey: ["operator-decisions", token, filter],
     queryFn: ({ pageParam }) => withBearer(token).request(DECISIONS, { first: 25, after: pageParam ?? null, filter }),
     initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) =>
-      last.decisions.pageInfo.hasNextPage ? (last.decisions.pageInfo.endCursor ?? undefined) : undefined,
+    getNextPageParam: (last) => nextCursor(last.decisions),
   });
   const rows = (pages.data?.pages ?? []).flatMap((p) => p.decisions.edges.map((e) => e.node));
   return (
@@ -206,16 +206,7 @@ function Decisions({ token }: { token: string }) {
       </form>
       <Problem error={pages.error} label="Loading decisions" />
       <DecisionsTable rows={rows} caption={`${rows.length} decisions, latest first`} showConsumer={true} />
-      {pages.hasNextPage ? (
-        <button
-          type="button"
-          class="secondary"
-          disabled={pages.isFetchingNextPage}
-          onClick={() => pages.fetchNextPage()}
-        >
-          Load more
-        </button>
-      ) : null}
+      <LoadMore pages={pages} />
     </section>
   );
 }

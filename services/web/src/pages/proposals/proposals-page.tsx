@@ -2,6 +2,7 @@ import { useInfiniteQuery } from "@tanstack/preact-query";
 import { Link, useSearchParams } from "wouter-preact";
 import { api } from "../../api.ts";
 import { useChainNow } from "../../chain-time.ts";
+import { LoadMore, nextCursor } from "../../components/load-more.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { StateBadge, Tally } from "../../components/tally.tsx";
@@ -49,8 +50,7 @@ export function ProposalsPage() {
     queryFn: ({ pageParam }) =>
       api.request(PROPOSALS, { first: 50, after: pageParam ?? null, filter: state ? { state: [state] } : null }),
     initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) =>
-      last.proposals.pageInfo.hasNextPage ? (last.proposals.pageInfo.endCursor ?? undefined) : undefined,
+    getNextPageParam: (last) => nextCursor(last.proposals),
   });
   const set = (key: string, value: string | null) =>
     setParams(
@@ -122,14 +122,7 @@ export function ProposalsPage() {
       {proposals.hasNextPage ? (
         <p>
           {nodes.length} of {total} shown{needle ? " (the search reads the proposals loaded so far)" : ""}.{" "}
-          <button
-            type="button"
-            class="secondary"
-            disabled={proposals.isFetchingNextPage}
-            onClick={() => proposals.fetchNextPage()}
-          >
-            Load more
-          </button>
+          <LoadMore pages={proposals} />
         </p>
       ) : null}
     </>
