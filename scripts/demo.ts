@@ -16,17 +16,7 @@ import { loadArtifact } from "../services/chain/artifacts.ts";
 import type { Deployment } from "../services/chain/deployment.ts";
 import { castVote, delegate, executeProposal, queueProposal, send, signBallot } from "../services/cli/chain-actions.ts";
 import { createGraphqlClient, type GraphqlClient } from "../services/cli/graphql-client.ts";
-import {
-  CAST_VOTE_BY_SIG,
-  DRAFT_PROPOSAL,
-  type DraftedProposal,
-  type PolicyStatusView,
-  PROPOSAL,
-  type ProposalView,
-  policyStatusQuery,
-  SYNC_STATUS,
-  type SyncStatusView,
-} from "../services/cli/operations.ts";
+import { CAST_VOTE_BY_SIG, DRAFT_PROPOSAL, POLICY_STATUS, PROPOSAL, SYNC_STATUS } from "../services/cli/operations.ts";
 import { connectChain, fetchDeployment } from "../services/cli/service.ts";
 import { signInForApiKey } from "../services/cli/sign-in.ts";
 import { hardhatAccounts } from "../services/runtime/dev-accounts.ts";
@@ -174,7 +164,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
   const drafted = await step(
     `Draft a proposal through GraphQL (draftProposal): approve model ${model} and grant Alice ${grantTokens} tokens per epoch`,
     async () => {
-      const { draftProposal } = await api.request<{ draftProposal: DraftedProposal }>(DRAFT_PROPOSAL, {
+      const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
         input: {
           description: `Demo: approve ${model} for education and research, and give Alice a compute grant`,
           proposer: alice.address,
@@ -232,7 +222,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
   await step("Bob signs an EIP-712 ballot and the service relays it (castVoteBySig; Bob pays no gas)", async () => {
     const signature = await signBallot(deployment, bob, proposalId, "FOR");
     const balanceBefore = await provider.getBalance(bob.address);
-    const { castVoteBySig } = await api.request<{ castVoteBySig: string }>(CAST_VOTE_BY_SIG, {
+    const { castVoteBySig } = await api.request(CAST_VOTE_BY_SIG, {
       proposalId: proposalId.toString(),
       support: "FOR",
       voter: bob.address,
@@ -255,7 +245,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
 
   const calls = await step("Queue it in the timelock (anyone may)", async () => {
     const proposal = await until("the proposal in the index", async () => {
-      const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id: drafted.proposalId });
+      const { proposal } = await api.request(PROPOSAL, { id: drafted.proposalId });
       return proposal ?? undefined;
     });
     const receipt = await queueProposal(deployment, bob, proposal);
@@ -271,10 +261,10 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
 
   await step("Wait for the index to reach that block (syncStatus)", async () => {
     const status = await until("the index", async () => {
-      const { syncStatus } = await api.request<{ syncStatus: SyncStatusView }>(SYNC_STATUS);
+      const { syncStatus } = await api.request(SYNC_STATUS);
       return syncStatus.indexedBlock >= executed ? syncStatus : undefined;
     });
-    const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id: drafted.proposalId });
+    const { proposal } = await api.request(PROPOSAL, { id: drafted.proposalId });
     expect(proposal?.state === "EXECUTED", `the index says ${proposal?.state}, expected EXECUTED`);
     return [undefined, `ok: indexed block ${status.indexedBlock}, ${status.lag} behind; the proposal is EXECUTED`];
   });
@@ -341,10 +331,11 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
 
   await step("policyStatus: the policy in force, where it came from, the budget and the decisions", async () => {
     const owner = createGraphqlClient(url, { apiKey: issued.key });
-    const { policyStatus: s } = await owner.request<{ policyStatus: PolicyStatusView }>(policyStatusQuery(true), {
+    const { policyStatus: s } = await owner.request(POLICY_STATUS, {
       model,
       consumer: alice.address,
       purpose: PURPOSE,
+      withDecisions: true,
     });
     expect(s.policy?.enactedBy.proposalId === drafted.proposalId, "the policy does not name the demo's proposal");
     expect(

@@ -9,6 +9,7 @@ import opsPlugin from "./ops/plugin.ts";
 import { registerRequestHooks } from "./ops/request-hooks.ts";
 import { requestIdOf } from "./ops/request-id.ts";
 import type { Deps } from "./shared/deps.ts";
+import webPlugin from "./web/plugin.ts";
 
 export interface ServerExtras {
   /** Relays castVoteBySig ballots; without it gasless voting answers RELAYER_NOT_CONFIGURED. */
@@ -17,14 +18,17 @@ export interface ServerExtras {
   upstream?: Upstream;
   /** This replica's indexer, for /metrics. */
   indexer?: { status(): SyncStatus };
-  /** The chain's JSON-RPC URL published in GET /deployment; none by default. */
+  /**
+   * The chain's JSON-RPC URL published in GET /deployment and offered by the web app to wallets that do
+   * not know the chain; none by default.
+   */
   publicRpcUrl?: string;
 }
 
 /**
- * The HTTP service: GraphQL (/graphql), the OpenAI-compatible gateway (/v1/*) and the operations routes,
- * each an encapsulated plugin with its own error handling; request ids, logging and request metrics
- * are shared by all. Not listening yet: the caller decides where.
+ * The HTTP service: GraphQL (/graphql), the OpenAI-compatible gateway (/v1/*), the operations routes and
+ * the web app (/ and its pages), each an encapsulated plugin with its own error handling; request ids,
+ * logging and request metrics are shared by all. Not listening yet: the caller decides where.
  */
 export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -43,5 +47,6 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
   });
   await app.register(apiPlugin, { deps, ...(extras.relayer ? { relayer: extras.relayer } : {}) });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });
+  await app.register(webPlugin, extras.publicRpcUrl ? { publicRpcUrl: extras.publicRpcUrl } : {});
   return app;
 }

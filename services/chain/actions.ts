@@ -1,7 +1,9 @@
-import { type BytesLike, getAddress, isAddress, type Result } from "ethers";
+import { type BytesLike, getAddress, hexlify, isAddress, type Result } from "ethers";
+// The ABIs come from the compiled artifacts on the server and are bundled into the web app (package.json
+// "imports"): this module runs in both, so it imports nothing Node-only.
+import { contractInterface } from "#contract-interfaces";
 import { AppError } from "../shared/errors.ts";
-import { contractInterface } from "./artifacts.ts";
-import type { Deployment } from "./deployment.ts";
+import type { Deployment } from "./contracts.ts";
 
 /** What the policy registry stores for a model, as a proposal sets it (and as its event reports it). */
 export interface PolicyRules {
@@ -73,7 +75,7 @@ function invalid(index: number, field: string, problem: string): never {
 }
 
 function checkModelId(index: number, modelId: string, field = "modelId"): void {
-  const bytes = Buffer.byteLength(modelId);
+  const bytes = new TextEncoder().encode(modelId).length;
   if (bytes === 0 || bytes > 128) invalid(index, field, "must be 1 to 128 bytes long");
   if (!/^[\x21-\x7e]+$/.test(modelId)) invalid(index, field, "must be printable ASCII without spaces");
 }
@@ -248,7 +250,7 @@ export function policyRulesFromAbi(p: Result): PolicyRules {
 
 /** Reads a proposal call back into its typed action; anything foreign becomes UNKNOWN, never an error. */
 export function decodeCall(contracts: Deployment["contracts"], target: string, calldata: BytesLike): Action {
-  const data = typeof calldata === "string" ? calldata : `0x${Buffer.from(calldata).toString("hex")}`;
+  const data = typeof calldata === "string" ? calldata : hexlify(calldata);
   const unknown: Action = { kind: "UNKNOWN", target: getAddress(target), calldata: data };
   const to = getAddress(target);
   try {

@@ -1,17 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Interface, type InterfaceAbi } from "ethers";
 import { AppError } from "../shared/errors.ts";
+import { type ContractRole, contractNames } from "./contracts.ts";
 
-/** The contracts of the system, by role. */
-export const contractNames = {
-  token: "governance/CommonsToken",
-  timelock: "governance/CommonsTimelock",
-  governor: "governance/CommonsGovernor",
-  registry: "policy/PolicyRegistry",
-  allocator: "policy/ResourceAllocator",
-} as const;
-
-export type ContractRole = keyof typeof contractNames;
+export { type ContractRole, contractNames } from "./contracts.ts";
 
 export interface Artifact {
   abi: InterfaceAbi;

@@ -1,6 +1,7 @@
-import { type BaseWallet, Contract, type ContractRunner, type Interface, type TransactionReceipt } from "ethers";
-import { type ContractRole, contractInterface, loadArtifact } from "../chain/artifacts.ts";
-import type { Deployment } from "../chain/deployment.ts";
+import { Contract, type ContractRunner, type Interface, type Signer, type TransactionReceipt } from "ethers";
+// Shared with the web app, which signs with the browser wallet: nothing Node-only (see package.json "imports").
+import { contractInterface } from "#contract-interfaces";
+import type { ContractRole, Deployment } from "../chain/contracts.ts";
 import { AppError } from "../shared/errors.ts";
 import { isUnreachable } from "./service.ts";
 
@@ -16,20 +17,20 @@ export interface ProposalCalls {
 }
 
 export function contractOf(deployment: Deployment, role: ContractRole, runner: ContractRunner): Contract {
-  return new Contract(deployment.contracts[role], loadArtifact(role).abi, runner);
+  return new Contract(deployment.contracts[role], contractInterface(role), runner);
 }
 
 /** A revert named by our contracts' custom errors (GovernorUnexpectedProposalState(...)), else as it came. */
-function describeRevert(error: unknown, ifaces: Interface[]): string {
+function describeRevert(error: unknown, ifaces: Interface[]): { text: string; contractError?: string } {
   const e = error as { data?: unknown; info?: { error?: { data?: unknown; message?: string } }; shortMessage?: string };
   const data = e.data ?? e.info?.error?.data;
   if (typeof data === "string" && data.startsWith("0x")) {
     for (const iface of ifaces) {
       const parsed = iface.parseError(data);
-      if (parsed) return `${parsed.name}(${parsed.args.map(String).join(", ")})`;
+      if (parsed) return { text: `${parsed.name}(${parsed.args.map(String).join(", ")})`, contractError: parsed.name };
     }
   }
-  return e.shortMessage ?? e.info?.error?.message ?? (error instanceof Error ? error.message : String(error));
+  return { text: e.shortMessage ?? e.info?.error?.message ?? (error instanceof Error ? error.message : String(error)) };
 }
 
 /**
@@ -48,17 +49,22 @@ export async function send(what: string, pending: () => Promise<{ wait(): Promis
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new AppError("RPC_ERROR", `${what} failed: the chain's JSON-RPC cannot be reached (${reason})`, { cause });
     }
-    throw new AppError("TRANSACTION_REVERTED", `${what} failed: ${describeRevert(cause, ifaces)}`, { cause });
+    const revert = describeRevert(cause, ifaces);
+    // contractError lets a client put the contract's refusal in its own words (the web app does).
+    throw new AppError("TRANSACTION_REVERTED", `${what} failed: ${revert.text}`, {
+      cause,
+      ...(revert.contractError ? { details: { contractError: revert.contractError } } : {}),
+    });
   }
 }
 
-export function delegate(deployment: Deployment, wallet: BaseWallet, to: string) {
+export function delegate(deployment: Deployment, wallet: Signer, to: string) {
   return send(`delegating to ${to}`, () => contractOf(deployment, "token", wallet).getFunction("delegate")(to));
 }
 
 export function castVote(
   deployment: Deployment,
-  wallet: BaseWallet,
+  wallet: Signer,
   proposalId: bigint,
   support: Support,
   reason?: string,
@@ -77,16 +83,17 @@ export function castVote(
  */
 export async function signBallot(
   deployment: Deployment,
-  wallet: BaseWallet,
+  wallet: Signer,
   proposalId: bigint,
   support: Support,
   reason?: string,
 ): Promise<string> {
   const governor = contractOf(deployment, "governor", wallet);
   const [, name, version] = (await governor.getFunction("eip712Domain")()) as [string, string, string];
-  const nonce = (await governor.getFunction("nonces")(wallet.address)) as bigint;
+  const voter = await wallet.getAddress();
+  const nonce = (await governor.getFunction("nonces")(voter)) as bigint;
   const domain = { name, version, chainId: deployment.chainId, verifyingContract: deployment.contracts.governor };
-  const base = { proposalId, support: supportNumber[support], voter: wallet.address, nonce };
+  const base = { proposalId, support: supportNumber[support], voter, nonce };
   const fields = [
     { name: "proposalId", type: "uint256" },
     { name: "support", type: "uint8" },
@@ -103,12 +110,12 @@ export async function signBallot(
   );
 }
 
-export function queueProposal(deployment: Deployment, wallet: BaseWallet, p: ProposalCalls) {
+export function queueProposal(deployment: Deployment, wallet: Signer, p: ProposalCalls) {
   const governor = contractOf(deployment, "governor", wallet);
   return send("queueing", () => governor.getFunction("queue")(p.targets, p.values, p.calldatas, p.descriptionHash));
 }
 
-export function executeProposal(deployment: Deployment, wallet: BaseWallet, p: ProposalCalls) {
+export function executeProposal(deployment: Deployment, wallet: Signer, p: ProposalCalls) {
   const governor = contractOf(deployment, "governor", wallet);
   return send("executing", () => governor.getFunction("execute")(p.targets, p.values, p.calldatas, p.descriptionHash));
 }

@@ -1,122 +1,75 @@
 /**
- * The GraphQL operations the CLI and the demo send, with the shapes they read back. Field names follow
- * services/api/schema.graphql.
+ * The GraphQL operations the CLI and the demo send. Each is typed from services/api/schema.graphql by
+ * the code generator (`npm run codegen`), so the variables and the shapes read back follow the schema.
  */
+import { graphql } from "./gql/gql.ts";
+import type { CliPolicyStatusQuery, CliProposalFieldsFragment, PolicyVersionFieldsFragment } from "./gql/graphql.ts";
 
-const PROPOSAL_FIELDS = `
-  id proposer description descriptionHash state kinds voteStart voteEnd eta
-  targets values calldatas
-  tally { for against abstain voteCount quorum quorumReached majorityFor }
-  created { transactionHash blockNumber blockTime }`;
+export type ProposalView = CliProposalFieldsFragment;
+export type PolicyVersionView = PolicyVersionFieldsFragment;
+export type PolicyStatusView = CliPolicyStatusQuery["policyStatus"];
 
-export interface ProposalView {
-  id: string;
-  proposer: string;
-  description: string;
-  descriptionHash: string;
-  state: string;
-  kinds: string[];
-  voteStart: number;
-  voteEnd: number;
-  eta: number | null;
-  targets: string[];
-  values: string[];
-  calldatas: string[];
-  tally: {
-    for: string;
-    against: string;
-    abstain: string;
-    voteCount: number;
-    quorum: string;
-    quorumReached: boolean;
-    majorityFor: boolean;
-  };
-  created: { transactionHash: string; blockNumber: number; blockTime: number };
-}
-
-export const PROPOSAL = `query ($id: BigInt!) { proposal(id: $id) { ${PROPOSAL_FIELDS} } }`;
-
-export const PROPOSALS = `query ($first: Int, $filter: ProposalFilter) {
-  proposals(first: $first, filter: $filter) { totalCount edges { node { ${PROPOSAL_FIELDS} } } }
-}`;
-
-export interface DraftedProposal {
-  proposalId: string;
-  description: string;
-  descriptionHash: string;
-  targets: string[];
-  values: string[];
-  calldatas: string[];
-  transaction: { to: string; data: string; value: string; chainId: number };
-}
-
-export const DRAFT_PROPOSAL = `mutation ($input: DraftProposalInput!) {
-  draftProposal(input: $input) {
-    proposalId description descriptionHash targets values calldatas transaction { to data value chainId }
+graphql(`
+  fragment CliProposalFields on Proposal {
+    id proposer description descriptionHash state kinds voteStart voteEnd eta
+    targets values calldatas
+    tally { for against abstain voteCount quorum quorumReached majorityFor }
+    created { transactionHash blockNumber blockTime }
   }
-}`;
+`);
 
-export const CAST_VOTE_BY_SIG = `mutation ($proposalId: BigInt!, $support: VoteSupport!, $voter: Address!, $signature: Bytes!, $reason: String) {
-  castVoteBySig(proposalId: $proposalId, support: $support, voter: $voter, signature: $signature, reason: $reason)
-}`;
+export const PROPOSAL = graphql(`
+  query CliProposal($id: BigInt!) { proposal(id: $id) { ...CliProposalFields } }
+`);
 
-export const REVOKE_API_KEY = "mutation ($id: ID!) { revokeApiKey(id: $id) }";
+export const PROPOSALS = graphql(`
+  query CliProposals($first: Int, $filter: ProposalFilter) {
+    proposals(first: $first, filter: $filter) { totalCount edges { node { ...CliProposalFields } } }
+  }
+`);
 
-export interface SyncStatusView {
-  indexedBlock: number;
-  chainHead: number;
-  lag: number;
-  lastError: string | null;
-  updatedAt: string | null;
-}
+export const DRAFT_PROPOSAL = graphql(`
+  mutation CliDraftProposal($input: DraftProposalInput!) {
+    draftProposal(input: $input) {
+      proposalId description descriptionHash targets values calldatas transaction { to data value chainId }
+    }
+  }
+`);
 
-export const SYNC_STATUS = "{ syncStatus { indexedBlock chainHead lag lastError updatedAt } }";
+export const CAST_VOTE_BY_SIG = graphql(`
+  mutation CliCastVoteBySig($proposalId: BigInt!, $support: VoteSupport!, $voter: Address!, $signature: Bytes!, $reason: String) {
+    castVoteBySig(proposalId: $proposalId, support: $support, voter: $voter, signature: $signature, reason: $reason)
+  }
+`);
 
-const POLICY_VERSION_FIELDS = `
-  modelId version approved suspended suspendReason maxTokensPerRequest requestsPerMinute
-  allowedPurposes blockedTerms guidelineUri guidelineHash
-  enactedBy { proposalId transactionHash blockNumber blockTime }`;
+export const REVOKE_API_KEY = graphql(`
+  mutation CliRevokeApiKey($id: ID!) { revokeApiKey(id: $id) }
+`);
 
-export interface PolicyVersionView {
-  modelId: string;
-  version: number;
-  approved: boolean;
-  suspended: boolean;
-  suspendReason: string | null;
-  maxTokensPerRequest: number;
-  requestsPerMinute: number;
-  allowedPurposes: string[];
-  blockedTerms: string[];
-  guidelineUri: string;
-  guidelineHash: string;
-  enactedBy: { proposalId: string | null; transactionHash: string; blockNumber: number; blockTime: number };
-}
+export const SYNC_STATUS = graphql(`
+  query CliSyncStatus { syncStatus { indexedBlock chainHead lag lastError updatedAt } }
+`);
 
-export const POLICY = `query ($model: String!) { policy(model: $model) { modelId current { ${POLICY_VERSION_FIELDS} } } }`;
+graphql(`
+  fragment PolicyVersionFields on PolicyVersion {
+    modelId version approved suspended suspendReason maxTokensPerRequest requestsPerMinute
+    allowedPurposes blockedTerms guidelineUri guidelineHash
+    enactedBy { proposalId transactionHash blockNumber blockTime }
+  }
+`);
 
-export interface PolicyStatusView {
-  model: string;
-  consumer: string;
-  policy: PolicyVersionView | null;
-  epochStart: number;
-  epochEnd: number;
-  budgets: { source: string; grantId: string | null; granted: string; used: string; reserved: string; left: string }[];
-  communityPoolLeft: string;
-  requestsThisMinute: number;
-  admitted: boolean;
-  reason: string | null;
-  message: string | null;
-  recentDecisions?: { requestId: string; admitted: boolean; reasonCode: string | null; tokensUsed: number }[];
-}
+export const POLICY = graphql(`
+  query CliPolicy($model: String!) { policy(model: $model) { modelId current { ...PolicyVersionFields } } }
+`);
 
 /** With `withDecisions`, the consumer's recent decisions too (they need the consumer's key or the operator token). */
-export function policyStatusQuery(withDecisions: boolean): string {
-  return `query ($model: String!, $consumer: Address!, $purpose: String) {
-  policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
-    model consumer policy { ${POLICY_VERSION_FIELDS} }
-    epochStart epochEnd communityPoolLeft requestsThisMinute admitted reason message
-    budgets { source grantId granted used reserved left }
-    ${withDecisions ? "recentDecisions(first: 10) { requestId admitted reasonCode tokensUsed }" : ""}
+export const POLICY_STATUS = graphql(`
+  query CliPolicyStatus($model: String!, $consumer: Address!, $purpose: String, $withDecisions: Boolean!) {
+    policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
+      model consumer policy { ...PolicyVersionFields }
+      epochStart epochEnd communityPoolLeft requestsThisMinute admitted reason message
+      budgets { source grantId granted used reserved left }
+      recentDecisions(first: 10) @include(if: $withDecisions) { requestId admitted reasonCode tokensUsed }
+    }
   }
-}`;
-}
+`);

@@ -1,13 +1,27 @@
-import type { BaseWallet } from "ethers";
-import { SiweMessage } from "siwe";
+import { getAddress } from "ethers";
+// viem's formatter, not siwe's: siwe is CommonJS and would bring a second copy of ethers into the web app.
+import { createSiweMessage } from "viem/siwe";
+import { graphql } from "./gql/gql.ts";
+import type { CliCreateApiKeyMutation } from "./gql/graphql.ts";
 import type { GraphqlClient } from "./graphql-client.ts";
 
-export interface IssuedKey {
-  id: string;
-  key: string;
-  prefix: string;
+export type IssuedKey = CliCreateApiKeyMutation["createApiKey"];
+
+/** What signing in needs of a wallet: an ethers Wallet, or a browser wallet's JsonRpcSigner. */
+export interface MessageSigner {
   address: string;
+  signMessage(message: string): Promise<string>;
 }
+
+const SIWE_NONCE = graphql(`
+  mutation CliSiweNonce { siweNonce { nonce domain chainId } }
+`);
+
+const CREATE_API_KEY = graphql(`
+  mutation CliCreateApiKey($message: String!, $signature: Bytes!, $label: String) {
+    createApiKey(message: $message, signature: $signature, label: $label) { id key prefix address }
+  }
+`);
 
 /**
  * Sign-In with Ethereum: asks the service for a nonce, signs an EIP-4361 message naming the service's
@@ -16,28 +30,21 @@ export interface IssuedKey {
 export async function signInForApiKey(
   client: GraphqlClient,
   serviceUrl: string,
-  wallet: BaseWallet,
+  wallet: MessageSigner,
   label?: string,
 ): Promise<IssuedKey> {
-  const { siweNonce } = await client.request<{ siweNonce: { nonce: string; domain: string; chainId: number } }>(
-    "mutation { siweNonce { nonce domain chainId } }",
-  );
-  const message = new SiweMessage({
+  const { siweNonce } = await client.request(SIWE_NONCE);
+  const message = createSiweMessage({
     domain: siweNonce.domain,
-    address: wallet.address,
+    address: getAddress(wallet.address) as `0x${string}`,
     statement: "Sign in to AI Commons for an API key.",
     uri: new URL(serviceUrl).origin,
     version: "1",
     chainId: siweNonce.chainId,
     nonce: siweNonce.nonce,
-    issuedAt: new Date().toISOString(),
-  }).prepareMessage();
+    issuedAt: new Date(),
+  });
   const signature = await wallet.signMessage(message);
-  const { createApiKey } = await client.request<{ createApiKey: IssuedKey }>(
-    `mutation ($message: String!, $signature: Bytes!, $label: String) {
-      createApiKey(message: $message, signature: $signature, label: $label) { id key prefix address }
-    }`,
-    { message, signature, label: label ?? null },
-  );
+  const { createApiKey } = await client.request(CREATE_API_KEY, { message, signature, label: label ?? null });
   return createApiKey;
 }

@@ -23,6 +23,7 @@ export function describeService(service: Service): string {
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(12)}${value}`);
 
   lines.push("", `AI Commons is running${devChain ? " on a development chain" : ""}.`, "");
+  row("Web app", `${urls.http}/   (proposals, voting with a browser wallet, policies, my AI, operator)`);
   row("GraphQL", `${urls.graphql}   (GraphiQL in a browser: ${urls.graphiql})`);
   row("Gateway", `${urls.gateway}   (OpenAI-compatible base URL; Authorization: Bearer <API key>)`);
   row("Upstream", config.UPSTREAM_URL ? hostOf(config.UPSTREAM_URL) : `${DEV_MODEL_LABEL}: canned text, not an AI`);

@@ -119,6 +119,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       ...(publicRpcUrl ? { publicRpcUrl } : {}),
       ...(relayer ? { relayer } : {}),
       ...(options.upstream ? { upstream: options.upstream } : {}),
+      ...(devChain ? { publicRpcUrl: devChain.rpcUrl } : {}),
     });
     closers.push(() => app.close());
     await app.listen({ host: config.HOST, port: config.PORT });

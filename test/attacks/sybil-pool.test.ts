@@ -13,10 +13,11 @@ import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import { delegate, send } from "../../services/cli/chain-actions.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
-import { SYNC_STATUS, type SyncStatusView } from "../../services/cli/operations.ts";
+import { SYNC_STATUS } from "../../services/cli/operations.ts";
 import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
 import { isAppError } from "../../services/shared/errors.ts";
 import { advanceTo, build, enact } from "../helpers/app.ts";
+import { adHoc } from "../helpers/graphql.ts";
 import { until } from "../helpers/until.ts";
 
 // The whole service on its own development chain. Its clock follows the chain's (the test moves the
@@ -41,7 +42,7 @@ async function settle(): Promise<number> {
   const latest = (await provider.getBlock("latest"))!;
   offsetMs = latest.timestamp * 1000 - Date.now();
   await until(async () => {
-    const { syncStatus } = await api.request<{ syncStatus: SyncStatusView }>(SYNC_STATUS);
+    const { syncStatus } = await api.request(SYNC_STATUS);
     return syncStatus.indexedBlock >= latest.number ? true : undefined;
   }, `the index to reach block ${latest.number}`);
   return latest.timestamp;
@@ -122,14 +123,18 @@ t.equal((await call(earlySybilKey.key)).code, "ADMITTED", "with no minimum the p
 t.test("a proposal sets the pool's minimum; it is indexed and enforced at the next call", async (t) => {
   const proposalId = await enact(service, [{ setPoolEligibility: { minVotes: MIN.toString() } }]);
   await settle();
-  const { allocations } = await api.request<{
-    allocations: { communityPool: { minVotes: string; minVotesEnactedBy: { proposalId: string } } };
-  }>("{ allocations { communityPool { minVotes minVotesEnactedBy { proposalId } } } }");
+  const { allocations } = await api.request(
+    adHoc<{ allocations: { communityPool: { minVotes: string; minVotesEnactedBy: { proposalId: string } } } }>(
+      "{ allocations { communityPool { minVotes minVotesEnactedBy { proposalId } } } }",
+    ),
+  );
   t.same(allocations.communityPool, { minVotes: MIN.toString(), minVotesEnactedBy: { proposalId } });
-  const { proposal } = await api.request<{ proposal: { kinds: string[]; actions: unknown[] } }>(
-    `query ($id: BigInt!) {
-      proposal(id: $id) { kinds actions { kind ... on SetPoolEligibilityAction { minVotes } } }
-    }`,
+  const { proposal } = await api.request(
+    adHoc<{ proposal: { kinds: string[]; actions: unknown[] } }, { id: string }>(
+      `query ($id: BigInt!) {
+        proposal(id: $id) { kinds actions { kind ... on SetPoolEligibilityAction { minVotes } } }
+      }`,
+    ),
     { id: proposalId },
   );
   t.same(
@@ -212,12 +217,15 @@ t.test("an eligible wallet spends its own allowance, and no more", async (t) => 
     last = await call(memberKey.key, 500);
   }
   t.equal(last.code, "BUDGET_EXHAUSTED");
-  const status = await api.request<{
-    policyStatus: { poolEligible: boolean; budgets: { source: string; granted: string; used: string }[] };
-  }>(
-    `query ($model: String!, $consumer: Address!) {
-      policyStatus(model: $model, consumer: $consumer) { poolEligible budgets { source granted used } }
-    }`,
+  const status = await api.request(
+    adHoc<
+      { policyStatus: { poolEligible: boolean; budgets: { source: string; granted: string; used: string }[] } },
+      { model: string; consumer: string }
+    >(
+      `query ($model: String!, $consumer: Address!) {
+        policyStatus(model: $model, consumer: $consumer) { poolEligible budgets { source granted used } }
+      }`,
+    ),
     { model: MODEL, consumer: member.address },
   );
   t.equal(status.policyStatus.poolEligible, true);

@@ -182,13 +182,13 @@ async function governWithExistingDao(t: Test, dao: Dao, deployment: Deployment, 
     t.equal(BigInt(member.voting_power), await dao.token.getFunction("getVotes")(alice.address), "so is voting power");
     t.equal(member.balance, "0", "balances are not: the token's history began before the index");
   } else {
-    const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id: first });
+    const { proposal } = await api.request(PROPOSAL, { id: first });
     t.equal(proposal, null, "a proposal made before the start block is not listed; its later events were skipped");
   }
 
   const passed = await enact(service, provider, [alice, bob], [approve(model)], `Approve ${model} for our members`);
   t.same(passed.kinds, ["SET_MODEL_POLICY"]);
-  const { proposals } = await api.request<{ proposals: { totalCount: number } }>(PROPOSALS, { first: 10 });
+  const { proposals } = await api.request(PROPOSALS, { first: 10 });
   t.equal(proposals.totalCount, fromGenesis ? 3 : 2, "every proposal of the governor since the start block is listed");
 
   const { key } = await apiKeyOf(service, alice);

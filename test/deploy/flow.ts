@@ -9,15 +9,9 @@ import type { Test } from "tap";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 import { castVote, executeProposal, queueProposal, send } from "../../services/cli/chain-actions.ts";
+import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
-import {
-  DRAFT_PROPOSAL,
-  type DraftedProposal,
-  PROPOSAL,
-  type ProposalView,
-  SYNC_STATUS,
-  type SyncStatusView,
-} from "../../services/cli/operations.ts";
+import { DRAFT_PROPOSAL, PROPOSAL, type ProposalView, SYNC_STATUS } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
 import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
@@ -135,14 +129,14 @@ export async function enact(
   service: Service,
   provider: JsonRpcProvider,
   voters: Wallet[],
-  actions: Record<string, unknown>[],
+  actions: ActionInput[],
   description: string,
 ): Promise<ProposalView> {
   const deployment = service.deps.deployment as Deployment;
   const clock = deployment.governance?.clock ?? "timestamp";
   const api = createGraphqlClient(service.urls.http);
   const proposer = voters[0] as Wallet;
-  const { draftProposal } = await api.request<{ draftProposal: DraftedProposal }>(DRAFT_PROPOSAL, {
+  const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
     input: { description, actions, proposer: proposer.address },
   });
   const { to, data } = draftProposal.transaction;
@@ -160,7 +154,7 @@ export async function enact(
   await advanceClock(provider, "timestamp", (await governor.getFunction("proposalEta")(id)) as bigint);
   const executed = await executeProposal(deployment, proposer, proposal);
   await until(async () => {
-    const { syncStatus } = await api.request<{ syncStatus: SyncStatusView }>(SYNC_STATUS);
+    const { syncStatus } = await api.request(SYNC_STATUS);
     return syncStatus.indexedBlock >= executed.blockNumber ? true : undefined;
   }, "the index to have the execution");
   return indexed(service, id.toString(), (p) => p.state === "EXECUTED");
@@ -171,7 +165,7 @@ export function indexed(service: Service, id: string, ready: (p: ProposalView) =
   const api = createGraphqlClient(service.urls.http);
   return until(
     async () => {
-      const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id });
+      const { proposal } = await api.request(PROPOSAL, { id });
       return proposal && ready(proposal) ? proposal : undefined;
     },
     `proposal ${id} in the index`,
@@ -202,7 +196,7 @@ export async function callModel(service: Service, apiKey: string, model: string)
 }
 
 /** A model policy action (draftProposal's ActionInput) that approves `modelId` for education. */
-export function approve(modelId: string): Record<string, unknown> {
+export function approve(modelId: string): ActionInput {
   return {
     setModelPolicy: {
       modelId,

@@ -7,6 +7,7 @@ import type { DatabaseHandle } from "../../services/db/connection.ts";
 import { reserveCalls, settleCalls } from "../../services/db/ledger/client.ts";
 import { build } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { adHoc } from "../helpers/graphql.ts";
 import { until } from "../helpers/until.ts";
 import { billedPromptTokens, startTestUpstream } from "../helpers/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
@@ -259,13 +260,14 @@ t.test("a grant's last calls are not refused while what is left is split between
   ]);
 
   const api = createGraphqlClient(service.urls.http);
-  const { policyStatus } = await api.request<{
-    policyStatus: { budgets: { used: string; reserved: string; left: string }[]; admitted: boolean };
-  }>(
-    `query($consumer: Address!) { policyStatus(model: "m", consumer: $consumer) { budgets { used reserved left } admitted } }`,
-    {
-      consumer,
-    },
+  const { policyStatus } = await api.request(
+    adHoc<
+      { policyStatus: { budgets: { used: string; reserved: string; left: string }[]; admitted: boolean } },
+      { consumer: string }
+    >(
+      `query($consumer: Address!) { policyStatus(model: "m", consumer: $consumer) { budgets { used reserved left } admitted } }`,
+    ),
+    { consumer },
   );
   t.match(
     policyStatus,

@@ -4,15 +4,9 @@ import { join } from "node:path";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import { castVote, executeProposal, queueProposal, send } from "../../services/cli/chain-actions.ts";
+import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
-import {
-  DRAFT_PROPOSAL,
-  type DraftedProposal,
-  PROPOSAL,
-  type ProposalView,
-  SYNC_STATUS,
-  type SyncStatusView,
-} from "../../services/cli/operations.ts";
+import { DRAFT_PROPOSAL, PROPOSAL, SYNC_STATUS } from "../../services/cli/operations.ts";
 import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
 import type { Upstream } from "../../services/gateway/upstream.ts";
 import { type Service, startService } from "../../services/runtime/start-service.ts";
@@ -77,14 +71,14 @@ export async function advanceTo(provider: JsonRpcProvider, timestamp: bigint): P
  * development chain, the way a community does: drafted through GraphQL, proposed, voted FOR by every
  * development holder, queued and executed; resolves once the index has the execution.
  */
-export async function enact(service: Service, actions: Record<string, unknown>[]): Promise<string> {
+export async function enact(service: Service, actions: ActionInput[]): Promise<string> {
   const holders = service.devChain?.holders ?? [];
   const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
   try {
     const wallets = holders.map((h) => new Wallet(h.privateKey, provider));
     const proposer = wallets[0] as Wallet;
     const api = createGraphqlClient(service.urls.http);
-    const { draftProposal } = await api.request<{ draftProposal: DraftedProposal }>(DRAFT_PROPOSAL, {
+    const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
       input: { description: `Test proposal ${Math.random()}`, actions, proposer: proposer.address },
     });
     const { to, data } = draftProposal.transaction;
@@ -103,14 +97,14 @@ export async function enact(service: Service, actions: Record<string, unknown>[]
     for (const w of wallets) await castVote(deployment, w, id, "FOR");
     await advanceTo(provider, (await read("proposalDeadline")) + 1n);
     const proposal = await until(async () => {
-      const { proposal } = await api.request<{ proposal: ProposalView | null }>(PROPOSAL, { id: id.toString() });
+      const { proposal } = await api.request(PROPOSAL, { id: id.toString() });
       return proposal ?? undefined;
     }, "the proposal in the index");
     await queueProposal(deployment, proposer, proposal);
     await advanceTo(provider, await read("proposalEta"));
     const executed = await executeProposal(deployment, proposer, proposal);
     await until(async () => {
-      const { syncStatus } = await api.request<{ syncStatus: SyncStatusView }>(SYNC_STATUS);
+      const { syncStatus } = await api.request(SYNC_STATUS);
       return syncStatus.indexedBlock >= executed.blockNumber ? true : undefined;
     }, "the index to have the execution");
     return id.toString();

@@ -1,6 +1,7 @@
 import type { AbstractProvider, Wallet } from "ethers";
 import Fastify, { type FastifyInstance } from "fastify";
 import apiPlugin from "../../services/api/plugin.ts";
+import type { TypedDocument } from "../../services/cli/graphql-client.ts";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
 import { createIndexer, type Indexer } from "../../services/indexer/indexer.ts";
@@ -119,4 +120,12 @@ export function dataOf<T>(response: GraphQLResponse<T>): T {
 /** The extensions.code of each error of a response. */
 export function codesOf(response: GraphQLResponse): string[] {
   return (response.errors ?? []).map((e) => e.extensions.code);
+}
+
+/**
+ * A document a test writes on the spot, typed by the test (the CLI's client takes typed documents only;
+ * the code generator types the CLI's, the demo's and the web app's own).
+ */
+export function adHoc<TResult, TVariables = Record<string, never>>(text: string): TypedDocument<TResult, TVariables> {
+  return { toString: () => text } as TypedDocument<TResult, TVariables>;
 }

@@ -29,7 +29,7 @@ export function registerKeys(program: Command, ctx: CliContext) {
     .action(async (id: string) => {
       const apiKey = ctx.env.COMMONS_API_KEY;
       if (!apiKey) throw new AppError("BAD_USER_INPUT", "set COMMONS_API_KEY to a live key of the same wallet");
-      await ctx.client(apiKey).request<{ revokeApiKey: boolean }>(REVOKE_API_KEY, { id });
+      await ctx.client(apiKey).request(REVOKE_API_KEY, { id });
       ctx.print({ id, revoked: true }, () => `Revoked key ${id}`);
     });
 }

@@ -19,7 +19,7 @@ function support(value: string): Support {
 
 /** The proposal as indexed: queue and execute need its calls. */
 async function indexedProposal(ctx: CliContext, id: bigint): Promise<ProposalView> {
-  const { proposal } = await ctx.client().request<{ proposal: ProposalView | null }>(PROPOSAL, { id: id.toString() });
+  const { proposal } = await ctx.client().request(PROPOSAL, { id: id.toString() });
   if (!proposal) {
     throw new AppError("NOT_FOUND", `proposal ${id} is not in the index (yet): try \`commons sync --wait\``);
   }
@@ -53,7 +53,7 @@ export function registerLifecycle(program: Command, ctx: CliContext) {
       const deployment = await ctx.deployment();
       if (flags.bySig) {
         const signature = await signBallot(deployment, wallet, id, choice, flags.reason);
-        const { castVoteBySig } = await ctx.client().request<{ castVoteBySig: string }>(CAST_VOTE_BY_SIG, {
+        const { castVoteBySig } = await ctx.client().request(CAST_VOTE_BY_SIG, {
           proposalId: id.toString(),
           support: choice,
           voter: wallet.address,

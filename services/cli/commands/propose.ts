@@ -4,7 +4,8 @@ import { parseUnits } from "ethers";
 import { AppError } from "../../shared/errors.ts";
 import { send } from "../chain-actions.ts";
 import type { CliContext } from "../context.ts";
-import { DRAFT_PROPOSAL, type DraftedProposal } from "../operations.ts";
+import type { ActionInput } from "../gql/graphql.ts";
+import { DRAFT_PROPOSAL } from "../operations.ts";
 
 interface ProposeFlags {
   file?: string;
@@ -64,8 +65,8 @@ function integer(value: string, flag: string): number {
 }
 
 /** The actions the flags describe, as draftProposal's ActionInput (one per flag group). */
-function actionsFromFlags(f: ProposeFlags, nowS: number): Record<string, unknown>[] {
-  const actions: Record<string, unknown>[] = [];
+function actionsFromFlags(f: ProposeFlags, nowS: number): ActionInput[] {
+  const actions: ActionInput[] = [];
   if (f.model) {
     actions.push({
       setModelPolicy: {
@@ -111,8 +112,8 @@ function actionsFromFlags(f: ProposeFlags, nowS: number): Record<string, unknown
   return actions;
 }
 
-async function draftInput(f: ProposeFlags): Promise<{ description: string; actions: Record<string, unknown>[] }> {
-  let fromFile: { description?: string; actions?: Record<string, unknown>[] } = {};
+async function draftInput(f: ProposeFlags): Promise<{ description: string; actions: ActionInput[] }> {
+  let fromFile: { description?: string; actions?: ActionInput[] } = {};
   if (f.file) {
     try {
       fromFile = JSON.parse(await readFile(f.file, "utf8"));
@@ -162,7 +163,7 @@ export function registerPropose(program: Command, ctx: CliContext) {
     .action(async (flags: ProposeFlags) => {
       const input = await draftInput(flags);
       const wallet = flags.draftOnly ? undefined : await ctx.wallet();
-      const { draftProposal } = await ctx.client().request<{ draftProposal: DraftedProposal }>(DRAFT_PROPOSAL, {
+      const { draftProposal } = await ctx.client().request(DRAFT_PROPOSAL, {
         input: { ...input, ...(wallet ? { proposer: wallet.address } : {}) },
       });
       if (!wallet) {

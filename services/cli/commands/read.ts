@@ -1,16 +1,16 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { AppError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
+import type { ProposalState } from "../gql/graphql.ts";
 import {
   POLICY,
+  POLICY_STATUS,
   type PolicyStatusView,
   type PolicyVersionView,
   PROPOSAL,
   PROPOSALS,
   type ProposalView,
-  policyStatusQuery,
   SYNC_STATUS,
-  type SyncStatusView,
 } from "../operations.ts";
 
 const time = (unix: number | null) => (unix === null ? "-" : new Date(unix * 1000).toISOString());
@@ -58,10 +58,9 @@ export function registerReads(program: Command, ctx: CliContext) {
     .option("--state <states>", "only these states, comma-separated (active, queued, executed...)")
     .option("--first <n>", "how many", "20")
     .action(async (flags: { state?: string; first: string }) => {
-      const filter = flags.state ? { state: flags.state.toUpperCase().split(",") } : undefined;
-      const { proposals } = await ctx.client().request<{
-        proposals: { totalCount: number; edges: { node: ProposalView }[] };
-      }>(PROPOSALS, { first: Number(flags.first), filter });
+      // The service refuses a state it does not know (GRAPHQL_VALIDATION_FAILED), naming it.
+      const filter = flags.state ? { state: flags.state.toUpperCase().split(",") as ProposalState[] } : undefined;
+      const { proposals } = await ctx.client().request(PROPOSALS, { first: Number(flags.first), filter });
       const nodes = proposals.edges.map((e) => e.node);
       ctx.print(nodes, () =>
         nodes.length === 0
@@ -78,7 +77,7 @@ export function registerReads(program: Command, ctx: CliContext) {
       return v;
     })
     .action(async (id: string) => {
-      const { proposal } = await ctx.client().request<{ proposal: ProposalView | null }>(PROPOSAL, { id });
+      const { proposal } = await ctx.client().request(PROPOSAL, { id });
       if (!proposal) throw new AppError("NOT_FOUND", `proposal ${id} is not in the index`);
       ctx.print(proposal, () => describeProposal(proposal));
     });
@@ -95,17 +94,16 @@ export function registerReads(program: Command, ctx: CliContext) {
       if (consumer) {
         // Recent decisions are private: shown with the consumer's API key or the operator token.
         const bearer = ctx.env.COMMONS_API_KEY ?? ctx.env.COMMONS_OPERATOR_TOKEN;
-        const { policyStatus } = await ctx
-          .client(bearer)
-          .request<{ policyStatus: PolicyStatusView }>(policyStatusQuery(bearer !== undefined), {
-            model,
-            consumer,
-            purpose: flags.purpose ?? null,
-          });
+        const { policyStatus } = await ctx.client(bearer).request(POLICY_STATUS, {
+          model,
+          consumer,
+          purpose: flags.purpose ?? null,
+          withDecisions: bearer !== undefined,
+        });
         ctx.print(policyStatus, () => describeStatus(policyStatus));
         return;
       }
-      const { policy } = await ctx.client().request<{ policy: { current: PolicyVersionView } | null }>(POLICY, {
+      const { policy } = await ctx.client().request(POLICY, {
         model,
       });
       if (!policy) throw new AppError("NOT_FOUND", `governance never set a policy for ${model}`);
@@ -118,7 +116,7 @@ export function registerReads(program: Command, ctx: CliContext) {
     .option("--wait", "wait until the index reaches the chain's head (as --rpc sees it now)")
     .option("--timeout <seconds>", "with --wait: give up after this long", "60")
     .action(async (flags: { wait?: boolean; timeout: string }) => {
-      const read = async () => (await ctx.client().request<{ syncStatus: SyncStatusView }>(SYNC_STATUS)).syncStatus;
+      const read = async () => (await ctx.client().request(SYNC_STATUS)).syncStatus;
       let status = await read();
       if (flags.wait) {
         const head = await (await ctx.provider()).getBlockNumber();
