@@ -12,17 +12,22 @@ const NOW = 1_800_000_000_000;
 /** Starts of the epochs `nowArb` falls in, for each epoch length the snapshots use, and one older epoch. */
 const epochStarts = [1_800_000_000, 1_799_999_940, 1_799_996_400, 1_799_971_200, 1_799_884_800];
 
+/** `value` four times in five, its opposite otherwise. */
+const mostly = (value: boolean) =>
+  fc.oneof({ weight: 4, arbitrary: fc.constant(value) }, { weight: 1, arbitrary: fc.constant(!value) });
+
 const policyRow = (modelId: string) =>
   fc.record({
     model_id: fc.constant(modelId),
     version: fc.integer({ min: 1, max: 9 }),
-    approved: fc.boolean(),
-    suspended: fc.boolean(),
+    // Mostly callable models, so that properties about admitted calls see many of them.
+    approved: mostly(true),
+    suspended: mostly(false),
     suspend_reason: fc.constant("review"),
     max_tokens_per_request: fc.integer({ min: 1, max: 400 }),
-    requests_per_minute: fc.integer({ min: 1, max: 5 }),
-    allowed_purposes: fc.subarray(purposes),
-    blocked_terms: fc.subarray(terms),
+    requests_per_minute: fc.integer({ min: 1, max: 8 }),
+    allowed_purposes: fc.oneof({ weight: 2, arbitrary: fc.constant<string[]>([]) }, fc.subarray(purposes)),
+    blocked_terms: fc.oneof({ weight: 2, arbitrary: fc.constant<string[]>([]) }, fc.subarray(terms)),
     guideline_uri: fc.constant("ipfs://g"),
     guideline_hash: fc.constant(`0x${"ab".repeat(32)}`),
     proposal_id: fc.constant("42"),
@@ -51,12 +56,17 @@ const grantRow = fc.record({
 
 export const snapshotArb: fc.Arbitrary<PolicySnapshot> = fc
   .record({
-    policies: fc.subarray(modelIds).chain((ids) => fc.tuple(...ids.map(policyRow))),
+    policies: fc
+      .oneof({ weight: 3, arbitrary: fc.constant(modelIds) }, { weight: 1, arbitrary: fc.subarray(modelIds) })
+      .chain((ids) => fc.tuple(...ids.map(policyRow))),
     grants: fc.uniqueArray(grantRow, { selector: (g) => g.grant_id, maxLength: 4 }),
     allowance: fc.integer({ min: 0, max: 800 }),
     poolExtra: fc.integer({ min: 0, max: 2000 }),
     epochLength: fc.constantFrom(60, 3600, 86_400),
-    heartbeatAge: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: null }),
+    heartbeatAge: fc.option(
+      fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 59_000 }) }, fc.integer({ min: 0, max: 120_000 })),
+      { nil: null, freq: 8 },
+    ),
     allowStale: fc.boolean(),
     defaultMaxTokens: fc.integer({ min: 1, max: 300 }),
     minVotes: fc.option(fc.constantFrom(0n, 100n, 1000n), { nil: null }),
@@ -108,15 +118,19 @@ export const snapshotArb: fc.Arbitrary<PolicySnapshot> = fc
   );
 
 export const requestArb: fc.Arbitrary<DecisionRequest> = fc.record({
-  consumer: fc.option(fc.constantFrom(...consumers), { nil: null }),
-  modelId: fc.constantFrom(...modelIds, "m-unknown"),
+  consumer: fc.option(fc.constantFrom(...consumers), { nil: null, freq: 8 }),
+  modelId: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...modelIds) }, fc.constant("m-unknown")),
   purpose: fc.option(fc.constantFrom(...purposes.map((p) => p.toLowerCase()), "gaming"), { nil: null }),
   content: fc
     .array(fc.constantFrom("hello", "world", ...terms), { maxLength: 4 })
     .map((words) => normalizeContent(words.join(" "))),
   promptTokens: fc.integer({ min: 1, max: 300 }),
   maxTokens: fc.option(fc.integer({ min: 1, max: 500 }), { nil: null }),
-  choices: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 500 })),
+  choices: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(1) },
+    fc.integer({ min: 1, max: 4 }),
+    fc.integer({ min: 1, max: 500 }),
+  ),
   poolStanding: fc.option(
     fc.record({ epochStart: fc.constantFrom(...epochStarts), votes: fc.constantFrom(0n, 99n, 100n, 5000n) }),
     { nil: null },
