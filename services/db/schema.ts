@@ -5,6 +5,6 @@ import type { IndexTables } from "./index-tables.ts";
 /**
  * The whole database, as Kysely sees it. Each part of the service owns the tables it writes:
  * the indexer IndexTables (0001), the gateway GatewayTables (0002: keys, ledger, audit), the API
- * ApiTables (0003: sign-in nonces).
+ * ApiTables (0003: sign-in nonces; 0011: quota counters, relay claims).
  */
 export interface Database extends IndexTables, GatewayTables, ApiTables {}
