@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
 import { until } from "../helpers/app.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
+import { connect as connectTo, type Message, tryConnect, type WsClient } from "../helpers/ws-client.ts";
 
 const api = await createApiFixture(t, {
   listen: true,
@@ -18,59 +19,11 @@ const api = await createApiFixture(t, {
 const { port } = api.app.server.address() as { port: number };
 const consumer = api.chain.signers[1]?.address as string;
 
-interface Message {
-  type: string;
-  id?: string;
-  payload?: any;
-}
-
-/** A graphql-transport-ws client reading messages in order; undefined when the upgrade is refused. */
-async function tryConnect() {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
-  const inbox: Message[] = [];
-  const waiting: ((m: Message) => void)[] = [];
-  socket.on("message", (data) => {
-    const message = JSON.parse(String(data)) as Message;
-    const waiter = waiting.shift();
-    if (waiter) waiter(message);
-    else inbox.push(message);
-  });
-  const [event] = await Promise.race([once(socket, "open").then(() => ["open"]), once(socket, "unexpected-response")]);
-  if (event !== "open") {
-    socket.on("error", () => {}); // terminating a refused handshake reports it as an error
-    socket.terminate();
-    return undefined;
-  }
-  const next = () =>
-    new Promise<Message>((resolve) => {
-      const queued = inbox.shift();
-      if (queued) resolve(queued);
-      else waiting.push(resolve);
-    });
-  socket.send(JSON.stringify({ type: "connection_init" }));
-  const ack = await next();
-  if (ack.type !== "connection_ack") throw new Error(`expected connection_ack, got ${JSON.stringify(ack)}`);
-  return {
-    socket,
-    subscribe(id: string, query: unknown, variables?: Record<string, unknown>) {
-      socket.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
-    },
-    complete(id: string) {
-      socket.send(JSON.stringify({ id, type: "complete" }));
-    },
-    next,
-    close: () => socket.close(),
-  };
-}
-
-async function connect() {
-  const client = await tryConnect();
-  if (!client) throw new Error("the websocket upgrade was refused");
-  return client;
-}
+const url = `ws://127.0.0.1:${port}/graphql`;
+const connect = () => connectTo(url);
 
 /** A subscription that does start: it hears the next proposal notification (announced until it does). */
-async function heard(client: Awaited<ReturnType<typeof connect>>, id: string): Promise<Message> {
+async function heard(client: WsClient, id: string): Promise<Message> {
   const announce = setInterval(() => {
     void api.database.notify(GOVERNANCE_CHANNEL, JSON.stringify({ type: "proposal", proposalId: "1" }));
   }, 50);
@@ -224,13 +177,13 @@ t.test("subscriptions per connection and connections per client are capped", asy
   t.teardown(() => {
     for (const c of more) c.close();
   });
-  const refusedSocket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
+  const refusedSocket = new WebSocket(url, "graphql-transport-ws");
   refusedSocket.on("error", () => {});
   const [, response] = (await once(refusedSocket, "unexpected-response")) as [unknown, { statusCode: number }];
   t.equal(response.statusCode, 429, "the fourth connection is refused at the upgrade");
   refusedSocket.terminate();
 
   more[0]?.close();
-  const again = await until(tryConnect, "a closed connection to free its place");
+  const again = await until(() => tryConnect(url), "a closed connection to free its place");
   again.close();
 });

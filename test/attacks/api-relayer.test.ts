@@ -79,31 +79,6 @@ async function castBySig(
 
 const reasonOf = (r: GraphQLResponse) => r.errors?.[0]?.extensions.reason;
 
-/** An ExtendedBallot (with a reason), as castVoteWithReasonAndParamsBySig verifies it. */
-async function signWithReason(helper: GovernanceHelper, voter: HDNodeWallet, reason: string) {
-  const governor = chain.contract("governor");
-  const proposalId = await helper.id();
-  const nonce: bigint = await governor.getFunction("nonces")(voter.address);
-  const domain = {
-    name: await governor.getFunction("name")(),
-    version: await governor.getFunction("version")(),
-    chainId: chain.deployment.chainId,
-    verifyingContract: chain.deployment.contracts.governor,
-  };
-  const types = {
-    ExtendedBallot: [
-      { name: "proposalId", type: "uint256" },
-      { name: "support", type: "uint8" },
-      { name: "voter", type: "address" },
-      { name: "nonce", type: "uint256" },
-      { name: "reason", type: "string" },
-      { name: "params", type: "bytes" },
-    ],
-  };
-  const value = { proposalId, support: Vote.For, voter: voter.address, nonce, reason, params: "0x" };
-  return { proposalId, voter: voter.address, signature: await voter.signTypedData(domain, types, value) };
-}
-
 async function votesCastBy(voter: string, proposalId: bigint): Promise<number> {
   const governor = chain.contract("governor");
   const logs = await governor.queryFilter(governor.filters.VoteCast?.(voter) ?? "VoteCast");
@@ -129,12 +104,12 @@ t.test("the same ballot sent twice at once is relayed once; the other and any re
 });
 
 t.test("a reason longer than RELAY_MAX_REASON_BYTES is refused before anything is sent", async (t) => {
-  const long = await signWithReason(p1, bob, "seventeen bytes!!");
+  const long = await p1.signBallot(bob, Vote.For, "seventeen bytes!!");
   const refused = await castBySig(long, { reason: "seventeen bytes!!" });
   t.same(codesOf(refused), ["BAD_USER_INPUT"]);
   t.equal(reasonOf(refused), "REASON_TOO_LONG");
   t.match(refused.errors?.[0]?.message, /at most 16/);
-  const fits = await signWithReason(p1, bob, "sixteen bytes ok");
+  const fits = await p1.signBallot(bob, Vote.For, "sixteen bytes ok");
   dataOf(await castBySig(fits, { reason: "sixteen bytes ok" }));
 });
 
