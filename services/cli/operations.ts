@@ -97,13 +97,17 @@ export interface PolicyStatusView {
   policy: PolicyVersionView | null;
   epochStart: number;
   epochEnd: number;
-  budgets: { source: string; grantId: string | null; granted: string; used: string; reserved: string; left: string }[];
+  /** Private (null without the consumer's key or the operator token), as are the fields down to recentDecisions. */
+  budgets:
+    | { source: string; grantId: string | null; granted: string; used: string; reserved: string; left: string }[]
+    | null;
   communityPoolLeft: string;
-  requestsThisMinute: number;
-  admitted: boolean;
+  requestsThisMinute: number | null;
+  admitted: boolean | null;
   reason: string | null;
   message: string | null;
-  recentDecisions?: { requestId: string; admitted: boolean; reasonCode: string | null; tokensUsed: number }[];
+  recentDecisions?: { requestId: string; admitted: boolean; reasonCode: string | null; tokensUsed: number }[] | null;
+  privateAccess: { granted: boolean; reason: string | null };
 }
 
 /** With `withDecisions`, the consumer's recent decisions too (they need the consumer's key or the operator token). */
@@ -112,7 +116,7 @@ export function policyStatusQuery(withDecisions: boolean): string {
   policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
     model consumer policy { ${POLICY_VERSION_FIELDS} }
     epochStart epochEnd communityPoolLeft requestsThisMinute admitted reason message
-    budgets { source grantId granted used reserved left }
+    budgets { source grantId granted used reserved left } privateAccess { granted reason }
     ${withDecisions ? "recentDecisions(first: 10) { requestId admitted reasonCode tokensUsed }" : ""}
   }
 }`;
