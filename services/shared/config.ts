@@ -115,6 +115,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS",
     );
   }
+  if (config.HTTP_IDLE_TIMEOUT_MS <= config.UPSTREAM_TIMEOUT_MS) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      "invalid configuration: HTTP_IDLE_TIMEOUT_MS must exceed UPSTREAM_TIMEOUT_MS (a silent upstream would cut the client's stream first)",
+    );
+  }
   if (config.UPSTREAM_API_KEY && !config.UPSTREAM_URL) {
     throw new AppError("CONFIG_INVALID", "invalid configuration: UPSTREAM_API_KEY is set but UPSTREAM_URL is not");
   }
