@@ -4,12 +4,16 @@
  * are sent, and one client cannot open connections or subscriptions without bound.
  */
 import { once } from "node:events";
+import Fastify from "fastify";
 import { parse } from "graphql";
 import t from "tap";
 import WebSocket from "ws";
+import apiPlugin from "../../services/api/plugin.ts";
 import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
+import { createRpcProvider } from "../../services/runtime/rpc-provider.ts";
 import { until } from "../helpers/app.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
+import { createRpcProxy } from "../helpers/rpc-proxy.ts";
 import { connect as connectTo, type Message, tryConnect, type WsClient } from "../helpers/ws-client.ts";
 
 const api = await createApiFixture(t, {
@@ -83,6 +87,34 @@ t.test("expensive fields weigh what they cost", async (t) => {
   // 20 × (1 + 100 × 2) = 4,020 if every field cost 1; a policy decision costs far more than a field.
   t.same(codesOf(heavy), ["QUERY_TOO_COMPLEX"], "20 policy decisions with 100 records each");
   t.ok((heavy.errors?.[0]?.extensions.complexity as number) > 5000);
+});
+
+t.test("the chain head is read once per request, however many fields ask", async (t) => {
+  // An instance of the API whose provider reaches the chain through an RPC proxy that counts the calls.
+  const calls: string[] = [];
+  const proxy = await createRpcProxy({
+    send: (method, params) => {
+      calls.push(method);
+      return api.chain.provider.send(method, params);
+    },
+  });
+  t.teardown(() => proxy.close());
+  // The provider the service makes (it keeps no response cache, so that relayer nonces are read fresh).
+  const provider = createRpcProvider(proxy.url, api.chain.deployment.chainId, api.deps.metrics);
+  t.teardown(() => provider.destroy());
+  const app = Fastify({ logger: false });
+  await app.register(apiPlugin, { deps: { ...api.deps, provider } });
+  t.teardown(() => app.close());
+
+  const twenty = Array.from({ length: 20 }, (_, i) => `s${i}: syncStatus { chainHead lag }`).join(" ");
+  const answer = await app.inject({
+    method: "POST",
+    url: "/graphql",
+    headers: { "content-type": "application/json" },
+    payload: JSON.stringify({ query: `{ ${twenty} }` }),
+  });
+  t.equal(answer.statusCode, 200);
+  t.equal(calls.filter((m) => m === "eth_blockNumber").length, 1);
 });
 
 t.test("a fragment bomb is refused without being expanded", async (t) => {
