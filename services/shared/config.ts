@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { AppError } from "./errors.ts";
 
@@ -6,6 +7,15 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const privateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+
+/** An entry of TRUST_PROXY as fastify's proxy-addr reads it: an address, a CIDR, or a named range. */
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [address, bits, extra] = entry.split("/");
+  const family = isIP(address ?? "");
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /**
  * Every setting of the service, from the environment. Unset values fall back to the embedded
@@ -51,6 +61,10 @@ const schema = z.object({
   TRUST_PROXY: z
     .string()
     .min(1)
+    .refine(
+      (v) => v === "true" || v === "false" || v.split(",").every((entry) => isProxyAddress(entry.trim())),
+      "must be true, false, or comma-separated addresses, CIDRs, loopback, linklocal or uniquelocal",
+    )
     .transform((v): boolean | string => (v === "true" ? true : v === "false" ? false : v))
     .optional(),
   /** Time a client has to send a whole request (headers and body). */
