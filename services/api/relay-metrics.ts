@@ -3,7 +3,7 @@ import type { Config } from "../shared/config.ts";
 import { isAppError } from "../shared/errors.ts";
 
 /** The label a refused relay is counted under: the refusal's reason, else its code. */
-export function refusalReason(error: unknown): string {
+function refusalReason(error: unknown): string {
   if (!isAppError(error)) return "INTERNAL";
   const reason = error.details?.reason;
   return typeof reason === "string" ? reason : error.code;
@@ -47,7 +47,20 @@ export function relayMetrics(registry: Registry, config: Config) {
   limits.set({ limit: "spend_wei_per_day" }, Number(config.RELAY_MAX_SPEND_WEI_PER_DAY));
   limits.set({ limit: "min_voting_power" }, Number(config.RELAY_MIN_VOTING_POWER));
   limits.set({ limit: "max_reason_bytes" }, config.RELAY_MAX_REASON_BYTES);
-  return { relays, spent };
+  return {
+    spent,
+    /** Runs one relay request and counts it as relayed, or refused with its reason. */
+    async count<T>(mutation: "castVoteBySig" | "relayTransaction", relay: () => Promise<T>): Promise<T> {
+      try {
+        const result = await relay();
+        relays.inc({ mutation, outcome: "relayed", reason: "" });
+        return result;
+      } catch (error) {
+        relays.inc({ mutation, outcome: "refused", reason: refusalReason(error) });
+        throw error;
+      }
+    },
+  };
 }
 
 export type RelayMetrics = ReturnType<typeof relayMetrics>;

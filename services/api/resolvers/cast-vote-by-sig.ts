@@ -5,7 +5,7 @@ import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import type { Quotas } from "../quotas.ts";
-import { refusalReason, relayMetrics } from "../relay-metrics.ts";
+import { relayMetrics } from "../relay-metrics.ts";
 import { relayFailure } from "./reverts.ts";
 import { type SupportName, supportNumber } from "./shapes.ts";
 
@@ -176,7 +176,7 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quo
       if (!signer) {
         throw new AppError("RELAYER_NOT_CONFIGURED", "gasless voting is off: the service has no RELAYER_PRIVATE_KEY");
       }
-      try {
+      return metrics.count("castVoteBySig", async () => {
         const support = supportNumber(args.support);
         await check(args, support);
         if (!(await claimBallot(deps.database.db, args.proposalId, args.voter))) {
@@ -190,12 +190,8 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quo
           throw error;
         }
         await recordBallotRelay(deps.database.db, args.proposalId, args.voter, hash);
-        metrics.relays.inc({ mutation: "castVoteBySig", outcome: "relayed", reason: "" });
         return hash;
-      } catch (error) {
-        metrics.relays.inc({ mutation: "castVoteBySig", outcome: "refused", reason: refusalReason(error) });
-        throw error;
-      }
+      });
     },
   };
 }

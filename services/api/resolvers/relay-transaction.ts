@@ -4,7 +4,7 @@ import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import type { Quotas } from "../quotas.ts";
-import { refusalReason, relayMetrics } from "../relay-metrics.ts";
+import { relayMetrics } from "../relay-metrics.ts";
 import { relayFailure } from "./reverts.ts";
 
 /** What a relayed transaction may call: governance actions on the governor, delegation on the token. */
@@ -103,15 +103,7 @@ export function createRelayTransaction(deps: Deps, quotas: Quotas) {
   }
 
   return {
-    async relayTransaction(_: unknown, args: { signedTransaction: string }, ctx: ApiContext) {
-      try {
-        const hash = await relay(args.signedTransaction, ctx);
-        metrics.relays.inc({ mutation: "relayTransaction", outcome: "relayed", reason: "" });
-        return hash;
-      } catch (error) {
-        metrics.relays.inc({ mutation: "relayTransaction", outcome: "refused", reason: refusalReason(error) });
-        throw error;
-      }
-    },
+    relayTransaction: (_: unknown, args: { signedTransaction: string }, ctx: ApiContext) =>
+      metrics.count("relayTransaction", () => relay(args.signedTransaction, ctx)),
   };
 }
