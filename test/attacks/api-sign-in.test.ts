@@ -25,13 +25,14 @@ function post(
   query: string,
   variables: Record<string, unknown> = {},
   client = "",
+  to = port,
 ): Promise<GraphQLResponse> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ query, variables });
     const req = request(
       {
         host: "127.0.0.1",
-        port,
+        port: to,
         path: "/graphql",
         method: "POST",
         headers: {
@@ -99,6 +100,18 @@ t.test("a browser on localhost signs in for localhost; a refused domain names th
 
   const otherPort = await signIn(wallet, { domain: `localhost:${port + 1}`, uri: `http://localhost:${port + 1}` });
   t.same(reasonOf(otherPort), ["UNAUTHENTICATED", "DOMAIN_MISMATCH"], "a loopback name on another port");
+});
+
+t.test("with SIWE_DOMAIN set, only that domain signs in, whatever host a request names", async (t) => {
+  const app = Fastify({ logger: false });
+  await app.register(apiPlugin, {
+    deps: { ...api.deps, config: { ...api.deps.config, SIWE_DOMAIN: TEST_SIWE_DOMAIN } },
+  });
+  t.teardown(() => app.close());
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const configured = (app.server.address() as { port: number }).port;
+  const answer = await post(`localhost:${configured}`, `mutation { siweNonce { domain } }`, {}, "", configured);
+  t.equal(answer.data?.siweNonce.domain, TEST_SIWE_DOMAIN);
 });
 
 t.test("the message's URI and issuedAt are checked", async (t) => {

@@ -21,12 +21,14 @@ export function siweDomain(config: Config): string {
 }
 
 /**
- * The domains a sign-in arriving on `request` may name: the configured one, and the host the request
- * came in on when that is a loopback name on the port the service answered on (a browser on
- * `localhost:4000` signs for `localhost:4000`, not for `127.0.0.1:4000`).
+ * The domains a sign-in arriving on `request` may name: SIWE_DOMAIN when the operator set one (and only
+ * it); otherwise the service's HOST:PORT, and the host the request came in on when that is a loopback
+ * name on the port the service answered on (a browser on `localhost:4000` signs for `localhost:4000`,
+ * not for `127.0.0.1:4000`).
  */
 export function acceptedDomains(config: Config, request: FastifyRequest): string[] {
   const domains = [siweDomain(config)];
+  if (config.SIWE_DOMAIN) return domains;
   const host = request.headers.host;
   const match = host ? /^(.+):(\d+)$/.exec(host) : null;
   if (
