@@ -5,6 +5,7 @@ import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
 import { closeConnectionsWhenIdle } from "./ops/drain.ts";
+import { opsMetrics } from "./ops/ops-metrics.ts";
 import opsPlugin from "./ops/plugin.ts";
 import { registerRequestHooks } from "./ops/request-hooks.ts";
 import { requestIdOf } from "./ops/request-id.ts";
@@ -45,6 +46,8 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
     },
   });
   app.server.maxConnections = config.HTTP_MAX_CONNECTIONS;
+  const { droppedConnections } = opsMetrics(deps.metrics.registry);
+  app.server.on("drop", () => droppedConnections.inc());
   registerRequestHooks(app, deps.metrics.registry);
   closeConnectionsWhenIdle(app);
   await app.register(opsPlugin, { deps, ...(extras.indexer ? { indexer: extras.indexer } : {}) });

@@ -92,6 +92,8 @@ t.test("connections beyond HTTP_MAX_CONNECTIONS are dropped, and served again on
   extra.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   await until(async () => (extra.closed() ? true : undefined), "the fourth connection to be dropped", 5000);
   t.equal(extra.data(), "", "dropped without an answer");
+  const metrics = await service.deps.metrics.registry.metrics();
+  t.match(metrics, /^commons_http_connections_dropped_total [1-9]/m, "and counted in /metrics");
 
   for (const { socket } of held) socket.destroy();
   const answer = await until(async () => {
