@@ -339,7 +339,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
     });
     expect(s.policy?.enactedBy.proposalId === drafted.proposalId, "the policy does not name the demo's proposal");
     expect(
-      s.budgets.some((b) => b.source === "grant") && s.budgets.every((b) => BigInt(b.left) < 500n),
+      (s.budgets ?? []).some((b) => b.source === "grant") && (s.budgets ?? []).every((b) => BigInt(b.left) < 500n),
       "policyStatus does not show the grant, or shows room for another 500-token call",
     );
     const enacted = s.policy.enactedBy;
@@ -347,7 +347,7 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
       "ok:",
       `      policy v${s.policy.version}: max ${s.policy.maxTokensPerRequest} tokens/request, ${s.policy.requestsPerMinute}/min, purposes ${s.policy.allowedPurposes.join(", ")}`,
       `      enacted by proposal ${enacted.proposalId?.slice(0, 12)}… in transaction ${enacted.transactionHash.slice(0, 12)}… (block ${enacted.blockNumber})`,
-      ...s.budgets.map((b) => `      budget ${b.source}: used ${b.used} of ${b.granted}, ${b.left} left`),
+      ...(s.budgets ?? []).map((b) => `      budget ${b.source}: used ${b.used} of ${b.granted}, ${b.left} left`),
       `      a call with the default max_tokens now: ${s.admitted ? "admitted" : `refused ${s.reason}`}`,
       `      recent decisions: ${(s.recentDecisions ?? []).map((d) => (d.admitted ? "admitted" : d.reasonCode)).join(", ")}`,
     ];

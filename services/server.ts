@@ -5,6 +5,7 @@ import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
 import { closeConnectionsWhenIdle } from "./ops/drain.ts";
+import { opsMetrics } from "./ops/ops-metrics.ts";
 import opsPlugin from "./ops/plugin.ts";
 import { registerRequestHooks } from "./ops/request-hooks.ts";
 import { requestIdOf } from "./ops/request-id.ts";
@@ -31,13 +32,28 @@ export interface ServerExtras {
  * logging and request metrics are shared by all. Not listening yet: the caller decides where.
  */
 export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promise<FastifyInstance> {
+  const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestIdOf,
     // Calls in flight finish on close; idle keep-alive connections are closed at once.
     forceCloseConnections: "idle",
     return503OnClosing: true,
+    // X-Forwarded-For names the client only behind a proxy the operator named; otherwise anyone could.
+    trustProxy: config.TRUST_PROXY ?? false,
+    // A client that trickles its headers or body byte by byte is cut off, not waited for.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      // Node checks those two timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, config.HTTP_HEADERS_TIMEOUT_MS),
+    },
   });
+  app.server.maxConnections = config.HTTP_MAX_CONNECTIONS;
+  const { droppedConnections } = opsMetrics(deps.metrics.registry);
+  app.server.on("drop", () => droppedConnections.inc());
   registerRequestHooks(app, deps.metrics.registry);
   closeConnectionsWhenIdle(app);
   await app.register(opsPlugin, {

@@ -8,7 +8,7 @@ interface WithErrors {
   statusCode?: number;
 }
 
-/** Errors mercurius wraps in one (validation, depth): each becomes a GraphQL error of its own. */
+/** Errors mercurius wraps in one (validation): each becomes a GraphQL error of its own. */
 function flatten(error: GraphQLError): GraphQLError[] {
   const wrapper = error.originalError as WithErrors | undefined;
   const inner = wrapper?.errors;
@@ -18,10 +18,7 @@ function flatten(error: GraphQLError): GraphQLError[] {
   return inner.map((e) => {
     if (e instanceof GraphQLError) return e;
     if (!clientError) return new GraphQLError((e as Error).message, { originalError: e as Error });
-    const tooDeep = (e as WithErrors).code === "MER_ERR_GQL_QUERY_DEPTH";
-    return new GraphQLError((e as Error).message, {
-      extensions: { code: tooDeep ? "QUERY_TOO_COMPLEX" : "BAD_USER_INPUT" },
-    });
+    return new GraphQLError((e as Error).message, { extensions: { code: "BAD_USER_INPUT" } });
   });
 }
 
@@ -77,8 +74,9 @@ export function errorFormatter(execution: ExecutionResult & { statusCode?: numbe
   const log = (err: unknown) => logger?.error({ err }, "unexpected error in a GraphQL request");
   const errors = (execution.errors ?? []).flatMap((e) => flatten(e)).map((e) => formatError(e, log));
   // Resolver errors answer 200 (GraphQL over HTTP); refusals before execution keep their HTTP status (413, 429).
-  const only =
-    execution.errors?.length === 1 ? (execution.errors[0]?.originalError as WithErrors | undefined) : undefined;
+  const first = execution.errors?.length === 1 ? execution.errors[0] : undefined;
+  // A refusal of ours (limits) is the error itself; mercurius' and fastify's are wrapped in one.
+  const only = (first?.originalError ?? first) as WithErrors | undefined;
   return {
     statusCode: execution.data ? 200 : (execution.statusCode ?? only?.statusCode ?? 200),
     response: { data: execution.data ?? null, errors },

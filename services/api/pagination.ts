@@ -9,13 +9,27 @@ export function encodeCursor(position: Position): string {
   return Buffer.from(JSON.stringify(position)).toString("base64url");
 }
 
-export function decodeCursor(cursor: string, width: number): Position {
+/**
+ * The type of each part of a list's position, as its SQL column takes it: a cursor whose parts do not
+ * fit is refused as the client's mistake instead of failing in Postgres.
+ */
+export type CursorPart = "int" | "int32" | "uint256" | "int64" | "text";
+
+const fits: Record<CursorPart, (p: unknown) => boolean> = {
+  int: (p) => typeof p === "number" && Number.isSafeInteger(p) && p >= 0,
+  int32: (p) => typeof p === "number" && Number.isInteger(p) && p >= 0 && p <= 2 ** 31 - 1,
+  uint256: (p) => typeof p === "string" && /^[0-9]{1,78}$/.test(p),
+  int64: (p) => typeof p === "string" && /^[0-9]{1,18}$/.test(p),
+  text: (p) => typeof p === "string" && p.length <= 256 && !p.includes("\0"),
+};
+
+export function decodeCursor(cursor: string, parts: readonly CursorPart[]): Position {
   try {
     const position = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
     if (
       Array.isArray(position) &&
-      position.length === width &&
-      position.every((p) => typeof p === "string" || (typeof p === "number" && Number.isSafeInteger(p)))
+      position.length === parts.length &&
+      position.every((p, i) => fits[parts[i] as CursorPart](p))
     ) {
       return position;
     }
@@ -25,13 +39,16 @@ export function decodeCursor(cursor: string, width: number): Position {
   throw new AppError("BAD_USER_INPUT", "after is not a cursor of this list (use pageInfo.endCursor)");
 }
 
-/** Checks `first` and `after` of a list whose positions have `width` parts. */
-export function pageRequest(args: { first?: number | null; after?: string | null }, width: number): PageRequest {
+/** Checks `first` and `after` of a list whose positions have these parts. */
+export function pageRequest(
+  args: { first?: number | null; after?: string | null },
+  parts: readonly CursorPart[],
+): PageRequest {
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw new AppError("BAD_USER_INPUT", `first must be between 1 and ${MAX_PAGE_SIZE}, got ${first}`);
   }
-  return { first, after: args.after ? decodeCursor(args.after, width) : null };
+  return { first, after: args.after ? decodeCursor(args.after, parts) : null };
 }
 
 export interface Connection<T> {

@@ -1,16 +1,16 @@
 import { readFileSync } from "node:fs";
 import rateLimit from "@fastify/rate-limit";
+import websocket from "@fastify/websocket";
 import type { Wallet } from "ethers";
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import { type DocumentNode, parse } from "graphql";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import mercurius from "mercurius";
-import { hashApiKey } from "../db/api-keys.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors.ts";
+import { clientKeyOf } from "./caller.ts";
 import { createContext } from "./context.ts";
 import { errorFormatter } from "./error-formatter.ts";
-import { checkComplexity, checkDepth, MAX_BODY_BYTES, MAX_DEPTH } from "./limits.ts";
+import { checkCost, checkShape, checkSubscriptionDocument, MAX_BODY_BYTES } from "./limits.ts";
 import { createResolvers } from "./resolvers/index.ts";
 import { PROPOSAL_TOPIC, VOTE_TOPIC } from "./resolvers/subscriptions.ts";
 
@@ -22,10 +22,61 @@ export interface ApiPluginOptions {
   relayer?: Wallet;
 }
 
-/** Rate-limit bucket: the bearer credential when one is sent (hashed, never kept in clear), else the IP. */
-function clientKey(request: FastifyRequest): string {
-  const auth = request.headers.authorization;
-  return auth ? `auth:${hashApiKey(auth)}` : `ip:${request.ip}`;
+function refuse(reply: FastifyReply, error: AppError, extensions: Record<string, unknown> = {}) {
+  return reply
+    .code(error.status)
+    .send({ data: null, errors: [{ message: error.message, extensions: { code: error.code, ...extensions } }] });
+}
+
+/**
+ * Websocket connections each client holds open on this replica: one more than the limit is refused at
+ * the upgrade with RATE_LIMITED, before any subscription can start.
+ */
+function limitWebsocketsPerClient(app: FastifyInstance, deps: Deps) {
+  const open = new Map<string, number>();
+  const maximum = deps.config.API_WS_CONNECTIONS_PER_CLIENT;
+  app.addHook("preValidation", async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.ws) return;
+    const client = await clientKeyOf(deps, request);
+    const count = open.get(client) ?? 0;
+    if (count >= maximum) {
+      return refuse(
+        reply,
+        new AppError("RATE_LIMITED", `at most ${maximum} websocket connections per client: close one first`),
+        { maximum },
+      );
+    }
+    open.set(client, count + 1);
+    request.raw.socket.once("close", () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left > 0) open.set(client, left);
+      else open.delete(client);
+    });
+  });
+}
+
+/**
+ * Answers larger than API_MAX_RESPONSE_BYTES are refused (the operation's cost bounds the work; this
+ * bounds what one answer holds in memory and on the wire).
+ */
+function limitResponseSize(app: FastifyInstance, maximum: number) {
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (!request.url.startsWith("/graphql") || typeof payload !== "string" || payload.length * 3 <= maximum) {
+      return payload;
+    }
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= maximum) return payload;
+    reply.code(400);
+    return JSON.stringify({
+      data: null,
+      errors: [
+        {
+          message: `the answer is ${bytes} bytes, more than the limit of ${maximum}: ask for smaller pages or fewer fields`,
+          extensions: { code: "QUERY_TOO_COMPLEX", bytes, maximum },
+        },
+      ],
+    });
+  });
 }
 
 /**
@@ -34,45 +85,47 @@ function clientKey(request: FastifyRequest): string {
  */
 export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOptions): Promise<void> {
   const { deps } = opts;
+  const { config } = deps;
 
   await app.register(rateLimit, {
-    max: deps.config.API_RATE_LIMIT_PER_MINUTE,
+    max: config.API_RATE_LIMIT_PER_MINUTE,
     timeWindow: 60_000,
-    keyGenerator: clientKey,
+    keyGenerator: (request) => clientKeyOf(deps, request),
     errorResponseBuilder: (_request, context) =>
       Object.assign(
         new AppError("RATE_LIMITED", `more than ${context.max} GraphQL requests per minute; retry in ${context.after}`),
         { statusCode: 429 },
       ),
   });
+  // Registered here (mercurius would otherwise, with a 1 MiB message limit): a message is held to the
+  // same size as a request body.
+  await app.register(websocket, { options: { maxPayload: MAX_BODY_BYTES } });
+  limitWebsocketsPerClient(app, deps);
+  limitResponseSize(app, config.API_MAX_RESPONSE_BYTES);
 
   await app.register(mercurius, {
     schema,
     resolvers: createResolvers(deps, opts.relayer) as never,
     graphiql: true,
-    queryDepth: MAX_DEPTH,
     errorFormatter: errorFormatter as never,
     additionalRouteOptions: { bodyLimit: MAX_BODY_BYTES },
-    context: (request) => createContext(deps, request.headers.authorization),
+    context: (request) => createContext(deps, request),
     subscription: {
       // One context per connection, living as long as it: its clock is read per event, not once.
-      context: (_socket, request) => createContext(deps, request.headers.authorization, { longLived: true }),
+      context: (_socket, request) => createContext(deps, request, { longLived: true }),
     },
   });
 
-  app.graphql.addHook("preExecution", (schema, document, _context, variables) => {
-    checkComplexity(schema, document, variables);
+  // The shape needs no variables: checked before validation, which compares repeated fields pairwise.
+  app.graphql.addHook("preValidation", (_schema, document) => {
+    checkShape(document);
   });
-  // Subscriptions skip mercurius' validation rules: they are checked here, before mercurius' own depth check.
-  app.graphql.addHook("preSubscriptionParsing", (schema, source) => {
-    let document: DocumentNode;
-    try {
-      document = parse(source);
-    } catch {
-      return; // mercurius refuses the syntax error itself
-    }
-    checkDepth(document);
-    checkComplexity(schema, document, undefined);
+  app.graphql.addHook("preExecution", (schema, document, _context, variables) => {
+    checkCost(schema, document, variables);
+  });
+  // Runs for every subscription, sent as text or as a pre-parsed document; its cost is checked as it starts.
+  app.graphql.addHook("preSubscriptionExecution", (schema, document) => {
+    checkSubscriptionDocument(schema, document);
   });
 
   // The indexer notifies after each committed change; every replica's subscribers hear it.

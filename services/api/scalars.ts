@@ -14,6 +14,8 @@ function literalString(ast: ValueNode, scalar: string): string {
 }
 
 function parseBigInt(value: unknown): bigint {
+  // Already coerced (a subscription's variables are measured after graphql-js coerced them).
+  if (typeof value === "bigint" && value >= 0n && value <= MAX_UINT256) return value;
   const text = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
   if (typeof text !== "string" || !/^[0-9]{1,78}$/.test(text)) {
     throw badInput(`BigInt must be a non-negative decimal integer string, got ${JSON.stringify(value)}`);

@@ -68,7 +68,7 @@ export const POLICY_STATUS = graphql(`
     policyStatus(model: $model, consumer: $consumer, purpose: $purpose) {
       model consumer policy { ...PolicyVersionFields }
       epochStart epochEnd communityPoolLeft requestsThisMinute admitted reason message
-      budgets { source grantId granted used reserved left }
+      budgets { source grantId granted used reserved left } privateAccess { granted reason }
       recentDecisions(first: 10) @include(if: $withDecisions) { requestId admitted reasonCode tokensUsed }
     }
   }

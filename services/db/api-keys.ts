@@ -40,10 +40,14 @@ function checksummed(address: string): string {
   return getAddress(address);
 }
 
-/** Issues a new key to `address`; only its hash and display prefix are stored. */
+/**
+ * Issues a new key to `address`; only its hash and display prefix are stored. With `maxLiveKeys`, an
+ * address that already holds that many unrevoked keys is refused (FORBIDDEN, reason KEY_LIMIT); the
+ * count and the insert run under a lock on the address, so sign-ins on several replicas cannot pass it.
+ */
 export async function issueApiKey(
   db: Kysely<Database>,
-  input: { address: string; label?: string },
+  input: { address: string; label?: string; maxLiveKeys?: number },
 ): Promise<IssuedApiKey> {
   const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
   const row = {
@@ -53,7 +57,25 @@ export async function issueApiKey(
     address: checksummed(input.address),
     label: input.label ?? null,
   };
-  await db.insertInto("api_keys").values(row).execute();
+  await db.transaction().execute(async (trx) => {
+    if (input.maxLiveKeys !== undefined) {
+      await sql`select pg_advisory_xact_lock(hashtext(${`api_keys:${row.address}`}))`.execute(trx);
+      const { live } = await trx
+        .selectFrom("api_keys")
+        .select((eb) => eb.fn.countAll<number>().as("live"))
+        .where("address", "=", row.address)
+        .where("revoked_at", "is", null)
+        .executeTakeFirstOrThrow();
+      if (Number(live) >= input.maxLiveKeys) {
+        throw new AppError(
+          "FORBIDDEN",
+          `${row.address} holds ${live} live API keys, the limit per address: revoke one first (revokeApiKey)`,
+          { details: { reason: "KEY_LIMIT", maximum: input.maxLiveKeys } },
+        );
+      }
+    }
+    await trx.insertInto("api_keys").values(row).execute();
+  });
   return { id: row.id, key, prefix: row.prefix };
 }
 
@@ -76,20 +98,19 @@ export async function findApiKeyByHash(db: Kysely<Database>, keyHash: string): P
 }
 
 /**
- * Revokes key `id` if `address` owns it and it is live; true when this call revoked it. The revocation
- * is announced on API_KEYS_CHANNEL in the same transaction (gateways cache keys).
+ * Revokes key `id` if it is live (and, with `address`, if that address owns it); true when this call
+ * revoked it. The revocation is announced on API_KEYS_CHANNEL in the same transaction (gateways cache keys).
  */
-export async function revokeApiKey(db: Kysely<Database>, input: { id: string; address: string }): Promise<boolean> {
-  const address = checksummed(input.address);
+export async function revokeApiKey(db: Kysely<Database>, input: { id: string; address?: string }): Promise<boolean> {
+  const address = input.address === undefined ? undefined : checksummed(input.address);
   return db.transaction().execute(async (trx) => {
-    const revoked = await trx
+    let update = trx
       .updateTable("api_keys")
       .set({ revoked_at: new Date() })
       .where("id", "=", input.id)
-      .where("address", "=", address)
-      .where("revoked_at", "is", null)
-      .returning("id")
-      .executeTakeFirst();
+      .where("revoked_at", "is", null);
+    if (address !== undefined) update = update.where("address", "=", address);
+    const revoked = await update.returning("id").executeTakeFirst();
     if (revoked === undefined) return false;
     await sql`select pg_notify(${API_KEYS_CHANNEL}, ${revoked.id})`.execute(trx);
     return true;

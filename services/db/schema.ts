@@ -6,6 +6,7 @@ import type { LedgerTables } from "./ledger/tables.ts";
 /**
  * The whole database, as Kysely sees it. Each part of the service owns the tables it writes:
  * the indexer IndexTables (0001), the gateway GatewayTables (0002: keys, audit), the ledger
- * LedgerTables (0002, 0009: counters, usage, leases), the API ApiTables (0003: sign-in nonces).
+ * LedgerTables (0002, 0009: counters, usage, leases), the API ApiTables (0003: sign-in nonces; 0011:
+ * quota counters, relay claims).
  */
 export interface Database extends IndexTables, GatewayTables, LedgerTables, ApiTables {}

@@ -1,14 +1,22 @@
-import { Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /**
  * Metrics that belong to the server as a whole rather than to one part: the duration of every HTTP
- * request and whether this replica is the indexing leader. Made once per registry, so that building
+ * request, connections dropped at the cap, and whether this replica is the indexing leader. Made once per registry, so that building
  * several servers on one metrics bag (tests) does not register them twice.
  */
 export function opsMetrics(registry: Registry) {
   const httpDuration = "commons_http_request_duration_seconds";
   const leader = "commons_indexer_leader";
+  const dropped = "commons_http_connections_dropped_total";
   return {
+    droppedConnections:
+      (registry.getSingleMetric(dropped) as Counter | undefined) ??
+      new Counter({
+        name: dropped,
+        help: "Connections dropped on arrival because HTTP_MAX_CONNECTIONS were open",
+        registers: [registry],
+      }),
     httpDuration:
       (registry.getSingleMetric(httpDuration) as Histogram<"method" | "route" | "status"> | undefined) ??
       new Histogram({

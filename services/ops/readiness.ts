@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { FileMigrationProvider, Migrator } from "kysely/migration";
 import { readCheckpoint } from "../indexer/checkpoint.ts";
 import type { Deps } from "../shared/deps.ts";
+import { redactSecrets, secretsOf } from "../shared/secrets.ts";
 
 const migrationFolder = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
@@ -36,6 +37,7 @@ export function createReadinessCheck(deps: Pick<Deps, "database" | "config" | "n
   });
   // Applied migrations never become pending again while the service runs: check until they are all in.
   let migrated = false;
+  const secrets = secretsOf(deps.config);
 
   return async () => {
     let pendingMigrations: string[] = [];
@@ -56,7 +58,7 @@ export function createReadinessCheck(deps: Pick<Deps, "database" | "config" | "n
         headBlock: checkpoint?.head_block ?? null,
         heartbeatAgeS: heartbeatAgeS === null ? null : Math.round(heartbeatAgeS * 10) / 10,
         stale,
-        lastError: checkpoint?.last_error ?? null,
+        lastError: checkpoint?.last_error ? redactSecrets(checkpoint.last_error, secrets) : null,
       },
     };
   };

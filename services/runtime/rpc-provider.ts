@@ -1,11 +1,24 @@
 import { FetchRequest, type JsonRpcPayload, JsonRpcProvider, type JsonRpcResult } from "ethers";
 import type { Metrics } from "../shared/metrics.ts";
+import { redactSecrets, secretsOf } from "../shared/secrets.ts";
 
 /**
  * A JSON-RPC provider for `url` that counts every failed call by method in
- * commons_rpc_errors_total (transport failures and error answers alike).
+ * commons_rpc_errors_total (transport failures and error answers alike). Its errors never carry the
+ * URL's path or query (ethers writes the request URL into a failed request's message, and providers
+ * put their API keys there), so no message that reaches a log, /readyz or syncStatus does either.
  */
 export function createRpcProvider(url: string, chainId: number | undefined, metrics: Metrics): JsonRpcProvider {
+  const secrets = secretsOf({ RPC_URL: url });
+  const withoutUrl = (error: unknown) => {
+    if (error instanceof Error) {
+      error.message = redactSecrets(error.message, secrets);
+      if (error.stack) error.stack = redactSecrets(error.stack, secrets);
+      const info = (error as { info?: Record<string, unknown> }).info;
+      if (info && typeof info.requestUrl === "string") info.requestUrl = redactSecrets(info.requestUrl, secrets);
+    }
+    return error;
+  };
   class MeteredProvider extends JsonRpcProvider {
     override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
       const calls = Array.isArray(payload) ? payload : [payload];
@@ -21,7 +34,7 @@ export function createRpcProvider(url: string, chainId: number | undefined, metr
         return answers;
       } catch (error) {
         for (const call of calls) metrics.rpcErrors.inc({ method: call.method });
-        throw error;
+        throw withoutUrl(error);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { AppError } from "./errors.ts";
 
@@ -6,6 +7,15 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 const privateKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+
+/** An entry of TRUST_PROXY as fastify's proxy-addr reads it: an address, a CIDR, or a named range. */
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [address, bits, extra] = entry.split("/");
+  const family = isIP(address ?? "");
+  if (family === 0 || extra !== undefined) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /**
  * Every setting of the service, from the environment. Unset values fall back to the embedded
@@ -51,6 +61,57 @@ const schema = z.object({
   SIWE_DOMAIN: z.string().min(1).optional(),
   /** GraphQL requests per minute per client. */
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /**
+   * Proxies whose X-Forwarded-For is believed (fastify's trustProxy): `true` (any), or a comma-separated
+   * list of addresses, CIDRs or `loopback`. Unset: the client is the socket's peer, whatever headers say.
+   */
+  TRUST_PROXY: z
+    .string()
+    .min(1)
+    .refine(
+      (v) => v === "true" || v === "false" || v.split(",").every((entry) => isProxyAddress(entry.trim())),
+      "must be true, false, or comma-separated addresses, CIDRs, loopback, linklocal or uniquelocal",
+    )
+    .transform((v): boolean | string => (v === "true" ? true : v === "false" ? false : v))
+    .optional(),
+  /** Time a client has to send a whole request (headers and body). */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Time a client has to send a request's headers. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** An idle keep-alive connection is closed after this long. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(72_000),
+  /** A connection silent this long (no byte either way) is closed; above UPSTREAM_TIMEOUT_MS for streams. */
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  /** Open connections the server accepts at once (HTTP and websockets); more are dropped. */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(1024),
+  /** Bytes of one GraphQL answer; a larger one is refused with QUERY_TOO_COMPLEX. */
+  API_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).default(4_194_304),
+  /** Websocket (subscription) connections one client may hold open. */
+  API_WS_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(10),
+  /** Subscriptions one websocket connection may run at once. */
+  API_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(20),
+  /** API keys (createApiKey) one client may obtain per hour, on all replicas together. */
+  SIGN_INS_PER_HOUR: z.coerce.number().int().min(1).default(20),
+  /** Live (unrevoked) API keys one address may hold. */
+  API_KEYS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+  /** Relayed transactions (castVoteBySig, relayTransaction) per voter or signer per day, on all replicas. */
+  RELAY_PER_VOTER_PER_DAY: z.coerce.number().int().min(1).default(50),
+  /** Relayed transactions per client per day, on all replicas. */
+  RELAY_PER_CLIENT_PER_DAY: z.coerce.number().int().min(1).default(200),
+  /** Wei the relayer may spend on gas (gas limit times price) per day, on all replicas. */
+  RELAY_MAX_SPEND_WEI_PER_DAY: z
+    .string()
+    .regex(/^[0-9]{1,78}$/, "must be a decimal amount of wei")
+    .transform(BigInt)
+    .default("1000000000000000000"),
+  /** Voting power (token units) a voter needs at the snapshot for the relayer to pay for the ballot. */
+  RELAY_MIN_VOTING_POWER: z
+    .string()
+    .regex(/^[0-9]{1,78}$/, "must be a decimal amount of token units")
+    .transform(BigInt)
+    .default("1000000000000000000"),
+  /** Bytes of a relayed ballot's reason (the relayer pays for every byte on chain). */
+  RELAY_MAX_REASON_BYTES: z.coerce.number().int().min(0).max(65_536).default(1024),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -68,6 +129,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = parsed.data;
   if (config.RPC_URL && !config.DEPLOYMENT_FILE) {
     throw new AppError("CONFIG_INVALID", "invalid configuration: DEPLOYMENT_FILE is required when RPC_URL is set");
+  }
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      "invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS",
+    );
+  }
+  if (config.HTTP_IDLE_TIMEOUT_MS <= config.UPSTREAM_TIMEOUT_MS) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      "invalid configuration: HTTP_IDLE_TIMEOUT_MS must exceed UPSTREAM_TIMEOUT_MS (a silent upstream would cut the client's stream first)",
+    );
   }
   if (config.UPSTREAM_API_KEY && !config.UPSTREAM_URL) {
     throw new AppError("CONFIG_INVALID", "invalid configuration: UPSTREAM_API_KEY is set but UPSTREAM_URL is not");

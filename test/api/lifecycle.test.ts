@@ -2,7 +2,7 @@ import { type Contract, id, Wallet } from "ethers";
 import t from "tap";
 import type { Action } from "../../services/chain/actions.ts";
 import { GovernanceHelper, type Signer, Vote } from "../helpers/chain.ts";
-import { createApiFixture, dataOf } from "../helpers/graphql.ts";
+import { createApiFixture, dataOf, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
 
 const TOKENS = 10n ** 18n;
 
@@ -246,6 +246,8 @@ t.test(
           admitted reason policy { version enactedBy { proposalId } } budgets { source granted used left } }
       }`,
         { id: draft.proposalId, grantee },
+        // The budget is the grantee's own: the operator reads it.
+        { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` },
       ),
     );
     t.equal(done.proposal.state, "EXECUTED");

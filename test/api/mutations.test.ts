@@ -238,27 +238,7 @@ t.test("castVoteBySig checks the ballot before relaying it", async (t) => {
   t.equal(again.errors?.[0]?.extensions.reason, "ALREADY_VOTED");
 
   // An extended ballot (with a reason) is relayed through castVoteWithReasonAndParamsBySig.
-  const governor = chain.contract("governor");
-  const nonce: bigint = await governor.nonces(holder1.address);
-  const signature = await holder1.signTypedData(
-    {
-      name: await governor.name(),
-      version: await governor.version(),
-      chainId: chain.deployment.chainId,
-      verifyingContract: chain.deployment.contracts.governor,
-    },
-    {
-      ExtendedBallot: [
-        { name: "proposalId", type: "uint256" },
-        { name: "support", type: "uint8" },
-        { name: "voter", type: "address" },
-        { name: "nonce", type: "uint256" },
-        { name: "reason", type: "string" },
-        { name: "params", type: "bytes" },
-      ],
-    },
-    { proposalId, support: Vote.For, voter: holder1.address, nonce, reason: "signed reason", params: "0x" },
-  );
+  const { signature } = await helper.signBallot(holder1, Vote.For, "signed reason");
   dataOf(await castBySig({ voter: holder1.address, signature }, { reason: "signed reason" }));
   await api.synced();
   const votes = dataOf(

@@ -1,54 +1,8 @@
-import { once } from "node:events";
 import t from "tap";
-import WebSocket from "ws";
 import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
 import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
 import { createApiFixture } from "../helpers/graphql.ts";
-
-interface Message {
-  type: string;
-  id?: string;
-  payload?: any;
-}
-
-/** A graphql-transport-ws client (the protocol mercurius speaks on /graphql), reading messages in order. */
-async function connect(url: string) {
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  const inbox: Message[] = [];
-  const waiting: ((m: Message) => void)[] = [];
-  socket.on("message", (data) => {
-    const message = JSON.parse(String(data)) as Message;
-    const waiter = waiting.shift();
-    if (waiter) waiter(message);
-    else inbox.push(message);
-  });
-  await once(socket, "open");
-  // A message that never comes fails the test with what it waited for, not the file's time limit.
-  const next = (timeoutMs = 20_000) =>
-    new Promise<Message>((resolve, reject) => {
-      const queued = inbox.shift();
-      if (queued) return resolve(queued);
-      const timer = setTimeout(() => {
-        waiting.splice(waiting.indexOf(deliver), 1);
-        reject(new Error(`no websocket message within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const deliver = (message: Message) => {
-        clearTimeout(timer);
-        resolve(message);
-      };
-      waiting.push(deliver);
-    });
-  socket.send(JSON.stringify({ type: "connection_init" }));
-  const ack = await next();
-  if (ack.type !== "connection_ack") throw new Error(`expected connection_ack, got ${JSON.stringify(ack)}`);
-  return {
-    subscribe(id: string, query: string) {
-      socket.send(JSON.stringify({ id, type: "subscribe", payload: { query } }));
-    },
-    next,
-    close: () => socket.close(),
-  };
-}
+import { connect, type Message } from "../helpers/ws-client.ts";
 
 t.test("a subscriber receives the vote it caused, and the proposal update", async (t) => {
   const api = await createApiFixture(t, { listen: true });

@@ -13,7 +13,8 @@ import { build } from "../helpers/app.ts";
 import { startDevChainProcess } from "../helpers/dev-chain-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const service = await build(t);
+const OPERATOR_TOKEN = "cli-test-operator-token-0123";
+const service = await build(t, { env: { OPERATOR_TOKEN } });
 const [alice, bob, carol] = (service.devChain?.holders ?? []) as [DevAccount, DevAccount, DevAccount];
 const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1 });
 t.teardown(() => provider.destroy());
@@ -186,7 +187,12 @@ t.test("a proposal from flags goes through propose, vote (direct and by signatur
   t.equal(await governor.getFunction("state")(proposalId), 7n, "Executed on chain");
 
   t.equal((await commons(["sync", "--wait"])).code, 0);
-  const policy = await commons(["policy", model, "--consumer", carol.address, "--purpose", "research", "--json"]);
+  const policyArgs = ["policy", model, "--consumer", carol.address, "--purpose", "research", "--json"];
+  const anyone = await commons(policyArgs);
+  t.equal(anyone.code, 0, anyone.stderr);
+  t.equal(anyone.json.budgets, null, "a consumer's budget is private");
+  t.equal(anyone.json.privateAccess.granted, false);
+  const policy = await commons(policyArgs, { COMMONS_OPERATOR_TOKEN: OPERATOR_TOKEN });
   t.equal(policy.code, 0, policy.stderr);
   t.equal(policy.json.policy.enactedBy.proposalId, proposalId.toString(), "the policy names its proposal");
   t.ok(

@@ -152,8 +152,11 @@ export class GovernanceHelper {
     return tx.wait();
   }
 
-  /** Signs an EIP-712 ballot with `voter` (an ethers signer) for relaying by anyone. */
-  async signBallot(voter: Signer | HDNodeWallet | Wallet, support: number) {
+  /**
+   * Signs an EIP-712 ballot with `voter` (an ethers signer) for relaying by anyone; with `reason`, the
+   * ExtendedBallot (reason, empty params) of castVoteWithReasonAndParamsBySig.
+   */
+  async signBallot(voter: Signer | HDNodeWallet | Wallet, support: number, reason?: string) {
     const governor = this.governor();
     const proposalId = await this.id();
     const nonce: bigint = await governor.nonces(voter.address);
@@ -164,20 +167,23 @@ export class GovernanceHelper {
       chainId,
       verifyingContract: this.chain.deployment.contracts.governor,
     };
-    const types = {
-      Ballot: [
-        { name: "proposalId", type: "uint256" },
-        { name: "support", type: "uint8" },
-        { name: "voter", type: "address" },
-        { name: "nonce", type: "uint256" },
-      ],
-    };
-    const signature = await voter.signTypedData(domain, types, {
-      proposalId,
-      support,
-      voter: voter.address,
-      nonce,
-    });
+    const ballot = [
+      { name: "proposalId", type: "uint256" },
+      { name: "support", type: "uint8" },
+      { name: "voter", type: "address" },
+      { name: "nonce", type: "uint256" },
+    ];
+    const value = { proposalId, support, voter: voter.address, nonce };
+    const signature =
+      reason === undefined
+        ? await voter.signTypedData(domain, { Ballot: ballot }, value)
+        : await voter.signTypedData(
+            domain,
+            {
+              ExtendedBallot: [...ballot, { name: "reason", type: "string" }, { name: "params", type: "bytes" }],
+            },
+            { ...value, reason, params: "0x" },
+          );
     return { proposalId, support, voter: voter.address, nonce, signature };
   }
 

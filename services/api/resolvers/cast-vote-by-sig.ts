@@ -1,7 +1,12 @@
 import { Contract, type TypedDataDomain, verifyTypedData, type Wallet } from "ethers";
 import { loadArtifact } from "../../chain/artifacts.ts";
+import { claimBallot, recordBallotRelay, releaseBallot } from "../../db/api-quotas.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
+import type { ApiContext } from "../context.ts";
+import type { Quotas } from "../quotas.ts";
+import { relayMetrics } from "../relay-metrics.ts";
+import { relayFailure } from "./reverts.ts";
 import { type SupportName, supportNumber } from "./shapes.ts";
 
 const ACTIVE = 1n;
@@ -52,18 +57,22 @@ function recover(
 }
 
 /**
- * castVoteBySig: checks the ballot the way the governor will (signer, nonce, proposal active, not voted,
- * weight at the snapshot), so that a bad ballot is refused with its reason instead of costing the
- * relayer a reverted transaction; then relays it. Relays are sent one at a time so that the relayer's
- * nonces never collide.
+ * castVoteBySig: checks the ballot the way the governor will (proposal active, not voted, signer at the
+ * voter's nonce, weight at the snapshot), so that a bad ballot is refused with its reason instead of
+ * costing the relayer a reverted transaction. Then it claims the ballot (one relay per proposal and
+ * voter, on every replica), simulates the call (a revert is decoded and answered with what it means),
+ * charges the quotas (voter, client, the day's gas spend) and relays it. Relays are sent one at a time so
+ * that the relayer's nonces never collide.
  */
-export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined) {
+export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quotas: Quotas) {
+  const { config } = deps;
   const signer = relayer && (relayer.provider ? relayer : relayer.connect(deps.provider));
   const governor = new Contract(
     deps.deployment.contracts.governor,
     loadArtifact("governor").abi,
     signer ?? deps.provider,
   );
+  const metrics = relayMetrics(deps.metrics.registry, config);
   let domain: Promise<TypedDataDomain> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -77,23 +86,28 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined) {
     return domain;
   };
 
-  return {
-    async castVoteBySig(_: unknown, args: CastVoteArgs) {
-      if (!signer) {
-        throw new AppError("RELAYER_NOT_CONFIGURED", "gasless voting is off: the service has no RELAYER_PRIVATE_KEY");
-      }
-      const support = supportNumber(args.support);
-      let state: bigint;
-      try {
-        state = await governor.state(args.proposalId);
-      } catch {
-        throw new AppError("NOT_FOUND", `proposal ${args.proposalId} does not exist`);
-      }
-      if (state !== ACTIVE) refuse("NOT_ACTIVE", `proposal ${args.proposalId} is not open for voting`);
-      const nonce: bigint = await governor.nonces(args.voter);
-      const ballot = { proposalId: args.proposalId, support, voter: args.voter, nonce };
-      const extended = args.reason != null;
-      const signed = extended
+  async function check(args: CastVoteArgs, support: number): Promise<void> {
+    if (args.reason != null && Buffer.byteLength(args.reason) > config.RELAY_MAX_REASON_BYTES) {
+      refuse(
+        "REASON_TOO_LONG",
+        `the reason is ${Buffer.byteLength(args.reason)} bytes; the relayer carries at most ${config.RELAY_MAX_REASON_BYTES} (vote from your wallet for a longer one)`,
+      );
+    }
+    let state: bigint;
+    try {
+      state = await governor.state(args.proposalId);
+    } catch {
+      throw new AppError("NOT_FOUND", `proposal ${args.proposalId} does not exist`);
+    }
+    if (state !== ACTIVE) refuse("NOT_ACTIVE", `proposal ${args.proposalId} is not open for voting`);
+    // Before the signature: a ballot already counted no longer verifies at the voter's (moved) nonce.
+    if (await governor.hasVoted(args.proposalId, args.voter)) {
+      refuse("ALREADY_VOTED", `${args.voter} has already voted on proposal ${args.proposalId}`);
+    }
+    const nonce: bigint = await governor.nonces(args.voter);
+    const ballot = { proposalId: args.proposalId, support, voter: args.voter, nonce };
+    const signed =
+      args.reason != null
         ? recover(
             await eip712Domain(),
             extendedBallotTypes,
@@ -101,40 +115,83 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined) {
             args.signature,
           )
         : recover(await eip712Domain(), ballotTypes, ballot, args.signature);
-      if (signed !== args.voter) {
-        refuse(
-          "BAD_SIGNATURE",
-          `the signature is by ${signed}, not by voter ${args.voter}, for this ballot at the voter's nonce ${nonce}`,
-        );
-      }
-      if (await governor.hasVoted(args.proposalId, args.voter)) {
-        refuse("ALREADY_VOTED", `${args.voter} has already voted on proposal ${args.proposalId}`);
-      }
-      const snapshot: bigint = await governor.proposalSnapshot(args.proposalId);
-      const weight: bigint = await governor.getVotes(args.voter, snapshot);
-      if (weight === 0n) refuse("NO_VOTING_POWER", `${args.voter} had no voting power at the proposal's snapshot`);
+    if (signed !== args.voter) {
+      refuse(
+        "BAD_SIGNATURE",
+        `the signature is by ${signed}, not by voter ${args.voter}, for this ballot at the voter's nonce ${nonce}`,
+      );
+    }
+    const snapshot: bigint = await governor.proposalSnapshot(args.proposalId);
+    const weight: bigint = await governor.getVotes(args.voter, snapshot);
+    if (weight === 0n) refuse("NO_VOTING_POWER", `${args.voter} had no voting power at the proposal's snapshot`);
+    if (weight < config.RELAY_MIN_VOTING_POWER) {
+      refuse(
+        "NO_VOTING_POWER",
+        `${args.voter} had ${weight} votes at the snapshot, below the ${config.RELAY_MIN_VOTING_POWER} the relayer pays gas for (vote from your wallet)`,
+      );
+    }
+  }
 
-      const send = async (): Promise<string> => {
-        try {
-          const tx = extended
-            ? await governor.castVoteWithReasonAndParamsBySig(
-                args.proposalId,
-                support,
-                args.voter,
-                args.reason,
-                "0x",
-                args.signature,
-              )
-            : await governor.castVoteBySig(args.proposalId, support, args.voter, args.signature);
-          return tx.hash as string;
-        } catch (cause) {
-          const reason = (cause as { shortMessage?: string }).shortMessage ?? (cause as Error).message;
-          throw new AppError("RPC_ERROR", `relaying the vote failed: ${reason}`, { cause });
+  async function relay(args: CastVoteArgs, support: number, ctx: ApiContext): Promise<string> {
+    const call =
+      args.reason != null
+        ? governor.getFunction("castVoteWithReasonAndParamsBySig")
+        : governor.getFunction("castVoteBySig");
+    const callArgs =
+      args.reason != null
+        ? [args.proposalId, support, args.voter, args.reason, "0x", args.signature]
+        : [args.proposalId, support, args.voter, args.signature];
+    let gasLimit: bigint;
+    let price: bigint;
+    try {
+      const [estimate, fees] = await Promise.all([call.estimateGas(...callArgs), deps.provider.getFeeData()]);
+      // A little headroom: the state may move between the estimate and the block.
+      gasLimit = (estimate * 12n) / 10n;
+      price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+    } catch (cause) {
+      throw relayFailure("relaying the vote", cause);
+    }
+    const charged = await quotas.charge([
+      { scope: "relay_account", subject: args.voter, limit: config.RELAY_PER_VOTER_PER_DAY },
+      { scope: "relay_client", subject: await ctx.clientKey(), limit: config.RELAY_PER_CLIENT_PER_DAY },
+      { scope: "relay_spend", subject: "relayer", amount: gasLimit * price, limit: config.RELAY_MAX_SPEND_WEI_PER_DAY },
+    ]);
+    if (charged.used.relay_spend !== undefined) metrics.spent.set(Number(charged.used.relay_spend));
+    const send = async (): Promise<string> => {
+      try {
+        const tx = await call(...callArgs, { gasLimit });
+        return tx.hash as string;
+      } catch (cause) {
+        await charged.refund();
+        throw relayFailure("relaying the vote", cause);
+      }
+    };
+    const result = queue.then(send, send);
+    queue = result.catch(() => undefined);
+    return result;
+  }
+
+  return {
+    async castVoteBySig(_: unknown, args: CastVoteArgs, ctx: ApiContext) {
+      if (!signer) {
+        throw new AppError("RELAYER_NOT_CONFIGURED", "gasless voting is off: the service has no RELAYER_PRIVATE_KEY");
+      }
+      return metrics.count("castVoteBySig", async () => {
+        const support = supportNumber(args.support);
+        await check(args, support);
+        if (!(await claimBallot(deps.database.db, args.proposalId, args.voter))) {
+          refuse("ALREADY_VOTED", `${args.voter}'s ballot on proposal ${args.proposalId} is already being relayed`);
         }
-      };
-      const result = queue.then(send, send);
-      queue = result.catch(() => undefined);
-      return result;
+        let hash: string;
+        try {
+          hash = await relay(args, support, ctx);
+        } catch (error) {
+          await releaseBallot(deps.database.db, args.proposalId, args.voter);
+          throw error;
+        }
+        await recordBallotRelay(deps.database.db, args.proposalId, args.voter, hash);
+        return hash;
+      });
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Wallet } from "ethers";
 import type { Deps } from "../../shared/deps.ts";
 import { countedConnection } from "../pagination.ts";
+import { createQuotas } from "../quotas.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
 import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
@@ -8,15 +9,16 @@ import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
 import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
-import { relayTransactionMutations } from "./relay-transaction.ts";
+import { createRelayTransaction } from "./relay-transaction.ts";
 import { ProposalAction } from "./shapes.ts";
-import { signInMutations } from "./sign-in.ts";
+import { createSignIn } from "./sign-in.ts";
 import { Subscription } from "./subscriptions.ts";
 import { syncStatusQueries } from "./sync-status.ts";
 import { Delegate, Vote, voteQueries } from "./votes.ts";
 
 /** Every resolver of schema.graphql, by type. */
 export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
+  const quotas = createQuotas(deps);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -32,9 +34,9 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
     },
     Mutation: {
       ...draftProposalMutations,
-      ...relayTransactionMutations,
-      ...createCastVoteBySig(deps, relayer),
-      ...signInMutations,
+      ...createRelayTransaction(deps, quotas),
+      ...createCastVoteBySig(deps, relayer, quotas),
+      ...createSignIn(quotas),
     },
     Subscription,
     // Lazy fields (a count, the pool) run only when selected.

@@ -38,7 +38,7 @@ export const ledgerQueries = {
   },
 
   async decisions(_: unknown, args: DecisionsArgs, ctx: ApiContext) {
-    const page = pageRequest(args, 1);
+    const page = pageRequest(args, ["int64"]);
     const f = args.filter ?? {};
     const consumer = await readableConsumer(ctx, f.consumer ?? undefined);
     const result = await listDecisions(

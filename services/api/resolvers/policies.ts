@@ -27,7 +27,7 @@ export const policyQueries = {
     args: { first?: number; after?: string | null; approved?: boolean | null; suspended?: boolean | null },
     ctx: ApiContext,
   ) {
-    const page = pageRequest(args, 1);
+    const page = pageRequest(args, ["text"]);
     const rows = await listPolicies(
       ctx.deps.database.db,
       {
@@ -46,7 +46,7 @@ export const policyQueries = {
   },
 
   async allocations(_: unknown, args: AllocationsArgs, ctx: ApiContext) {
-    const page = pageRequest(args, 1);
+    const page = pageRequest(args, ["uint256"]);
     const filter: GrantFilter = {
       ...(args.grantee ? { grantee: args.grantee } : {}),
       ...(args.model != null ? { model: args.model } : {}),

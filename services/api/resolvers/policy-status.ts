@@ -7,7 +7,7 @@ import { decide, epochStartOf, isPoolEligible, minuteStartOf } from "../../polic
 import { buildSnapshot } from "../../policy/snapshot.ts";
 import type { GrantPolicy } from "../../policy/types.ts";
 import type { Config } from "../../shared/config.ts";
-import { type ApiContext, readableConsumer } from "../context.ts";
+import { type ApiContext, privateAccess } from "../context.ts";
 
 function snapshotSettings(config: Config) {
   return {
@@ -30,8 +30,10 @@ export const policyStatusQueries = {
   async policyStatus(_: unknown, args: { model: string; consumer: string; purpose?: string | null }, ctx: ApiContext) {
     const { config, database, now } = ctx.deps;
     const db = database.db;
-    const rows = await loadPolicyRows(db);
-    const snapshot = buildSnapshot(rows, snapshotSettings(config));
+    const { rows, snapshot } = await ctx.perRequest("policy-snapshot", async () => {
+      const rows = await loadPolicyRows(db);
+      return { rows, snapshot: buildSnapshot(rows, snapshotSettings(config)) };
+    });
     const nowMs = now();
     const nowS = Math.floor(nowMs / 1000);
     const epochStart = epochStartOf(snapshot, nowMs);
@@ -98,7 +100,7 @@ export const policyStatusQueries = {
         left: poolEligible ? Math.max(0, Math.min(pool.allowancePerAddress - spent(poolAccount), poolTotalLeft)) : 0,
       },
     ];
-    return {
+    return hidePrivateUnlessAllowed(ctx, {
       model: args.model,
       consumer: args.consumer,
       policy: rows.policies.find((p) => p.model_id === args.model) ?? null,
@@ -111,13 +113,29 @@ export const policyStatusQueries = {
       admitted: decision.admitted,
       reason: decision.admitted ? null : decision.reason,
       message: decision.admitted ? null : decision.message,
-    };
+    });
   },
 };
 
+const PRIVATE_FIELDS = ["budgets", "requestsThisMinute", "admitted", "reason", "message"] as const;
+
+/** A consumer's budget is its own: the private fields only for its key or the operator, null otherwise. */
+async function hidePrivateUnlessAllowed<S extends Record<(typeof PRIVATE_FIELDS)[number], unknown>>(
+  ctx: ApiContext,
+  status: S & { consumer: string },
+) {
+  const access = await privateAccess(ctx, status.consumer);
+  if (access.granted) return { ...status, privateAccess: access };
+  return { ...status, ...Object.fromEntries(PRIVATE_FIELDS.map((f) => [f, null])), privateAccess: access };
+}
+
 export const PolicyStatus = {
-  async recentDecisions(status: { model: string; consumer: string }, args: { first?: number }, ctx: ApiContext) {
-    await readableConsumer(ctx, status.consumer);
+  async recentDecisions(
+    status: { model: string; consumer: string; privateAccess: { granted: boolean } },
+    args: { first?: number },
+    ctx: ApiContext,
+  ) {
+    if (!status.privateAccess.granted) return null;
     const first = Math.min(Math.max(args.first ?? 5, 1), 100);
     const { rows } = await listDecisions(
       ctx.deps.database.db,

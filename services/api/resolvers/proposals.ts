@@ -33,7 +33,7 @@ interface VotesArgs {
 
 export const proposalQueries = {
   async proposals(_: unknown, args: ProposalsArgs, ctx: ApiContext) {
-    const page = pageRequest(args, 2);
+    const page = pageRequest(args, ["int", "int32"]);
     const f = args.filter ?? {};
     const filter: ProposalFilter = {
       ...(f.state ? { states: f.state } : {}),
@@ -98,7 +98,7 @@ export const Proposal = {
   }),
   history: (p: ProposalRow, _: unknown, ctx: ApiContext) => ctx.loaders.history(p.id),
   async votes(p: ProposalRow, args: VotesArgs, ctx: ApiContext) {
-    const page = pageRequest(args, 2);
+    const page = pageRequest(args, ["int", "int32"]);
     const support = args.support ? supportNumber(args.support) : undefined;
     const db = ctx.deps.database.db;
     const totalCount = () =>

@@ -1,7 +1,11 @@
 import { Transaction } from "ethers";
 import { type ContractRole, contractInterface } from "../../chain/artifacts.ts";
+import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import type { Quotas } from "../quotas.ts";
+import { relayMetrics } from "../relay-metrics.ts";
+import { relayFailure } from "./reverts.ts";
 
 /** What a relayed transaction may call: governance actions on the governor, delegation on the token. */
 const allowedMethods: Partial<Record<ContractRole, ReadonlySet<string>>> = {
@@ -61,19 +65,45 @@ export function checkRelayable(tx: Transaction, deployment: ApiContext["deps"]["
   return method;
 }
 
-export const relayTransactionMutations = {
-  async relayTransaction(_: unknown, args: { signedTransaction: string }, ctx: ApiContext) {
-    const tx = parseSigned(args.signedTransaction);
-    checkRelayable(tx, ctx.deps.deployment);
+/**
+ * relayTransaction: broadcasts a wallet-signed call of an allowed method (its signer pays the gas),
+ * within the quotas per signer and per client. The call is simulated first, so that one the contract
+ * would revert is answered with what the revert means instead of being broadcast.
+ */
+export function createRelayTransaction(deps: Deps, quotas: Quotas) {
+  const { config } = deps;
+  const metrics = relayMetrics(deps.metrics.registry, config);
+
+  async function relay(signedTransaction: string, ctx: ApiContext): Promise<string> {
+    const tx = parseSigned(signedTransaction);
+    const method = checkRelayable(tx, deps.deployment);
+    const from = tx.from as string;
     try {
-      const sent = await ctx.deps.provider.broadcastTransaction(tx.serialized);
+      await deps.provider.call({ from, to: tx.to, data: tx.data, gasLimit: tx.gasLimit, value: tx.value });
+    } catch (cause) {
+      throw relayFailure(`${method} from ${from}`, cause);
+    }
+    const charged = await quotas.charge([
+      { scope: "relay_account", subject: from, limit: config.RELAY_PER_VOTER_PER_DAY },
+      { scope: "relay_client", subject: await ctx.clientKey(), limit: config.RELAY_PER_CLIENT_PER_DAY },
+    ]);
+    try {
+      const sent = await deps.provider.broadcastTransaction(tx.serialized);
       return sent.hash;
     } catch (cause) {
+      await charged.refund();
+      const failure = relayFailure(`${method} from ${from}`, cause);
+      if (failure.code !== "RPC_ERROR") throw failure;
       const reason = (cause as { shortMessage?: string }).shortMessage ?? (cause as Error).message;
       throw new AppError("BAD_USER_INPUT", `the node refused the transaction: ${reason}`, {
         cause,
         details: { reason: "REJECTED_BY_NODE" },
       });
     }
-  },
-};
+  }
+
+  return {
+    relayTransaction: (_: unknown, args: { signedTransaction: string }, ctx: ApiContext) =>
+      metrics.count("relayTransaction", () => relay(args.signedTransaction, ctx)),
+  };
+}

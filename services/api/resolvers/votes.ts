@@ -21,7 +21,7 @@ interface VotesArgs {
 
 export const voteQueries = {
   async votes(_: unknown, args: VotesArgs, ctx: ApiContext) {
-    const page = pageRequest(args, 2);
+    const page = pageRequest(args, ["int", "int32"]);
     const f = args.filter ?? {};
     const filter: VoteFilter = {
       ...(f.proposalId != null ? { proposalId: f.proposalId.toString() } : {}),
@@ -34,7 +34,7 @@ export const voteQueries = {
   },
 
   async delegates(_: unknown, args: { first?: number; after?: string | null }, ctx: ApiContext) {
-    const page = pageRequest(args, 2);
+    const page = pageRequest(args, ["uint256", "text"]);
     const db = ctx.deps.database.db;
     const rows = await listDelegates(db, page);
     return { ...toConnection(rows, delegatePosition, (r) => r), totalCount: () => countDelegates(db) };

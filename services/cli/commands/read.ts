@@ -41,10 +41,12 @@ function describeStatus(s: PolicyStatusView): string {
   return [
     s.policy ? describePolicy(s.policy) : `Model ${s.model}: governance never set a policy`,
     `For ${s.consumer} this epoch (${time(s.epochStart)} .. ${time(s.epochEnd)}):`,
-    ...s.budgets.map(
+    ...(s.budgets ?? []).map(
       (b) => `  ${b.source}${b.grantId ? ` #${b.grantId}` : ""}: used ${b.used} of ${b.granted}, ${b.left} left`,
     ),
-    `  a call now would be ${s.admitted ? "admitted" : `refused: ${s.reason} (${s.message})`}`,
+    s.privateAccess.granted
+      ? `  a call now would be ${s.admitted ? "admitted" : `refused: ${s.reason} (${s.message})`}`
+      : `  budget and decisions not shown: ${s.privateAccess.reason} (COMMONS_API_KEY or COMMONS_OPERATOR_TOKEN)`,
     ...(s.recentDecisions
       ? [`  recent decisions: ${s.recentDecisions.map((d) => (d.admitted ? "admitted" : d.reasonCode)).join(", ")}`]
       : []),

@@ -4,14 +4,26 @@ export interface BudgetsView {
   epochStart: number;
   epochEnd: number;
   communityPoolLeft: string;
-  admitted: boolean;
+  /** Null, as the budgets: private to the consumer's key and the operator. */
+  admitted: boolean | null;
   reason: string | null;
   message: string | null;
-  budgets: { source: string; grantId: string | null; granted: string; used: string; reserved: string; left: string }[];
+  budgets:
+    | { source: string; grantId: string | null; granted: string; used: string; reserved: string; left: string }[]
+    | null;
 }
 
 /** A consumer's budgets on one model this epoch: grants, then the community pool allowance. */
 export function Budgets({ status }: { status: BudgetsView }) {
+  if (status.budgets === null) {
+    return (
+      <p>
+        Budgets are private: only this consumer's API key or the operator token shows them. Community pool left for
+        everyone: {tokens(status.communityPoolLeft)} tokens.
+      </p>
+    );
+  }
+  const budgets = status.budgets;
   return (
     <>
       <table class="budgets">
@@ -28,7 +40,7 @@ export function Budgets({ status }: { status: BudgetsView }) {
           </tr>
         </thead>
         <tbody>
-          {status.budgets.map((b) => (
+          {budgets.map((b) => (
             <tr key={`${b.source}-${b.grantId ?? ""}`} data-testid="budget-row">
               <td>{b.source === "grant" ? `grant #${b.grantId}` : "community pool allowance"}</td>
               <td>{tokens(b.granted)}</td>
@@ -37,7 +49,7 @@ export function Budgets({ status }: { status: BudgetsView }) {
               <td>{tokens(b.left)}</td>
             </tr>
           ))}
-          {status.budgets.length === 0 ? (
+          {budgets.length === 0 ? (
             <tr>
               <td colSpan={5}>No budget on this model this epoch.</td>
             </tr>

@@ -139,11 +139,11 @@ function PolicyStatusForm({ token }: { token: string }) {
             {s.policy
               ? `${s.model}: policy v${s.policy.version}, ${s.policy.suspended ? "suspended" : s.policy.approved ? "approved" : "not approved"}, max ${tokens(s.policy.maxTokensPerRequest)} tokens per request, ${s.policy.requestsPerMinute}/min; enacted by ${s.policy.enactedBy.proposalId ? `proposal ${s.policy.enactedBy.proposalId.slice(0, 10)}…` : "the deployment"} (block ${s.policy.enactedBy.blockNumber}).`
               : `Governance never set a policy for ${s.model}.`}{" "}
-            {shortAddress(s.consumer)} made {s.requestsThisMinute} requests this minute.
+            {shortAddress(s.consumer)} made {s.requestsThisMinute ?? "?"} requests this minute.
           </p>
           <Budgets status={s} />
           <DecisionsTable
-            rows={s.recentDecisions}
+            rows={s.recentDecisions ?? []}
             caption="Their latest decisions on this model"
             showConsumer={false}
           />
