@@ -232,11 +232,16 @@ function describeFailure(result: Awaited<ReturnType<typeof deploy>>): string {
   }
 }
 
-/** The gas of each transaction of a deployment, from running it on a fresh in-process EVM. */
+/**
+ * The gas of each transaction of a deployment, from running it on an in-process EVM that forks the
+ * target chain at its latest block (`forkUrl`), so that an existing DAO's contracts the deployment calls
+ * (the allocator reads its token's supply) are there as they are on the chain.
+ */
 export async function simulateGas(
   deployOn: (run: DeployRun) => Promise<unknown>,
+  forkUrl: string,
 ): Promise<{ futureId: string; gas: bigint }[]> {
-  const connection = await network.create();
+  const connection = await network.create({ override: { forking: { url: forkUrl } } });
   try {
     const confirmed: DeployStep[] = [];
     await deployOn({

@@ -58,7 +58,9 @@ t.test("headers trickled byte by byte are cut off after HTTP_HEADERS_TIMEOUT_MS"
     for (const { socket } of slow) socket.destroy();
   });
   t.equal(await served(), 200, "a normal client is served meanwhile");
-  await until(async () => (slow.every((s) => s.closed()) ? true : undefined), "the slow clients to be cut off", { timeoutMs: 8000 });
+  await until(async () => (slow.every((s) => s.closed()) ? true : undefined), "the slow clients to be cut off", {
+    timeoutMs: 8000,
+  });
   t.match(slow[0]?.data(), /^HTTP\/1\.1 408/, "answered 408 Request Timeout");
 });
 
@@ -91,7 +93,9 @@ t.test("connections beyond HTTP_MAX_CONNECTIONS are dropped, and served again on
   });
   const extra = await rawSocket(cappedPort);
   extra.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  await until(async () => (extra.closed() ? true : undefined), "the fourth connection to be dropped", { timeoutMs: 5000 });
+  await until(async () => (extra.closed() ? true : undefined), "the fourth connection to be dropped", {
+    timeoutMs: 5000,
+  });
   t.equal(extra.data(), "", "dropped without an answer");
   const metrics = await service.deps.metrics.registry.metrics();
   t.match(metrics, /^commons_http_connections_dropped_total [1-9]/m, "and counted in /metrics");

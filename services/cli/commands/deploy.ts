@@ -136,7 +136,7 @@ async function deployChecked(ctx: CliContext, flags: DeployFlags, target: Target
   ctx.progress("Compiling the contracts with the bundled solc…");
   await hardhat.tasks.getTask("build").run({ quiet: true, noTests: true });
 
-  const steps = await deploy.simulateGas(deployOn);
+  const steps = await deploy.simulateGas(deployOn, rpc);
   const gas = steps.reduce((sum, s) => sum + s.gas, 0n);
   const fees = await provider.getFeeData();
   const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
