@@ -14,7 +14,7 @@ export interface MessageSigner {
 }
 
 const SIWE_NONCE = graphql(`
-  mutation CliSiweNonce { siweNonce { nonce domain chainId } }
+  mutation CliSiweNonce { siweNonce { nonce domain chainId issuedAt } }
 `);
 
 const CREATE_API_KEY = graphql(`
@@ -42,7 +42,8 @@ export async function signInForApiKey(
     version: "1",
     chainId: siweNonce.chainId,
     nonce: siweNonce.nonce,
-    issuedAt: new Date(),
+    // The service's clock, not this machine's: the service refuses messages issued in its future or long ago.
+    issuedAt: new Date(siweNonce.issuedAt),
   });
   const signature = await wallet.signMessage(message);
   const { createApiKey } = await client.request(CREATE_API_KEY, { message, signature, label: label ?? null });

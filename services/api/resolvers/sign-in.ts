@@ -100,7 +100,13 @@ export function createSignIn(quotas: Quotas) {
       await database.db.deleteFrom("siwe_nonces").where("expires_at", "<", nowDate).execute();
       await database.db.insertInto("siwe_nonces").values({ nonce, expires_at: expiresAt }).execute();
       const [domain] = acceptedDomains(config, ctx.request) as [string];
-      return { nonce, domain, chainId: deployment.chainId, expiresAt: expiresAt.toISOString() };
+      return {
+        nonce,
+        domain,
+        chainId: deployment.chainId,
+        issuedAt: nowDate.toISOString(),
+        expiresAt: expiresAt.toISOString(),
+      };
     },
 
     /**
