@@ -80,6 +80,12 @@ export interface GatewayDecisionsTable {
   overhead_ms: number | null;
   created_at: Timestamp;
   settled_at: NullableTimestamp;
+  /** The prompt estimate the decision reserved for; null in records older than migration 0016. */
+  prompt_tokens: number | null;
+  /** max_tokens as the call asked, null when it asked none (or older than 0016, see prompt_tokens). */
+  max_tokens: number | null;
+  /** The clock the decision used (its epoch and minute); null in records older than migration 0016. */
+  decided_at: NullableTimestamp;
 }
 
 /** Tables written by the gateway (migrations/0002_gateway.ts). */

@@ -257,6 +257,10 @@ export function createEnforcer(
         purpose: input.purpose,
         policy_version: model?.version ?? null,
         proposal_id: model?.provenance.proposalId ?? null,
+        // What a replay needs to decide this call again (migrations/0016).
+        prompt_tokens: input.promptTokens,
+        max_tokens: input.maxTokens,
+        decided_at: new Date(now),
       };
       const refusal = (reason: ReasonCode, message: string): Refusal => {
         metrics.decisions.inc({ decision: "refused", reason, model: input.modelId });
