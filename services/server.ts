@@ -1,6 +1,7 @@
 import type { Wallet } from "ethers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import apiPlugin from "./api/plugin.ts";
+import type { ForkSimulator } from "./chain/fork-simulation.ts";
 import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
@@ -17,6 +18,8 @@ export interface ServerExtras {
   upstream?: Upstream;
   /** This replica's indexer, for /metrics. */
   indexer?: { status(): SyncStatus };
+  /** Runs proposals on a fork of the chain, for proposalImpact. */
+  simulator?: ForkSimulator;
 }
 
 /**
@@ -35,7 +38,11 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
   registerRequestHooks(app, deps.metrics.registry);
   closeConnectionsWhenIdle(app);
   await app.register(opsPlugin, { deps, ...(extras.indexer ? { indexer: extras.indexer } : {}) });
-  await app.register(apiPlugin, { deps, ...(extras.relayer ? { relayer: extras.relayer } : {}) });
+  await app.register(apiPlugin, {
+    deps,
+    ...(extras.relayer ? { relayer: extras.relayer } : {}),
+    ...(extras.simulator ? { simulator: extras.simulator } : {}),
+  });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });
   return app;
 }

@@ -4,6 +4,7 @@ import type { Wallet } from "ethers";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { type DocumentNode, parse } from "graphql";
 import mercurius from "mercurius";
+import type { ForkSimulator } from "../chain/fork-simulation.ts";
 import { hashApiKey } from "../db/api-keys.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -20,6 +21,8 @@ export interface ApiPluginOptions {
   deps: Deps;
   /** Signs relayed castVoteBySig ballots; without it, castVoteBySig answers RELAYER_NOT_CONFIGURED. */
   relayer?: Wallet;
+  /** Runs proposals on a fork of the chain (proposalImpact's simulation); without it, that field fails. */
+  simulator?: ForkSimulator;
 }
 
 /** Rate-limit bucket: the bearer credential when one is sent (hashed, never kept in clear), else the IP. */
@@ -48,7 +51,7 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
 
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers(deps, opts.relayer) as never,
+    resolvers: createResolvers(deps, opts.relayer, opts.simulator) as never,
     graphiql: true,
     queryDepth: MAX_DEPTH,
     errorFormatter: errorFormatter as never,

@@ -117,3 +117,79 @@ export function policyStatusQuery(withDecisions: boolean): string {
   }
 }`;
 }
+
+/** Everything of a ProposalImpact but the consumers it affects (which only the operator token reads). */
+export const PROPOSAL_IMPACT_FIELDS = `
+  proposalId indexedBlock
+  diff {
+    models { modelId change fields { field before after } }
+    grants { grantId grantee modelId change fields { field before after } }
+    communityPool { field before after }
+    governor { field before after }
+    unknownCalls
+    problems { index error message }
+  }
+  simulation {
+    blockNumber executes gasUsed
+    calls { index target status gasUsed error { name signature args data } }
+    warnings { subject field expected actual message }
+  }
+  replay(since: $since, until: $until) {
+    since until calls evaluated
+    notEvaluable { reason calls explanation }
+    before { outcome calls } after { outcome calls }
+    newlyRefused newlyAdmitted consumersAffected estimatedCharges
+    changes { from to calls consumers }
+    budgets { budget tokensBefore tokensAfter change }
+  }`;
+
+export const PROPOSAL_IMPACT = `query ($proposalId: BigInt!, $since: Timestamp, $until: Timestamp) {
+  proposalImpact(proposalId: $proposalId) { ${PROPOSAL_IMPACT_FIELDS} }
+}`;
+
+interface FieldChangeView {
+  field: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface ProposalImpactView {
+  proposalId: string;
+  indexedBlock: number;
+  diff: {
+    models: { modelId: string; change: string; fields: FieldChangeView[] }[];
+    grants: { grantId: string; grantee: string; modelId: string; change: string; fields: FieldChangeView[] }[];
+    communityPool: FieldChangeView[];
+    governor: FieldChangeView[];
+    unknownCalls: number[];
+    problems: { index: number; error: string; message: string }[];
+  };
+  simulation: {
+    blockNumber: number;
+    executes: boolean;
+    gasUsed: string;
+    calls: {
+      index: number;
+      target: string;
+      status: "SUCCEEDED" | "REVERTED" | "NOT_RUN";
+      gasUsed: string | null;
+      error: { name: string; signature: string; args: string[]; data: string } | null;
+    }[];
+    warnings: { subject: string; field: string; expected: string | null; actual: string | null; message: string }[];
+  };
+  replay: {
+    since: number;
+    until: number;
+    calls: number;
+    evaluated: number;
+    notEvaluable: { reason: string; calls: number; explanation: string }[];
+    before: { outcome: string; calls: number }[];
+    after: { outcome: string; calls: number }[];
+    newlyRefused: number;
+    newlyAdmitted: number;
+    consumersAffected: number;
+    estimatedCharges: number;
+    changes: { from: string; to: string; calls: number; consumers: number }[];
+    budgets: { budget: string; tokensBefore: number; tokensAfter: number; change: number }[];
+  };
+}

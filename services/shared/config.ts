@@ -44,6 +44,8 @@ const schema = z.object({
   SIWE_DOMAIN: z.string().min(1).optional(),
   /** GraphQL requests per minute per client. */
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /** How long a proposal's simulation on a fork of the chain may take (proposalImpact). */
+  IMPACT_SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export type Config = z.infer<typeof schema>;

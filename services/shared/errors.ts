@@ -43,6 +43,10 @@ export const errorTable = {
   DATABASE_ERROR: { status: 500, type: "server_error", retryable: true },
   /** A transaction the CLI or the demo sent was reverted by the chain (the message names the contract error). */
   TRANSACTION_REVERTED: { status: 409, type: "invalid_request_error", retryable: false },
+  /** A proposal's simulation on a fork of the chain did not finish in IMPACT_SIMULATION_TIMEOUT_MS. */
+  SIMULATION_TIMEOUT: { status: 503, type: "server_error", retryable: true },
+  /** The fork for a proposal's simulation could not be made or run (the RPC answered an error). */
+  SIMULATION_FAILED: { status: 502, type: "server_error", retryable: true },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 

@@ -1,4 +1,5 @@
 import type { Wallet } from "ethers";
+import type { ForkSimulator } from "../../chain/fork-simulation.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { countedConnection } from "../pagination.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
@@ -7,6 +8,7 @@ import { draftProposalMutations } from "./draft-proposal.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
+import { createImpactResolvers } from "./proposal-impact.ts";
 import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
 import { relayTransactionMutations } from "./relay-transaction.ts";
 import { ProposalAction } from "./shapes.ts";
@@ -16,7 +18,8 @@ import { syncStatusQueries } from "./sync-status.ts";
 import { Delegate, Vote, voteQueries } from "./votes.ts";
 
 /** Every resolver of schema.graphql, by type. */
-export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
+export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulator?: ForkSimulator) {
+  const impact = createImpactResolvers(simulator);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -29,6 +32,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
       ...policyStatusQueries,
       ...ledgerQueries,
       ...syncStatusQueries,
+      ...impact.queries,
     },
     Mutation: {
       ...draftProposalMutations,
@@ -57,5 +61,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
     PolicyStatus,
     Usage,
     Decision,
+    ProposalImpact: impact.ProposalImpact,
+    ImpactReplay: impact.ImpactReplay,
   };
 }

@@ -1,0 +1,260 @@
+import type { ReasonCode } from "../shared/errors.ts";
+import { checkOrder, decide, epochStartOf, minuteStartOf } from "./decide.ts";
+import type { Decision, ModelPolicy, PolicySnapshot } from "./types.ts";
+
+/**
+ * Decides audited calls again, with the one decide(), under two sets of policies: those in force
+ * (`before`) and those a proposal would put in force (`after`). Each side keeps its own spending, as
+ * the gateway's ledger would have: per-minute requests, and tokens per budget per epoch, counted from
+ * the first call replayed. Pure: the caller streams the records in time order.
+ */
+
+/** One audit record, as a replay reads it. */
+export interface AuditedCall {
+  /** The clock the decision used (decided_at, else created_at), Unix milliseconds. */
+  decidedAtMs: number;
+  consumer: string | null;
+  modelId: string;
+  /** Lowercased, as decided. */
+  purpose: string | null;
+  /** Null when the record predates the audit keeping the request's size: the call cannot be replayed. */
+  promptTokens: number | null;
+  maxTokens: number | null;
+  admitted: boolean;
+  reasonCode: string | null;
+  policyVersion: number | null;
+  tokensUsed: number;
+}
+
+/** Why a call could not be decided again. */
+export type NotEvaluableReason = "NOT_RECORDED" | "CONTENT_RULES";
+
+export const notEvaluableExplanations: Record<NotEvaluableReason, string> = {
+  NOT_RECORDED: "recorded before the audit kept the prompt estimate and max_tokens (migration 0016)",
+  CONTENT_RULES:
+    "the outcome depends on blocked content terms, and the audit does not keep what calls said; calls are " +
+    "only replayed under content rules when the rules in force decided them and the new terms are a subset " +
+    "(for calls that passed) or a superset (for calls that were blocked) of those",
+};
+
+/** The outcome of a call: ADMITTED or the reason code it was refused with. */
+export type Outcome = "ADMITTED" | ReasonCode;
+
+export interface Transition {
+  from: Outcome;
+  to: Outcome;
+  calls: number;
+  consumers: Set<string>;
+}
+
+export interface ConsumerChange {
+  newlyRefused: number;
+  newlyAdmitted: number;
+}
+
+export interface BudgetTokens {
+  before: number;
+  after: number;
+}
+
+export interface ReplayResult {
+  calls: number;
+  evaluated: number;
+  notEvaluable: Map<NotEvaluableReason, number>;
+  /** Outcomes of the evaluated calls under the policies in force, and after the proposal. */
+  before: Map<Outcome, number>;
+  after: Map<Outcome, number>;
+  /** Calls whose outcome differs, by (before, after). */
+  transitions: Map<string, Transition>;
+  consumers: Map<string, ConsumerChange>;
+  /** Tokens charged per budget (`grant:<id>`, or `pool` for the whole community pool). */
+  budgets: Map<string, BudgetTokens>;
+  /** Calls admitted on a side where they had been refused: charged their reservation (their answer is unknown). */
+  estimatedCharges: number;
+}
+
+/** What one side has spent: in the current epoch (per account) and the current minute (per consumer and model). */
+class Ledger {
+  epoch = Number.NaN;
+  minute = Number.NaN;
+  readonly spent = new Map<string, number>();
+  poolTotal = 0;
+  readonly requests = new Map<string, number>();
+  readonly usage = { requestsThisMinute: 0, grantSpent: this.spent, poolSpent: 0, poolTotalSpent: 0 };
+
+  /** Moves to the call's epoch and minute (records come in time order: a later one starts afresh). */
+  at(epoch: number, minute: number): void {
+    if (epoch > this.epoch || Number.isNaN(this.epoch)) {
+      this.epoch = epoch;
+      this.spent.clear();
+      this.poolTotal = 0;
+    }
+    if (minute > this.minute || Number.isNaN(this.minute)) {
+      this.minute = minute;
+      this.requests.clear();
+    }
+  }
+}
+
+const PASSED_CONTENT = new Set<string | null>(checkOrder.slice(checkOrder.indexOf("CONTENT_BLOCKED") + 1));
+PASSED_CONTENT.add(null);
+PASSED_CONTENT.add("UPSTREAM_ERROR");
+
+function passedContentCheck(decision: Decision): boolean {
+  return decision.admitted || PASSED_CONTENT.has(decision.reason);
+}
+
+function isSubset(terms: readonly string[], of: readonly string[]): boolean {
+  return terms.every((t) => of.includes(t));
+}
+
+export interface Replay {
+  add(call: AuditedCall): void;
+  result(): ReplayResult;
+}
+
+export function createReplay(inForce: PolicySnapshot, proposed: PolicySnapshot): Replay {
+  // The past is replayed on the policies given, however old the index's heartbeat is now.
+  const replayable = (s: PolicySnapshot) => ({ ...s, settings: { ...s.settings, allowStale: true } });
+  const before = replayable(inForce);
+  const after = replayable(proposed);
+  const sides = [
+    { snapshot: before, ledger: new Ledger() },
+    { snapshot: after, ledger: new Ledger() },
+  ] as const;
+  const result: ReplayResult = {
+    calls: 0,
+    evaluated: 0,
+    notEvaluable: new Map(),
+    before: new Map(),
+    after: new Map(),
+    transitions: new Map(),
+    consumers: new Map(),
+    budgets: new Map(),
+    estimatedCharges: 0,
+  };
+  // How a side's blocked terms relate to those in force, per model policy object (computed once each).
+  const termRelation = new Map<ModelPolicy, { subset: boolean; superset: boolean }>();
+  const relation = (model: ModelPolicy, then: ModelPolicy) => {
+    let r = termRelation.get(model);
+    if (r === undefined) {
+      r = {
+        subset: isSubset(model.blockedTermsLower, then.blockedTermsLower),
+        superset: isSubset(then.blockedTermsLower, model.blockedTermsLower),
+      };
+      termRelation.set(model, r);
+    }
+    return r;
+  };
+  const request = {
+    consumer: null as string | null,
+    modelId: "",
+    purpose: null as string | null,
+    content: "",
+    promptTokens: 0,
+    maxTokens: null as number | null,
+  };
+
+  /**
+   * The input text to decide with on a side: "" when content cannot matter or is known to pass, a term
+   * known to be in it when it is known to be blocked, null when the outcome may depend on it.
+   */
+  const contentFor = (call: AuditedCall, model: ModelPolicy | undefined): string | null => {
+    if (model === undefined || model.blockedTermsLower.length === 0) return "";
+    const then = before.models.get(call.modelId);
+    if (then === undefined || call.policyVersion !== then.version) return null;
+    const r = relation(model, then);
+    if (call.reasonCode === "CONTENT_BLOCKED") return r.superset ? (then.blockedTermsLower[0] as string) : null;
+    return call.admitted || PASSED_CONTENT.has(call.reasonCode) ? (r.subset ? "" : null) : null;
+  };
+
+  const decideOn = (side: (typeof sides)[number], call: AuditedCall): Decision | null => {
+    const { snapshot, ledger } = side;
+    const content = contentFor(call, snapshot.models.get(call.modelId));
+    request.content = content ?? "";
+    ledger.at(epochStartOf(snapshot, call.decidedAtMs), minuteStartOf(call.decidedAtMs));
+    const consumer = call.consumer;
+    const rateKey = consumer === null ? "" : `${consumer} ${call.modelId}`;
+    const usage = ledger.usage;
+    usage.requestsThisMinute = ledger.requests.get(rateKey) ?? 0;
+    usage.poolSpent = consumer === null ? 0 : (ledger.spent.get(`pool:${consumer}`) ?? 0);
+    usage.poolTotalSpent = ledger.poolTotal;
+    const decision = decide(snapshot, request, usage, call.decidedAtMs);
+    if (content === null && passedContentCheck(decision)) return null;
+    return decision;
+  };
+
+  /** Charges an admitted call on its side, as the gateway's guard and settlement would. */
+  const charge = (side: (typeof sides)[number], call: AuditedCall, decision: Decision, budget: "before" | "after") => {
+    if (!decision.admitted) return;
+    const { ledger } = side;
+    const rateKey = `${call.consumer} ${call.modelId}`;
+    ledger.requests.set(rateKey, (ledger.requests.get(rateKey) ?? 0) + 1);
+    let tokens = decision.reserve;
+    if (call.admitted) tokens = Math.min(call.tokensUsed, decision.reserve);
+    else result.estimatedCharges++;
+    const source = decision.sources[0];
+    if (source === undefined) return;
+    ledger.spent.set(source.account, (ledger.spent.get(source.account) ?? 0) + tokens);
+    let account = source.account;
+    if (source.kind === "pool") {
+      ledger.poolTotal += tokens;
+      account = "pool";
+    }
+    let b = result.budgets.get(account);
+    if (b === undefined) {
+      b = { before: 0, after: 0 };
+      result.budgets.set(account, b);
+    }
+    b[budget] += tokens;
+  };
+
+  const count = (map: Map<Outcome, number>, outcome: Outcome) => map.set(outcome, (map.get(outcome) ?? 0) + 1);
+  const outcomeOf = (d: Decision): Outcome => (d.admitted ? "ADMITTED" : d.reason);
+
+  return {
+    add(call) {
+      result.calls++;
+      if (call.promptTokens === null) {
+        result.notEvaluable.set("NOT_RECORDED", (result.notEvaluable.get("NOT_RECORDED") ?? 0) + 1);
+        return;
+      }
+      request.consumer = call.consumer;
+      request.modelId = call.modelId;
+      request.purpose = call.purpose;
+      request.promptTokens = call.promptTokens;
+      request.maxTokens = call.maxTokens;
+      const b = decideOn(sides[0], call);
+      const a = b === null ? null : decideOn(sides[1], call);
+      if (b === null || a === null) {
+        result.notEvaluable.set("CONTENT_RULES", (result.notEvaluable.get("CONTENT_RULES") ?? 0) + 1);
+        return;
+      }
+      result.evaluated++;
+      charge(sides[0], call, b, "before");
+      charge(sides[1], call, a, "after");
+      const from = outcomeOf(b);
+      const to = outcomeOf(a);
+      count(result.before, from);
+      count(result.after, to);
+      if (from === to) return;
+      const key = `${from}>${to}`;
+      let transition = result.transitions.get(key);
+      if (transition === undefined) {
+        transition = { from, to, calls: 0, consumers: new Set() };
+        result.transitions.set(key, transition);
+      }
+      transition.calls++;
+      if (call.consumer === null) return;
+      transition.consumers.add(call.consumer);
+      let consumer = result.consumers.get(call.consumer);
+      if (consumer === undefined) {
+        consumer = { newlyRefused: 0, newlyAdmitted: 0 };
+        result.consumers.set(call.consumer, consumer);
+      }
+      if (from === "ADMITTED") consumer.newlyRefused++;
+      else if (to === "ADMITTED") consumer.newlyAdmitted++;
+    },
+    result: () => result,
+  };
+}
