@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { isAppError } from "../shared/errors.ts";
+import { registerImpact } from "./commands/impact.ts";
 import { registerKeys } from "./commands/keys.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerPropose } from "./commands/propose.ts";
@@ -30,6 +31,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, output: Out
   registerPropose(program, ctx);
   registerReads(program, ctx);
   registerKeys(program, ctx);
+  registerImpact(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: "user" });
