@@ -18,28 +18,17 @@ export interface AuditWindowRow {
   reasonCode: string | null;
   policyVersion: number | null;
   tokensUsed: number;
-  /** Keyset position: created_at as text (microseconds intact) and id. */
-  cursorAt: string;
   id: number;
 }
 
-/**
- * The audit records made in [since, until), in the order they were made (created_at, id), a page at a
- * time: a replay of millions of records holds one page in memory. Each page is one indexed keyset query
- * (migrations/0016's index), so a page costs the same wherever it falls in the window.
- */
-export async function* auditWindow(
-  db: Kysely<Database>,
-  window: { since: Date; until: Date },
-  pageSize = AUDIT_PAGE_SIZE,
-): AsyncGenerator<AuditWindowRow[]> {
-  let after: { at: string; id: number } | null = null;
-  for (;;) {
-    const position = after;
-    const rows = (await db
+/** `after`: the id of the previous page's last row, the keyset position (with its created_at, read in SQL). */
+function page(db: Kysely<Database>, window: { since: Date; until: Date }, after: number | null, size: number) {
+  return (
+    db
       .selectFrom("gateway_decisions")
       .select([
-        sql<number>`(extract(epoch from coalesce(decided_at, created_at)) * 1000)::float8`.as("decidedAtMs"),
+        // Double precision arithmetic (date_part), not numeric: the cheapest exact-to-the-millisecond form.
+        sql<number>`(date_part('epoch', coalesce(decided_at, created_at)) * 1000)::int8`.as("decidedAtMs"),
         "consumer",
         "model_id as modelId",
         "purpose",
@@ -49,22 +38,38 @@ export async function* auditWindow(
         "reason_code as reasonCode",
         "policy_version as policyVersion",
         "tokens_used as tokensUsed",
-        sql<string>`created_at::text`.as("cursorAt"),
         "id",
       ])
       .where("created_at", ">=", window.since)
       .where("created_at", "<", window.until)
-      .$if(position !== null, (q) =>
-        q.where(sql<boolean>`(created_at, id) > (${position?.at}::timestamptz, ${position?.id})`),
+      // The position's created_at is read by Postgres, to the microsecond, from the row itself.
+      .$if(after !== null, (q) =>
+        q.where(
+          sql<boolean>`(created_at, id) > ((select p.created_at from gateway_decisions p where p.id = ${after}), ${after})`,
+        ),
       )
       .orderBy("created_at")
       .orderBy("id")
-      .limit(pageSize)
-      .execute()) as unknown as AuditWindowRow[];
-    if (rows.length === 0) return;
-    yield rows;
-    if (rows.length < pageSize) return;
-    const last = rows[rows.length - 1] as AuditWindowRow;
-    after = { at: last.cursorAt, id: last.id };
+      .limit(size)
+      .execute() as unknown as Promise<AuditWindowRow[]>
+  );
+}
+
+/**
+ * The audit records made in [since, until), in the order they were made (created_at, id), a page at a
+ * time: a replay of millions of records holds two pages in memory. Each page is one indexed keyset query
+ * (migrations/0016's index); the next one is already on its way while the caller works on this one.
+ */
+export async function* auditWindow(
+  db: Kysely<Database>,
+  window: { since: Date; until: Date },
+  pageSize = AUDIT_PAGE_SIZE,
+): AsyncGenerator<AuditWindowRow[]> {
+  let next: Promise<AuditWindowRow[]> | null = page(db, window, null, pageSize);
+  while (next !== null) {
+    const rows: AuditWindowRow[] = await next;
+    // The next page is asked for before this one is handed out: Postgres works while the caller does.
+    next = rows.length === pageSize ? page(db, window, (rows[rows.length - 1] as AuditWindowRow).id, pageSize) : null;
+    if (rows.length > 0) yield rows;
   }
 }

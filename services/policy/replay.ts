@@ -146,6 +146,29 @@ export function createReplay(inForce: PolicySnapshot, proposed: PolicySnapshot):
     }
     return r;
   };
+  // Keys built once per consumer and model, then reused: a replay reads millions of records of a few
+  // thousand consumers, and a key built per record costs more than deciding it.
+  const keysOf = new Map<string, { pool: string; rate: Map<string, string> }>();
+  const keys = { rate: "", pool: "" };
+  const setKeys = (consumer: string | null, modelId: string) => {
+    if (consumer === null) {
+      keys.rate = "";
+      keys.pool = "";
+      return;
+    }
+    let k = keysOf.get(consumer);
+    if (k === undefined) {
+      k = { pool: `pool:${consumer}`, rate: new Map() };
+      keysOf.set(consumer, k);
+    }
+    let rate = k.rate.get(modelId);
+    if (rate === undefined) {
+      rate = `${consumer} ${modelId}`;
+      k.rate.set(modelId, rate);
+    }
+    keys.rate = rate;
+    keys.pool = k.pool;
+  };
   const request = {
     consumer: null as string | null,
     modelId: "",
@@ -173,11 +196,9 @@ export function createReplay(inForce: PolicySnapshot, proposed: PolicySnapshot):
     const content = contentFor(call, snapshot.models.get(call.modelId));
     request.content = content ?? "";
     ledger.at(epochStartOf(snapshot, call.decidedAtMs), minuteStartOf(call.decidedAtMs));
-    const consumer = call.consumer;
-    const rateKey = consumer === null ? "" : `${consumer} ${call.modelId}`;
     const usage = ledger.usage;
-    usage.requestsThisMinute = ledger.requests.get(rateKey) ?? 0;
-    usage.poolSpent = consumer === null ? 0 : (ledger.spent.get(`pool:${consumer}`) ?? 0);
+    usage.requestsThisMinute = ledger.requests.get(keys.rate) ?? 0;
+    usage.poolSpent = call.consumer === null ? 0 : (ledger.spent.get(keys.pool) ?? 0);
     usage.poolTotalSpent = ledger.poolTotal;
     const decision = decide(snapshot, request, usage, call.decidedAtMs);
     if (content === null && passedContentCheck(decision)) return null;
@@ -188,8 +209,7 @@ export function createReplay(inForce: PolicySnapshot, proposed: PolicySnapshot):
   const charge = (side: (typeof sides)[number], call: AuditedCall, decision: Decision, budget: "before" | "after") => {
     if (!decision.admitted) return;
     const { ledger } = side;
-    const rateKey = `${call.consumer} ${call.modelId}`;
-    ledger.requests.set(rateKey, (ledger.requests.get(rateKey) ?? 0) + 1);
+    ledger.requests.set(keys.rate, (ledger.requests.get(keys.rate) ?? 0) + 1);
     let tokens = decision.reserve;
     if (call.admitted) tokens = Math.min(call.tokensUsed, decision.reserve);
     else result.estimatedCharges++;
@@ -224,6 +244,7 @@ export function createReplay(inForce: PolicySnapshot, proposed: PolicySnapshot):
       request.purpose = call.purpose;
       request.promptTokens = call.promptTokens;
       request.maxTokens = call.maxTokens;
+      setKeys(call.consumer, call.modelId);
       const b = decideOn(sides[0], call);
       const a = b === null ? null : decideOn(sides[1], call);
       if (b === null || a === null) {
