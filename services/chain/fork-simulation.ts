@@ -3,7 +3,7 @@ import { network } from "hardhat";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import { AppError, isAppError } from "../shared/errors.ts";
-import type { GovernorSetting } from "./actions.ts";
+import { type GovernorSetting, type PolicyRules, policyRulesFromAbi } from "./actions.ts";
 import { type ContractRole, contractInterface, loadArtifact } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
@@ -25,16 +25,9 @@ export interface CallOutcome {
 }
 
 /** A model's policy as the registry's getPolicy returns it (version 0: never set). */
-export interface ChainPolicy {
+export interface ChainPolicy extends PolicyRules {
   version: number;
   suspended: boolean;
-  approved: boolean;
-  maxTokensPerRequest: number;
-  requestsPerMinute: number;
-  allowedPurposes: string[];
-  blockedTerms: string[];
-  guidelineUri: string;
-  guidelineHash: string;
 }
 
 export interface ChainGrant {
@@ -138,17 +131,7 @@ export async function readChainState(
   const policies = new Map<string, ChainPolicy>();
   for (const modelId of new Set([...listed, ...modelIds])) {
     const p = await registry.getPolicy(modelId);
-    policies.set(modelId, {
-      version: Number(p.version),
-      suspended: p.suspended,
-      approved: p.rules.approved,
-      maxTokensPerRequest: Number(p.rules.maxTokensPerRequest),
-      requestsPerMinute: Number(p.rules.requestsPerMinute),
-      allowedPurposes: [...p.rules.allowedPurposes],
-      blockedTerms: [...p.rules.blockedTerms],
-      guidelineUri: p.rules.guidelineURI,
-      guidelineHash: p.rules.guidelineHash,
-    });
+    policies.set(modelId, { version: Number(p.version), suspended: p.suspended, ...policyRulesFromAbi(p.rules) });
   }
   const nextGrantId = BigInt(await allocator.nextGrantId());
   const grants = new Map<string, ChainGrant>();

@@ -10,9 +10,11 @@ export interface AuditWindowRow {
   decidedAtMs: number;
   consumer: string | null;
   modelId: string;
+  /** Lowercased, as decided. */
   purpose: string | null;
-  /** Null in records older than migration 0016. */
+  /** The prompt estimate; null in records older than migration 0016 (such a call cannot be replayed). */
   promptTokens: number | null;
+  /** max_tokens as asked; null when none was. */
   maxTokens: number | null;
   admitted: boolean;
   reasonCode: string | null;

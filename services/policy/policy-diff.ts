@@ -36,7 +36,8 @@ export interface PolicyDiff {
   governor: FieldChange[];
 }
 
-const modelFields = [
+/** The fields of a model policy a proposal can change, in the order they are shown. */
+export const modelFields = [
   "version",
   "approved",
   "suspended",

@@ -1,3 +1,4 @@
+import type { AuditWindowRow } from "../db/audit-window.ts";
 import type { ReasonCode } from "../shared/errors.ts";
 import { checkOrder, decide, epochStartOf, minuteStartOf } from "./decide.ts";
 import type { Decision, ModelPolicy, PolicySnapshot } from "./types.ts";
@@ -9,22 +10,8 @@ import type { Decision, ModelPolicy, PolicySnapshot } from "./types.ts";
  * the first call replayed. Pure: the caller streams the records in time order.
  */
 
-/** One audit record, as a replay reads it. */
-export interface AuditedCall {
-  /** The clock the decision used (decided_at, else created_at), Unix milliseconds. */
-  decidedAtMs: number;
-  consumer: string | null;
-  modelId: string;
-  /** Lowercased, as decided. */
-  purpose: string | null;
-  /** Null when the record predates the audit keeping the request's size: the call cannot be replayed. */
-  promptTokens: number | null;
-  maxTokens: number | null;
-  admitted: boolean;
-  reasonCode: string | null;
-  policyVersion: number | null;
-  tokensUsed: number;
-}
+/** One audit record, as a replay reads it (in time order). */
+export type AuditedCall = Omit<AuditWindowRow, "id">;
 
 /** Why a call could not be decided again. */
 export type NotEvaluableReason = "NOT_RECORDED" | "CONTENT_RULES";

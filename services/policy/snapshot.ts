@@ -1,5 +1,13 @@
 import type { PolicyRows } from "../db/gateway-policy-rows.ts";
-import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, Provenance, SnapshotSettings } from "./types.ts";
+import type {
+  GrantPolicy,
+  ModelPolicy,
+  ModelRules,
+  PolicySnapshot,
+  PoolPolicy,
+  Provenance,
+  SnapshotSettings,
+} from "./types.ts";
 
 /** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
 const FALLBACK_EPOCH_SECONDS = 86_400;
@@ -8,21 +16,6 @@ const FALLBACK_EPOCH_SECONDS = 86_400;
 export function tokenAmount(value: string | bigint): number {
   const n = BigInt(value);
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
-}
-
-/** A model's rules as the registry holds them, with the version and where it came from. */
-export interface ModelRules {
-  modelId: string;
-  version: number;
-  approved: boolean;
-  suspended: boolean;
-  suspendReason: string | null;
-  maxTokensPerRequest: number;
-  requestsPerMinute: number;
-  allowedPurposes: readonly string[];
-  blockedTerms: readonly string[];
-  guidelineUri: string;
-  guidelineHash: string;
 }
 
 /** A model's policy as decisions read it: the rules plus the forms matching needs, computed once. */
