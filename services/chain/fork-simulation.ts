@@ -1,4 +1,4 @@
-import { AbiCoder, Contract, type ErrorDescription, getAddress, Interface, isError, keccak256, toBeHex } from "ethers";
+import { AbiCoder, Contract, type ErrorDescription, getAddress, Interface, keccak256, toBeHex } from "ethers";
 import { network } from "hardhat";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
@@ -271,9 +271,9 @@ async function runOnFork(
 }
 
 /**
- * Simulations cost a fork and its RPC reads: one runs at a time on this replica, each within
- * `timeoutMs`, and a result is kept per (key, block), since the same proposal on the same chain state
- * simulates the same way.
+ * Simulations cost a fork and its RPC reads: one runs at a time on this replica (the others wait their
+ * turn), each within `timeoutMs` counted from its request, and a result is kept per (key, block), since
+ * the same proposal on the same chain state simulates the same way.
  */
 export function createForkSimulator(o: {
   rpcUrl: string;
@@ -286,37 +286,40 @@ export function createForkSimulator(o: {
   const one = pLimit(1);
   const queueSlots = new Map<string, bigint>();
   const cache = new LRUCache<string, Promise<Simulation>>({ max: o.cacheSize ?? 64 });
+  const failed = (what: string, cause: unknown) => {
+    if (isAppError(cause)) return cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new AppError("SIMULATION_FAILED", `${what}: ${reason}`, { cause });
+  };
   return {
     async simulate(input) {
-      const blockNumber = await o.blockNumber();
+      const blockNumber = await o.blockNumber().catch((cause: unknown) => {
+        throw failed("cannot read the chain's head to fork it", cause);
+      });
       const key = `${input.key}@${blockNumber}`;
       const cached = cache.get(key);
       if (cached) return cached;
       let timer: NodeJS.Timeout | undefined;
+      let abandoned = false;
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new AppError("SIMULATION_TIMEOUT", `the simulation did not finish within ${o.timeoutMs} ms`, {
-                details: { timeoutMs: o.timeoutMs },
-              }),
-            ),
-          o.timeoutMs,
-        );
-      });
-      const run = one(() => runOnFork(o.rpcUrl, o.deployment, blockNumber, input, queueSlots)).catch(
-        (cause: unknown) => {
-          if (isAppError(cause)) throw cause;
-          const reason = isError(cause, "UNKNOWN_ERROR") || cause instanceof Error ? cause.message : String(cause);
-          throw new AppError(
-            "SIMULATION_FAILED",
-            `the fork of block ${blockNumber} could not run the calls: ${reason}`,
-            {
-              cause,
-            },
+        timer = setTimeout(() => {
+          abandoned = true;
+          reject(
+            new AppError("SIMULATION_TIMEOUT", `the simulation did not finish within ${o.timeoutMs} ms`, {
+              details: { timeoutMs: o.timeoutMs },
+            }),
           );
-        },
-      );
+        }, o.timeoutMs);
+      });
+      // The slot is given back at the deadline too: a fork stuck on an RPC that never answers must not
+      // hold it for good (the stuck one goes on in the background until its connection gives up).
+      const run = one(() => {
+        // Waited in the queue past its deadline: nobody is waiting for it any more.
+        if (abandoned) throw new AppError("SIMULATION_TIMEOUT", "the simulation waited past its deadline");
+        return Promise.race([runOnFork(o.rpcUrl, o.deployment, blockNumber, input, queueSlots), deadline]);
+      }).catch((cause: unknown) => {
+        throw failed(`the fork of block ${blockNumber} could not run the calls`, cause);
+      });
       const result = Promise.race([run, deadline]).finally(() => clearTimeout(timer));
       cache.set(key, result);
       // A failure is not kept: the next request tries again.

@@ -19,7 +19,7 @@ import { snapshotSettings } from "./policy-status.ts";
 
 /** The replay's window: the last week unless asked, never more than a month of audit. */
 const DEFAULT_WINDOW_S = 7 * 86_400;
-export const MAX_WINDOW_S = 31 * 86_400;
+const MAX_WINDOW_S = 31 * 86_400;
 
 /** What proposalImpact (or a draft's impact) answers from; the costly parts run when their field is asked. */
 export interface ImpactSource {
