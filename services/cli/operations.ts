@@ -132,6 +132,12 @@ export const PROPOSAL_IMPACT_FIELDS = `
   simulation {
     blockNumber executes gasUsed
     calls { index target status gasUsed error { name signature args data } }
+    after {
+      models { modelId version approved suspended maxTokensPerRequest requestsPerMinute allowedPurposes blockedTerms }
+      grants { grantId grantee modelId tokensPerEpoch start end revoked }
+      communityPool { allowancePerAddress poolSizePerEpoch epochLength }
+      nextGrantId registryOwner allocatorOwner
+    }
     warnings { subject field expected actual message }
   }
   replay(since: $since, until: $until) {
@@ -175,6 +181,31 @@ export interface ProposalImpactView {
       gasUsed: string | null;
       error: { name: string; signature: string; args: string[]; data: string } | null;
     }[];
+    after: {
+      models: {
+        modelId: string;
+        version: number;
+        approved: boolean;
+        suspended: boolean;
+        maxTokensPerRequest: number;
+        requestsPerMinute: number;
+        allowedPurposes: string[];
+        blockedTerms: string[];
+      }[];
+      grants: {
+        grantId: string;
+        grantee: string;
+        modelId: string;
+        tokensPerEpoch: string;
+        start: number;
+        end: number;
+        revoked: boolean;
+      }[];
+      communityPool: { allowancePerAddress: string; poolSizePerEpoch: string; epochLength: number };
+      nextGrantId: string;
+      registryOwner: string;
+      allocatorOwner: string;
+    };
     warnings: { subject: string; field: string; expected: string | null; actual: string | null; message: string }[];
   };
   replay: {

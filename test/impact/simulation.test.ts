@@ -90,6 +90,21 @@ t.test("a draft's impact: the changes field by field, and a simulation that exec
     simulation.calls.map((c) => BigInt(c.gasUsed ?? 0)).reduce((a, b) => a + b),
   );
   t.same(simulation.warnings, [], "the fork's state after agrees with the diff");
+  t.same(
+    simulation.after.models.map((m) => [m.modelId, m.version, m.approved, m.maxTokensPerRequest]),
+    [["sim-1", 1, true, 512]],
+    "the registry's view on the fork",
+  );
+  t.same(
+    simulation.after.grants.map((g) => [g.grantee, g.modelId, g.tokensPerEpoch, g.revoked]),
+    [[proposer.address, "sim-1", "5000", false]],
+  );
+  t.same(simulation.after.communityPool, {
+    allowancePerAddress: "3000",
+    poolSizePerEpoch: "900000",
+    epochLength: 86_400,
+  });
+  t.equal(simulation.after.registryOwner, contracts.timelock);
 
   // Nothing reached the real chain: the model is still unknown there.
   const onChain = await provider.call({

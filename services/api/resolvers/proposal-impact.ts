@@ -154,6 +154,35 @@ function compareWithDiff(impact: Impact, simulation: Simulation, timelock: strin
   return [...warnings, ...stateDifferences(impact.after.state, simulation.after, timelock)];
 }
 
+/** The models a proposal's actions name (a grant's model scope included). */
+const modelIdsOf = (actions: Action[]) =>
+  actions.flatMap((a) => ("modelId" in a && a.modelId !== "" ? [a.modelId] : []));
+
+/** The fork's state after the calls, limited to what the proposal touches (and what it created). */
+function forkState(impact: Impact, simulation: Simulation) {
+  const { after } = simulation;
+  const touched = new Set(modelIdsOf(impact.actions));
+  const grants = new Set([
+    ...impact.diff.grants.map((g) => g.grantId),
+    ...impact.actions.flatMap((a) => (a.kind === "REVOKE_ALLOCATION" ? [a.grantId.toString()] : [])),
+  ]);
+  for (let id = impact.before.nextGrantId; id < after.nextGrantId; id++) grants.add(id.toString());
+  return {
+    models: [...touched].flatMap((modelId) => {
+      const policy = after.policies.get(modelId);
+      return policy ? [{ modelId, ...policy }] : [];
+    }),
+    grants: [...grants].flatMap((grantId) => {
+      const grant = after.grants.get(grantId);
+      return grant ? [{ grantId, ...grant }] : [];
+    }),
+    communityPool: after.pool,
+    nextGrantId: after.nextGrantId,
+    registryOwner: after.owners.registry,
+    allocatorOwner: after.owners.allocator,
+  };
+}
+
 /** The resolvers of ProposalImpact and its parts; `simulator` is absent when the service has no RPC URL. */
 export function createImpactResolvers(simulator: ForkSimulator | undefined) {
   return {
@@ -184,13 +213,17 @@ export function createImpactResolvers(simulator: ForkSimulator | undefined) {
       }),
       async simulation(impact: Impact, _: unknown, ctx: ApiContext) {
         if (!simulator) throw new AppError("SIMULATION_FAILED", "this service has no chain to fork");
-        const modelIds = impact.actions.flatMap((a) => ("modelId" in a && a.modelId !== "" ? [a.modelId] : []));
-        const simulation = await simulator.simulate({ key: impact.proposalId, calls: impact.calls, modelIds });
+        const simulation = await simulator.simulate({
+          key: impact.proposalId,
+          calls: impact.calls,
+          modelIds: modelIdsOf(impact.actions),
+        });
         return {
           blockNumber: simulation.blockNumber,
           executes: simulation.executes,
           gasUsed: simulation.calls.reduce((sum, c) => sum + (c.gasUsed ?? 0n), 0n),
           calls: simulation.calls,
+          after: forkState(impact, simulation),
           warnings: compareWithDiff(impact, simulation, ctx.deps.deployment.contracts.timelock),
         };
       },
