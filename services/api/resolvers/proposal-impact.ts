@@ -69,9 +69,12 @@ interface ReplayArgs {
   until?: number | null;
 }
 
-/** The replay window in seconds, checked: ordered and at most MAX_WINDOW_S long. */
+/**
+ * The replay window in seconds, [since, until), checked: ordered and at most MAX_WINDOW_S long. By default
+ * it ends after the current second, so that a call made a moment ago is in it.
+ */
 function replayWindow(args: ReplayArgs, nowS: number): { since: number; until: number } {
-  const until = args.until ?? nowS;
+  const until = args.until ?? nowS + 1;
   const since = args.since ?? until - DEFAULT_WINDOW_S;
   if (since >= until) {
     throw new AppError(

@@ -67,7 +67,8 @@ export function registerImpact(program: Command, ctx: CliContext) {
     .argument("<proposalId>", "the proposal", proposalId)
     .option("--days <n>", "replay the audited calls of the last n days (at most 31)", days, 7)
     .action(async (id: bigint, flags: { days: number }) => {
-      const until = Math.floor(Date.now() / 1000);
+      // To the end of the current second: a call made a moment ago is in the window.
+      const until = Math.floor(Date.now() / 1000) + 1;
       const { proposalImpact } = await ctx.client().request<{ proposalImpact: ProposalImpactView }>(PROPOSAL_IMPACT, {
         proposalId: id.toString(),
         since: until - Math.round(flags.days * DAY_S),
