@@ -1,6 +1,7 @@
 import type { Wallet } from "ethers";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import apiPlugin from "./api/plugin.ts";
+import type { ForkSimulator } from "./chain/fork-simulation.ts";
 import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
@@ -24,6 +25,8 @@ export interface ServerExtras {
    * not know the chain; none by default.
    */
   publicRpcUrl?: string;
+  /** Runs proposals on a fork of the chain, for proposalImpact. */
+  simulator?: ForkSimulator;
 }
 
 /**
@@ -61,7 +64,11 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
     publicRpcUrl: extras.publicRpcUrl ?? null,
     ...(extras.indexer ? { indexer: extras.indexer } : {}),
   });
-  await app.register(apiPlugin, { deps, ...(extras.relayer ? { relayer: extras.relayer } : {}) });
+  await app.register(apiPlugin, {
+    deps,
+    ...(extras.relayer ? { relayer: extras.relayer } : {}),
+    ...(extras.simulator ? { simulator: extras.simulator } : {}),
+  });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });
   await app.register(webPlugin, extras.publicRpcUrl ? { publicRpcUrl: extras.publicRpcUrl } : {});
   return app;

@@ -4,6 +4,7 @@ import websocket from "@fastify/websocket";
 import type { Wallet } from "ethers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import mercurius from "mercurius";
+import type { ForkSimulator } from "../chain/fork-simulation.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors.ts";
@@ -20,6 +21,8 @@ export interface ApiPluginOptions {
   deps: Deps;
   /** Signs relayed castVoteBySig ballots; without it, castVoteBySig answers RELAYER_NOT_CONFIGURED. */
   relayer?: Wallet;
+  /** Runs proposals on a fork of the chain (proposalImpact's simulation); without it, that field fails. */
+  simulator?: ForkSimulator;
 }
 
 function refuse(reply: FastifyReply, error: AppError, extensions: Record<string, unknown> = {}) {
@@ -105,7 +108,7 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
 
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers(deps, opts.relayer) as never,
+    resolvers: createResolvers(deps, opts.relayer, opts.simulator) as never,
     graphiql: true,
     errorFormatter: errorFormatter as never,
     additionalRouteOptions: { bodyLimit: MAX_BODY_BYTES },

@@ -3,7 +3,12 @@
  * the code generator (`npm run codegen`), so the variables and the shapes read back follow the schema.
  */
 import { graphql } from "./gql/gql.ts";
-import type { CliPolicyStatusQuery, CliProposalFieldsFragment, PolicyVersionFieldsFragment } from "./gql/graphql.ts";
+import type {
+  CliPolicyStatusQuery,
+  CliProposalFieldsFragment,
+  CliProposalImpactFieldsFragment,
+  PolicyVersionFieldsFragment,
+} from "./gql/graphql.ts";
 
 export type ProposalView = CliProposalFieldsFragment;
 export type PolicyVersionView = PolicyVersionFieldsFragment;
@@ -73,3 +78,45 @@ export const POLICY_STATUS = graphql(`
     }
   }
 `);
+
+/** Everything of a ProposalImpact but the consumers it affects (which only the operator token reads). */
+export const PROPOSAL_IMPACT_FIELDS = graphql(`
+  fragment CliProposalImpactFields on ProposalImpact {
+    proposalId indexedBlock
+    diff {
+      models { modelId change fields { field before after } }
+      grants { grantId grantee modelId change fields { field before after } }
+      communityPool { field before after }
+      governor { field before after }
+      unknownCalls
+      problems { index error message }
+    }
+    simulation {
+      blockNumber executes gasUsed
+      calls { index target status gasUsed error { name signature args data } }
+      after {
+        models { modelId version approved suspended maxTokensPerRequest requestsPerMinute allowedPurposes blockedTerms }
+        grants { grantId grantee modelId tokensPerEpoch start end revoked }
+        communityPool { allowancePerAddress poolSizePerEpoch epochLength }
+        nextGrantId registryOwner allocatorOwner
+      }
+      warnings { subject field expected actual message }
+    }
+    replay(since: $since, until: $until) {
+      since until calls evaluated
+      notEvaluable { reason calls explanation }
+      before { outcome calls } after { outcome calls }
+      newlyRefused newlyAdmitted consumersAffected estimatedCharges
+      changes { from to calls consumers }
+      budgets { budget tokensBefore tokensAfter change }
+    }
+  }
+`);
+
+export const PROPOSAL_IMPACT = graphql(`
+  query CliProposalImpact($proposalId: BigInt!, $since: Timestamp, $until: Timestamp) {
+    proposalImpact(proposalId: $proposalId) { ...CliProposalImpactFields }
+  }
+`);
+
+export type ProposalImpactView = CliProposalImpactFieldsFragment;

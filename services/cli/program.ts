@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { isAppError } from "../shared/errors.ts";
 import { registerDeploy } from "./commands/deploy.ts";
+import { registerImpact } from "./commands/impact.ts";
 import { registerKeys } from "./commands/keys.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerPropose } from "./commands/propose.ts";
@@ -32,6 +33,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, output: Out
   registerReads(program, ctx);
   registerKeys(program, ctx);
   registerDeploy(program, ctx);
+  registerImpact(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -46,6 +46,18 @@ export interface GatewayDecisionsTable {
   overhead_ms: number | null;
   created_at: Timestamp;
   settled_at: NullableTimestamp;
+  /** The prompt estimate the decision reserved for; null in records older than migration 0016. */
+  prompt_tokens: number | null;
+  /** max_tokens as the call asked, null when it asked none (or older than 0016, see prompt_tokens). */
+  max_tokens: number | null;
+  /** Completions asked for (OpenAI's `n`); null: one (or older than 0016). */
+  choices: number | null;
+  /** The consumer's voting power at the epoch's start the pool's rule was judged on; null: not loaded. */
+  pool_epoch_start: string | number | null;
+  /** uint256 as a decimal string. */
+  pool_votes: string | null;
+  /** The clock the decision used (its epoch and minute); null in records older than migration 0016. */
+  decided_at: NullableTimestamp;
 }
 
 /**

@@ -322,6 +322,13 @@ export function createEnforcer(
         purpose: input.purpose,
         policy_version: model?.version ?? null,
         proposal_id: model?.provenance.proposalId ?? null,
+        // What a replay needs to decide this call again (migrations/0016).
+        prompt_tokens: input.promptTokens,
+        max_tokens: input.maxTokens,
+        choices: input.choices,
+        decided_at: new Date(now),
+        pool_epoch_start: request.poolStanding?.epochStart ?? null,
+        pool_votes: request.poolStanding?.votes.toString() ?? null,
       };
       const refusal = (reason: ReasonCode, message: string): Refusal => {
         metrics.decisions.inc({ decision: "refused", reason, model: modelLabel(input.modelId) });

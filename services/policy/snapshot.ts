@@ -1,6 +1,14 @@
 import type { PolicyRows } from "../db/gateway-policy-rows.ts";
 import { blockedTermForm } from "./content.ts";
-import type { GrantPolicy, ModelPolicy, PolicySnapshot, PoolPolicy, SnapshotSettings } from "./types.ts";
+import type {
+  GrantPolicy,
+  ModelPolicy,
+  ModelRules,
+  PolicySnapshot,
+  PoolPolicy,
+  Provenance,
+  SnapshotSettings,
+} from "./types.ts";
 
 /** Epoch length used before the index has seen the pool (the allocator always sets one at deploy). */
 const FALLBACK_EPOCH_SECONDS = 86_400;
@@ -11,47 +19,64 @@ export function tokenAmount(value: string | bigint): number {
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
-function modelPolicy(row: PolicyRows["policies"][number]): ModelPolicy {
+/** A model's policy as decisions read it: the rules plus the forms matching needs, computed once. */
+export function modelPolicyOf(rules: ModelRules, provenance: Provenance): ModelPolicy {
   return {
-    modelId: row.model_id,
-    version: row.version,
-    approved: row.approved,
-    suspended: row.suspended,
-    suspendReason: row.suspend_reason,
-    maxTokensPerRequest: Number(row.max_tokens_per_request),
-    requestsPerMinute: Number(row.requests_per_minute),
-    allowedPurposes: row.allowed_purposes,
-    allowedPurposeSet: new Set(row.allowed_purposes.map((p) => p.toLowerCase())),
-    blockedTerms: row.blocked_terms,
-    blockedTermForms: row.blocked_terms.map(blockedTermForm).filter((t) => t !== ""),
-    guidelineUri: row.guideline_uri,
-    guidelineHash: row.guideline_hash,
-    provenance: {
-      proposalId: row.proposal_id,
-      txHash: row.tx_hash,
-      blockNumber: Number(row.block_number),
-      blockTime: Number(row.block_time),
-    },
+    ...rules,
+    allowedPurposeSet: new Set(rules.allowedPurposes.map((p) => p.toLowerCase())),
+    blockedTermForms: rules.blockedTerms.map(blockedTermForm).filter((t) => t !== ""),
+    provenance,
   };
 }
 
-function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
-  const grantId = String(row.grant_id);
+function provenanceOf(row: { proposal_id: string | null; tx_hash: string; block_number: number; block_time: number }) {
   return {
-    grantId,
-    account: `grant:${grantId}`,
-    grantee: row.grantee,
-    modelId: row.model_id,
-    tokensPerEpoch: tokenAmount(row.tokens_per_epoch),
-    start: Number(row.start_time),
-    end: Number(row.end_time),
-    provenance: {
-      proposalId: row.proposal_id,
-      txHash: row.tx_hash,
-      blockNumber: Number(row.block_number),
-      blockTime: Number(row.block_time),
-    },
+    proposalId: row.proposal_id,
+    txHash: row.tx_hash,
+    blockNumber: Number(row.block_number),
+    blockTime: Number(row.block_time),
   };
+}
+
+function modelPolicy(row: PolicyRows["policies"][number]): ModelPolicy {
+  return modelPolicyOf(
+    {
+      modelId: row.model_id,
+      version: row.version,
+      approved: row.approved,
+      suspended: row.suspended,
+      suspendReason: row.suspend_reason,
+      maxTokensPerRequest: Number(row.max_tokens_per_request),
+      requestsPerMinute: Number(row.requests_per_minute),
+      allowedPurposes: row.allowed_purposes,
+      blockedTerms: row.blocked_terms,
+      guidelineUri: row.guideline_uri,
+      guidelineHash: row.guideline_hash,
+    },
+    provenanceOf(row),
+  );
+}
+
+/** A live grant as decisions read it; its spending is counted on the account `grant:<id>`. */
+export function grantPolicyOf(
+  grant: { grantId: string; grantee: string; modelId: string; tokensPerEpoch: number; start: number; end: number },
+  provenance: Provenance,
+): GrantPolicy {
+  return { ...grant, account: `grant:${grant.grantId}`, provenance };
+}
+
+function grantPolicy(row: PolicyRows["grants"][number]): GrantPolicy {
+  return grantPolicyOf(
+    {
+      grantId: String(row.grant_id),
+      grantee: row.grantee,
+      modelId: row.model_id,
+      tokensPerEpoch: tokenAmount(row.tokens_per_epoch),
+      start: Number(row.start_time),
+      end: Number(row.end_time),
+    },
+    provenanceOf(row),
+  );
 }
 
 /** The community pool in force and who may draw on it, from the newest index rows of each. */
@@ -72,17 +97,12 @@ export function poolPolicy(rows: Pick<PolicyRows, "pool" | "poolEligibility">): 
     allowancePerAddress: tokenAmount(row.allowance_per_address),
     poolSizePerEpoch: tokenAmount(row.pool_size_per_epoch),
     epochLength: Number(row.epoch_length),
-    provenance: {
-      proposalId: row.proposal_id,
-      txHash: row.tx_hash,
-      blockNumber: Number(row.block_number),
-      blockTime: Number(row.block_time),
-    },
+    provenance: provenanceOf(row),
   };
 }
 
 /** Narrow grants are spent before broad ones, then the oldest grant first. */
-function spendingOrder(a: GrantPolicy, b: GrantPolicy): number {
+export function spendingOrder(a: GrantPolicy, b: GrantPolicy): number {
   if ((a.modelId === "") !== (b.modelId === "")) return a.modelId === "" ? 1 : -1;
   const d = BigInt(a.grantId) - BigInt(b.grantId);
   return d < 0n ? -1 : d > 0n ? 1 : 0;

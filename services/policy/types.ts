@@ -8,8 +8,8 @@ export interface Provenance {
   blockTime: number;
 }
 
-/** A model's policy in force (its newest version). */
-export interface ModelPolicy {
+/** A model's rules as the registry holds them, with their version. */
+export interface ModelRules {
   modelId: string;
   version: number;
   approved: boolean;
@@ -19,14 +19,18 @@ export interface ModelPolicy {
   requestsPerMinute: number;
   /** As voted; empty means any purpose. */
   allowedPurposes: readonly string[];
-  /** Lowercased, for matching a lowercased purpose. */
-  allowedPurposeSet: ReadonlySet<string>;
   /** As voted. */
   blockedTerms: readonly string[];
-  /** In the form content is matched on (content.ts), once here, so that a decision only scans. */
-  blockedTermForms: readonly string[];
   guidelineUri: string;
   guidelineHash: string;
+}
+
+/** A model's policy in force (its newest version), with the forms matching needs and its origin. */
+export interface ModelPolicy extends ModelRules {
+  /** Lowercased, for matching a lowercased purpose. */
+  allowedPurposeSet: ReadonlySet<string>;
+  /** In the form content is matched on (content.ts), once here, so that a decision only scans. */
+  blockedTermForms: readonly string[];
   provenance: Provenance;
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { type Deployment, readDeployment, writeDeployment } from "../chain/deployment.ts";
+import { createForkSimulator } from "../chain/fork-simulation.ts";
 import { type DatabaseHandle, openDatabase } from "../db/connection.ts";
 import { migrateToLatest } from "../db/migrate.ts";
 import type { Upstream } from "../gateway/upstream.ts";
@@ -112,10 +113,17 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
     const relayerKey = config.RELAYER_PRIVATE_KEY ?? devChain?.relayer.privateKey;
     const relayer = relayerKey ? new Wallet(relayerKey, provider) : undefined;
+    const simulator = createForkSimulator({
+      rpcUrl,
+      deployment,
+      blockNumber: () => provider.getBlockNumber(),
+      timeoutMs: config.IMPACT_SIMULATION_TIMEOUT_MS,
+    });
     // RPC_URL is never published: it may carry a provider key. The development chain's URL is public.
     const publicRpcUrl = config.PUBLIC_RPC_URL ?? devChain?.rpcUrl;
     const app = await buildServer(deps, {
       indexer,
+      simulator,
       ...(publicRpcUrl ? { publicRpcUrl } : {}),
       ...(relayer ? { relayer } : {}),
       ...(options.upstream ? { upstream: options.upstream } : {}),

@@ -112,6 +112,8 @@ const schema = z.object({
     .default("1000000000000000000"),
   /** Bytes of a relayed ballot's reason (the relayer pays for every byte on chain). */
   RELAY_MAX_REASON_BYTES: z.coerce.number().int().min(0).max(65_536).default(1024),
+  /** How long a proposal's simulation on a fork of the chain may take (proposalImpact). */
+  IMPACT_SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -45,6 +45,10 @@ export const errorTable = {
   TRANSACTION_REVERTED: { status: 409, type: "invalid_request_error", retryable: false },
   /** The chain a client reached is not the one the service governs (another chain id, or another chain's history). */
   CHAIN_MISMATCH: { status: 409, type: "invalid_request_error", retryable: false },
+  /** A proposal's simulation on a fork of the chain did not finish in IMPACT_SIMULATION_TIMEOUT_MS. */
+  SIMULATION_TIMEOUT: { status: 503, type: "server_error", retryable: true },
+  /** The fork for a proposal's simulation could not be made or run (the RPC answered an error). */
+  SIMULATION_FAILED: { status: 502, type: "server_error", retryable: true },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
   // `commons deploy`: what stops a deployment before, during or after it runs.
   /** The endpoint serves another chain than the parameters file names. */

@@ -9,7 +9,7 @@ import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import type { DevAccount } from "../../services/runtime/dev-accounts.ts";
 
-import { build } from "../helpers/app.ts";
+import { build, proposeDraft } from "../helpers/app.ts";
 import { startDevChainProcess } from "../helpers/dev-chain-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -254,4 +254,44 @@ t.test("another development chain (same chain id, same addresses) is refused wit
   t.teardown(() => otherProvider.destroy());
   const token = new Contract(other.deployment.contracts.token, loadArtifact("token").abi, otherProvider);
   t.equal(await token.getFunction("delegates")(bob.address), bob.address, "nothing was sent to the other chain");
+});
+
+t.test("impact shows what a proposal will do, in lines or as JSON", async (t) => {
+  const proposalId = await proposeDraft(service, [
+    {
+      setModelPolicy: {
+        modelId: "impact-model",
+        approved: true,
+        maxTokensPerRequest: 256,
+        requestsPerMinute: 30,
+        allowedPurposes: [],
+        blockedTerms: [],
+        guidelineUri: "https://example.org/impact-model",
+        guidelineHash: id("impact-model"),
+      },
+    },
+    { suspendModel: { modelId: "never-set", reason: "will revert" } },
+  ]);
+  const human = await commons(["impact", proposalId]);
+  t.equal(human.code, 0, human.stderr);
+  t.match(human.stdout, /model impact-model \(NEW\): version - -> 1; approved - -> true/);
+  t.match(human.stdout, /! call 1 will be refused: RegistryUnknownModel/);
+  t.match(human.stdout, /REVERTS at call 1/);
+  t.match(human.stdout, /call 1 to 0x[0-9a-fA-F]{40}: REVERTED RegistryUnknownModel\(never-set\)/);
+  t.match(human.stdout, /Replay of \d+ audited calls/);
+
+  const json = await commons(["impact", proposalId, "--days", "2", "--json"]);
+  t.equal(json.code, 0, json.stderr);
+  t.equal(json.json.diff.models[0].modelId, "impact-model");
+  t.equal(json.json.simulation.executes, false);
+  t.equal(json.json.replay.until - json.json.replay.since, 2 * 86_400);
+
+  const tooLong = await commons(["impact", proposalId, "--days", "40", "--json"]);
+  t.equal(tooLong.code, 2, "a window the service refuses is a usage error");
+  t.equal(tooLong.json.error.code, "BAD_USER_INPUT");
+  const unknown = await commons(["impact", "4242", "--json"]);
+  t.equal(unknown.code, 1);
+  t.equal(unknown.json.error.code, "NOT_FOUND");
+  const badId = await commons(["impact", "0xabc"]);
+  t.equal(badId.code, 2);
 });

@@ -72,18 +72,50 @@ export async function advanceTo(provider: JsonRpcProvider, timestamp: bigint): P
  * development holder, queued and executed; resolves once the index has the execution.
  */
 export async function enact(service: Service, actions: ActionInput[]): Promise<string> {
-  const holders = service.devChain?.holders ?? [];
+  const id = await proposeDraft(service, actions);
+  await passProposal(service, id);
+  return id;
+}
+
+/** Resolves `proposalId` once the service's index has the proposal. */
+export async function indexedProposal(service: Service, proposalId: string): Promise<string> {
+  const api = createGraphqlClient(service.urls.http);
+  await until(async () => {
+    const { proposal } = await api.request(PROPOSAL, { id: proposalId });
+    return proposal ?? undefined;
+  }, `proposal ${proposalId} in the index`);
+  return proposalId;
+}
+
+/** Drafts `actions` through GraphQL and proposes them from development holder #0, and waits for the index. */
+export async function proposeDraft(service: Service, actions: ActionInput[]): Promise<string> {
   const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
   try {
-    const wallets = holders.map((h) => new Wallet(h.privateKey, provider));
-    const proposer = wallets[0] as Wallet;
+    const proposer = holderWallet(service, 0, provider);
     const api = createGraphqlClient(service.urls.http);
     const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
       input: { description: `Test proposal ${Math.random()}`, actions, proposer: proposer.address },
     });
     const { to, data } = draftProposal.transaction;
     await send("proposing", () => proposer.sendTransaction({ to, data }));
-    const id = BigInt(draftProposal.proposalId);
+    return await indexedProposal(service, BigInt(draftProposal.proposalId).toString());
+  } finally {
+    provider.destroy();
+  }
+}
+
+/**
+ * Takes proposal `id` (already proposed) through the vote (FOR from every development holder) and the
+ * timelock; executes it unless `execute` is false, then resolves once the index has the last step.
+ */
+export async function passProposal(service: Service, proposalId: string, options: { execute?: boolean } = {}) {
+  const holders = service.devChain?.holders ?? [];
+  const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+  try {
+    const wallets = holders.map((h) => new Wallet(h.privateKey, provider));
+    const proposer = wallets[0] as Wallet;
+    const api = createGraphqlClient(service.urls.http);
+    const id = BigInt(proposalId);
     const { deployment } = service.deps;
     const governor = contractInterface("governor");
     const read = async (fn: string) =>
@@ -100,17 +132,23 @@ export async function enact(service: Service, actions: ActionInput[]): Promise<s
       const { proposal } = await api.request(PROPOSAL, { id: id.toString() });
       return proposal ?? undefined;
     }, "the proposal in the index");
-    await queueProposal(deployment, proposer, proposal);
+    const queued = await queueProposal(deployment, proposer, proposal);
     await advanceTo(provider, await read("proposalEta"));
-    const executed = await executeProposal(deployment, proposer, proposal);
+    const last = options.execute === false ? queued : await executeProposal(deployment, proposer, proposal);
     await until(async () => {
       const { syncStatus } = await api.request(SYNC_STATUS);
-      return syncStatus.indexedBlock >= executed.blockNumber ? true : undefined;
-    }, "the index to have the execution");
-    return id.toString();
+      return syncStatus.indexedBlock >= last.blockNumber ? true : undefined;
+    }, "the index to have the proposal's last step");
   } finally {
     provider.destroy();
   }
+}
+
+/** The development holder `index` as a wallet on `provider`. */
+export function holderWallet(service: Service, index: number, provider: JsonRpcProvider): Wallet {
+  const holder = service.devChain?.holders[index];
+  if (!holder) throw new Error(`the service has no development holder #${index}`);
+  return new Wallet(holder.privateKey, provider);
 }
 
 /** An API key for the development holder `index`, through Sign-In with Ethereum. */

@@ -10,6 +10,7 @@ import { contractInterface } from "../../chain/artifacts.ts";
 import { indexCheckpoint } from "../../db/governance-queries.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import { impactOf } from "./proposal-impact.ts";
 import { actionNode } from "./shapes.ts";
 
 /** More calls than this in one proposal is a mistake, not governance. */
@@ -155,6 +156,8 @@ export const draftProposalMutations = {
         value: 0n,
         chainId: deployment.chainId,
       },
+      // Resolved only when asked: what the proposal will do, before it is sent.
+      impact: () => impactOf(ctx, { proposalId: proposalId.toString(), actions, calls }),
     };
   },
 };

@@ -1,4 +1,5 @@
 import type { Wallet } from "ethers";
+import type { ForkSimulator } from "../../chain/fork-simulation.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { countedConnection } from "../pagination.ts";
 import { createQuotas } from "../quotas.ts";
@@ -8,6 +9,7 @@ import { draftProposalMutations } from "./draft-proposal.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
+import { createImpactResolvers } from "./proposal-impact.ts";
 import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
 import { createRelayTransaction } from "./relay-transaction.ts";
 import { ProposalAction } from "./shapes.ts";
@@ -17,8 +19,9 @@ import { syncStatusQueries } from "./sync-status.ts";
 import { Delegate, Vote, voteQueries } from "./votes.ts";
 
 /** Every resolver of schema.graphql, by type. */
-export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
+export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulator?: ForkSimulator) {
   const quotas = createQuotas(deps);
+  const impact = createImpactResolvers(simulator);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -31,6 +34,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
       ...policyStatusQueries,
       ...ledgerQueries,
       ...syncStatusQueries,
+      ...impact.queries,
     },
     Mutation: {
       ...draftProposalMutations,
@@ -59,5 +63,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined) {
     PolicyStatus,
     Usage,
     Decision,
+    ProposalImpact: impact.ProposalImpact,
+    ImpactReplay: impact.ImpactReplay,
   };
 }

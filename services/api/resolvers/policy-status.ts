@@ -9,7 +9,7 @@ import type { GrantPolicy } from "../../policy/types.ts";
 import type { Config } from "../../shared/config.ts";
 import { type ApiContext, privateAccess } from "../context.ts";
 
-function snapshotSettings(config: Config) {
+export function snapshotSettings(config: Config) {
   return {
     defaultMaxTokens: config.DEFAULT_MAX_TOKENS,
     maxStalenessMs: config.MAX_POLICY_STALENESS_S * 1000,

@@ -4,7 +4,7 @@ import { castVote, delegate, executeProposal, queueProposal, type Support, signB
 import type { CliContext } from "../context.ts";
 import { CAST_VOTE_BY_SIG, PROPOSAL, type ProposalView } from "../operations.ts";
 
-function proposalId(value: string): bigint {
+export function proposalId(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("a proposal id is a decimal number");
   return BigInt(value);
 }
