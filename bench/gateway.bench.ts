@@ -118,7 +118,11 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
       }, LEDGER_BATCHING);
     const app = Fastify({ logger: false });
     app.post("/v1/chat/completions", async (request) => {
-      const answer = await upstream.chat(request.body as JsonObject, new AbortController().signal);
+      const { value: answer } = await upstream.json(
+        "/chat/completions",
+        request.body as JsonObject,
+        new AbortController().signal,
+      );
       await audits?.submit({
         request_id: `req_${randomUUID().replaceAll("-", "")}`,
         endpoint: "chat.completions",

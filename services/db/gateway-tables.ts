@@ -80,6 +80,8 @@ export interface GatewayDecisionsTable {
   overhead_ms: number | null;
   created_at: Timestamp;
   settled_at: NullableTimestamp;
+  /** The upstream provider that served the call, or failed it last (migrations/0019); null when none was tried. */
+  provider: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Tables written by the gateway (migrations/0002_gateway.ts). */

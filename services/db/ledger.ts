@@ -203,6 +203,8 @@ export interface SettleInput {
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   latencyMs: number;
   overheadMs: number;
+  /** The upstream provider that served the call (or failed it last), for its audit record (migrations/0019). */
+  provider?: string | null;
   /**
    * The call's audit record as admitted, when no reservation wrote it (a call admitted on its replica's
    * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
@@ -245,6 +247,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         outcome: input.outcome,
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
+        provider: input.provider,
         ...(input.record === undefined ? {} : { record: input.record }),
       },
     };
@@ -297,7 +300,7 @@ async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<Spen
   const { rows } = await sql<{ accounts: string[]; spent: string[] }>`select * from ${fn}(
       ${recordOrId}, ${input.consumer}, ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${accounts}::text[], ${input.epochStart}, ${input.reserved}, ${charged}, ${input.outcome},
-      ${input.latencyMs}, ${input.overheadMs})`.execute(db);
+      ${input.latencyMs}, ${input.overheadMs}, ${input.provider ?? null})`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "./errors.ts";
+import { loadUpstreams, type ProviderSettings } from "./upstreams-config.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
@@ -35,6 +36,9 @@ const schema = z.object({
   UPSTREAM_URL: z.string().url().optional(),
   UPSTREAM_API_KEY: z.string().min(1).optional(),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Several providers, weighted, with fallback: JSON, or a JSON file (services/shared/upstreams-config.ts). */
+  UPSTREAMS: z.string().min(1).optional(),
+  UPSTREAMS_FILE: z.string().min(1).optional(),
   /** Refuse AI calls with POLICY_STATE_STALE when the index is further behind than this (seconds). */
   MAX_POLICY_STALENESS_S: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Admit calls on the last known policies even when the index is stale (operators' choice; off by default). */
@@ -51,7 +55,8 @@ const schema = z.object({
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 });
 
-export type Config = z.infer<typeof schema>;
+/** The settings, and the providers UPSTREAMS or UPSTREAMS_FILE lists, keys read (null when neither is set). */
+export type Config = z.infer<typeof schema> & { upstreams: ProviderSettings[] | null };
 
 /** Reads and validates the configuration; every bad value is named in one clear error. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -70,5 +75,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.UPSTREAM_API_KEY && !config.UPSTREAM_URL) {
     throw new AppError("CONFIG_INVALID", "invalid configuration: UPSTREAM_API_KEY is set but UPSTREAM_URL is not");
   }
-  return config;
+  return { ...config, upstreams: loadUpstreams(config, env) };
 }
