@@ -222,6 +222,13 @@ export type EmbeddingsRequest = z.infer<typeof embeddingsSchema>;
 
 /** Says which field was wrong and why, the first wrong one. */
 function describe(issue: ZodIssue): string {
+  // A value none of a union's shapes took: the shape that got furthest into it says what was wrong.
+  if (issue.code === z.ZodIssueCode.invalid_union) {
+    const deepest = issue.unionErrors
+      .map((e) => e.issues[0] as ZodIssue)
+      .reduce((a, b) => (b.path.length > a.path.length ? b : a));
+    if (deepest.path.length > issue.path.length) return describe(deepest);
+  }
   const path = issue.path.join(".");
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
     const field = [path, issue.keys[0]].filter((p) => p !== "").join(".");
