@@ -24,7 +24,14 @@ export function describeService(service: Service): string {
   lines.push("", `AI Commons is running${devChain ? " on a development chain" : ""}.`, "");
   row("GraphQL", `${urls.graphql}   (GraphiQL in a browser: ${urls.graphiql})`);
   row("Gateway", `${urls.gateway}   (OpenAI-compatible base URL; Authorization: Bearer <API key>)`);
-  row("Upstream", config.UPSTREAM_URL ? hostOf(config.UPSTREAM_URL) : `${DEV_MODEL_LABEL}: canned text, not an AI`);
+  row(
+    "Upstream",
+    config.upstreams
+      ? config.upstreams.map((p) => `${p.name} (${hostOf(p.url)}, weight ${p.weight})`).join(", ")
+      : config.UPSTREAM_URL
+        ? hostOf(config.UPSTREAM_URL)
+        : `${DEV_MODEL_LABEL}: canned text, not an AI`,
+  );
   row(
     "Chain RPC",
     devChain
