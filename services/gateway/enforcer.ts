@@ -291,17 +291,18 @@ export function createEnforcer(
         proposal_id: model?.provenance.proposalId ?? null,
       };
       /** x-ratelimit-* from this replica's hint of the requests this minute (this call's included). */
-      const limits = (tokensRemaining: number) => {
+      const limits = (tokensRemaining: number | null, requestsUsedUp = false) => {
         if (!model) return {};
         const hint = hints.get(consumer, input.modelId, minuteStartOf(now), epochStartOf(snapshot, now));
-        const requests = hint?.requestsThisMinute ?? 0;
+        const requests = requestsUsedUp ? model.requestsPerMinute : (hint?.requestsThisMinute ?? 0);
         const standing = request.poolStanding;
         return rateLimitHeaders({ snapshot, consumer, model, standing, nowMs: now, requests, tokensRemaining });
       };
       const refusal = (reason: ReasonCode, message: string): Refusal => {
         metrics.decisions.inc({ decision: "refused", reason, model: modelLabel(input.modelId) });
         const headers = policyHeaders(model, requestId);
-        if (reason === "RATE_LIMITED") Object.assign(headers, limits(0), retryAfter(now));
+        // A rate-limited call was not weighed against the budgets; an exhausted budget has no room for it.
+        if (reason === "RATE_LIMITED") Object.assign(headers, limits(null, true), retryAfter(now));
         if (reason === "BUDGET_EXHAUSTED") Object.assign(headers, limits(0));
         return { admitted: false, requestId, reason, message, headers };
       };

@@ -37,8 +37,8 @@ export interface RateLimitState {
   nowMs: number;
   /** This consumer's requests on the model this minute, this one included (this replica's view). */
   requests: number;
-  /** Tokens left across its budgets for the model (x-commons-budget-remaining). */
-  tokensRemaining: number;
+  /** Tokens left across its budgets for the model (x-commons-budget-remaining); null: not known, not sent. */
+  tokensRemaining: number | null;
 }
 
 /**
@@ -50,10 +50,14 @@ export interface RateLimitState {
 export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
   const minuteEndMs = (minuteStartOf(s.nowMs) + 60) * 1000;
   const epochEndMs = (epochStartOf(s.snapshot, s.nowMs) + s.snapshot.pool.epochLength) * 1000;
-  return {
+  const requests = {
     "x-ratelimit-limit-requests": String(s.model.requestsPerMinute),
     "x-ratelimit-remaining-requests": String(Math.max(0, s.model.requestsPerMinute - s.requests)),
     "x-ratelimit-reset-requests": resetDuration(minuteEndMs - s.nowMs),
+  };
+  if (s.tokensRemaining === null) return requests;
+  return {
+    ...requests,
     "x-ratelimit-limit-tokens": String(budgetLimit(s.snapshot, s.consumer, s.model.modelId, s.standing, s.nowMs)),
     "x-ratelimit-remaining-tokens": String(Math.max(0, s.tokensRemaining)),
     "x-ratelimit-reset-tokens": resetDuration(epochEndMs - s.nowMs),
