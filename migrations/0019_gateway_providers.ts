@@ -70,7 +70,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     end $$`.execute(db);
 
   // 0005's gateway_settle_returning with 0004's gateway_settle written in, plus the provider.
-  await sql`drop function gateway_settle_returning(text, text, text, text, text, text[], bigint, bigint, bigint, text,
+  await sql`drop function if exists gateway_settle_returning(text, text, text, text, text, text[], bigint, bigint, bigint, text,
     double precision, double precision)`.execute(db);
   await sql`
     create function gateway_settle_returning(
@@ -100,7 +100,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     end $$`.execute(db);
 
   // 0008's gateway_settle_recorded plus the provider.
-  await sql`drop function gateway_settle_recorded(jsonb, text, text, text, text, text[], bigint, bigint, bigint, text,
+  await sql`drop function if exists gateway_settle_recorded(jsonb, text, text, text, text, text[], bigint, bigint, bigint, text,
     double precision, double precision)`.execute(db);
   await sql`
     create function gateway_settle_recorded(
