@@ -1,11 +1,16 @@
 /**
- * The same local upstream, straight and through the gateway, in one run (autocannon): requests per
- * second at saturation and latency at moderate load, with every check, the ledger and the audit on,
- * against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a fresh database).
+ * The same local upstream, straight, through the gateway and through Portkey's open-source gateway, in
+ * one run (autocannon): requests per second at saturation and latency at moderate load, with every check,
+ * the ledger and the audit on, against real Postgres (DATABASE_URL or TEST_DATABASE_URL's server, in a
+ * fresh database).
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
 import Fastify from "fastify";
@@ -16,6 +21,7 @@ import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
 import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
 import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
+import { until } from "../test/helpers/until.ts";
 import { startTestUpstream } from "../test/helpers/upstream.ts";
 import { autocannon } from "./autocannon.ts";
 import { type BenchRow, percentile, runBench } from "./harness.ts";
@@ -39,7 +45,14 @@ interface Run {
 
 async function load(
   url: string,
-  o: { connections: number; duration: number; overallRate?: number; keys?: string[] },
+  o: {
+    connections: number;
+    duration: number;
+    overallRate?: number;
+    keys?: string[];
+    /** Headers beyond the body's content type (Portkey's routing headers). */
+    headers?: Record<string, string>;
+  },
 ): Promise<Run> {
   const latencies: number[] = [];
   const overheadMs: number[] = [];
@@ -50,7 +63,7 @@ async function load(
     connections: o.connections,
     duration: o.duration,
     ...(o.overallRate === undefined ? {} : { overallRate: o.overallRate }),
-    headers: { "content-type": "application/json", "x-commons-purpose": "research" },
+    headers: { "content-type": "application/json", "x-commons-purpose": "research", ...o.headers },
     body,
     setupClient: (client) => {
       const key = o.keys?.[next++ % o.keys.length];
@@ -118,7 +131,11 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
       }, LEDGER_BATCHING);
     const app = Fastify({ logger: false });
     app.post("/v1/chat/completions", async (request) => {
-      const answer = await upstream.chat(request.body as JsonObject, new AbortController().signal);
+      const { value: answer } = await upstream.json(
+        "/chat/completions",
+        request.body as JsonObject,
+        new AbortController().signal,
+      );
       await audits?.submit({
         request_id: `req_${randomUUID().replaceAll("-", "")}`,
         endpoint: "chat.completions",
@@ -161,6 +178,51 @@ if (!isMainThread && (workerData as Role | null)?.role) {
   parentPort?.postMessage(info);
 }
 
+/**
+ * Portkey's open-source gateway (@portkey-ai/gateway), as it is run locally: its Node server entry (a
+ * Hono app on @hono/node-server) in a process of its own, headless (no UI), on a free port. Nothing is
+ * fetched from the network: calls name the provider (`openai`) and the local upstream as its custom host
+ * in headers, and 127.0.0.1 is one of the hosts it trusts by default.
+ */
+async function startPortkey(
+  upstreamUrl: string,
+): Promise<{ url: string; headers: Record<string, string>; stop: () => Promise<void> }> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, "close");
+  const entry = fileURLToPath(import.meta.resolve("@portkey-ai/gateway/build/start-server.js"));
+  const child = spawn(process.execPath, [entry, `--port=${port}`, "--headless"], { stdio: "ignore" });
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill();
+    await once(child, "exit");
+  };
+  const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+  const headers = {
+    authorization: "Bearer sk-unused",
+    "x-portkey-provider": "openai",
+    "x-portkey-custom-host": upstreamUrl,
+  };
+  // It answers once it listens; the first answer must be the upstream's, usage included.
+  const answer = await until(
+    () =>
+      fetch(url, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body })
+        .then((r) => (r.ok ? (r.json() as Promise<{ usage?: { total_tokens?: number } }>) : undefined))
+        .catch(() => undefined),
+    "Portkey's gateway to answer",
+  ).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  if (typeof answer.usage?.total_tokens !== "number") {
+    await stop();
+    throw new Error("Portkey's gateway answered without the upstream's usage");
+  }
+  return { url, headers, stop };
+}
+
 function startThread<T>(role: Role): Promise<{ info: T; stop: () => Promise<void> }> {
   const worker = new Worker(new URL(import.meta.url), { workerData: role });
   return new Promise((resolve, reject) => {
@@ -196,6 +258,8 @@ export default async function gatewayBench() {
       t.teardown(() => proxy.stop());
       const recording = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info, databaseUrl });
       t.teardown(() => recording.stop());
+      const portkey = await startPortkey(upstream.info);
+      t.teardown(() => portkey.stop());
       const { keys } = gateway.info;
       const direct = `${upstream.info}/chat/completions`;
       const bare = `${proxy.info}/chat/completions`;
@@ -207,12 +271,14 @@ export default async function gatewayBench() {
       await load(bare, { connections: 4, duration: 2 });
       await load(recorded, { connections: 4, duration: 2 });
       await load(through, { connections: 4, duration: 2, keys });
+      await load(portkey.url, { connections: 4, duration: 2, headers: portkey.headers });
 
       log(`saturation: ${SATURATION.connections} connections, ${SATURATION.duration} s each`);
       const directFull = await load(direct, SATURATION);
       const bareFull = await load(bare, SATURATION);
       const recordedFull = await load(recorded, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
+      const portkeyFull = await load(portkey.url, { ...SATURATION, headers: portkey.headers });
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
       // time saturate it at any connection count; that figure is reported too).
@@ -227,6 +293,7 @@ export default async function gatewayBench() {
       const gatewayClosed = await load(through, { ...MODERATE, keys });
 
       const ratio = gatewayFull.rps / directFull.rps;
+      const overPortkey = gatewayFull.rps / portkeyFull.rps;
       const addedP50 = gatewayModerate.p50 - directModerate.p50;
       const addedP99 = gatewayModerate.p99 - directModerate.p99;
       const database = await openMigrated(t, databaseUrl, 1);
@@ -240,6 +307,15 @@ export default async function gatewayBench() {
         { metric: "direct upstream, saturation", value: Math.round(directFull.rps), unit: "req/s" },
         { metric: "through the gateway, saturation", value: Math.round(gatewayFull.rps), unit: "req/s" },
         { metric: "gateway / direct throughput", value: ratio, unit: "ratio", target: "≥ 0.40", met: ratio >= 0.4 },
+        { metric: "Portkey gateway (no checks), saturation", value: Math.round(portkeyFull.rps), unit: "req/s" },
+        {
+          metric: "gateway / Portkey throughput",
+          value: overPortkey,
+          unit: "ratio",
+          target: "≥ 4",
+          met: overPortkey >= 4,
+        },
+        { metric: "non-2xx through Portkey", value: portkeyFull.non2xx, unit: "responses" },
         { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
         { metric: "bare proxy / direct throughput", value: bareFull.rps / directFull.rps, unit: "ratio" },
         { metric: "gateway / bare proxy throughput", value: gatewayFull.rps / bareFull.rps, unit: "ratio" },
@@ -291,7 +367,7 @@ export default async function gatewayBench() {
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written by the gateway: ${decisions.n}`,
-          "load generator, gateway, the two reference proxies and upstream each on their own thread; they and Postgres share this machine",
+          "load generator, gateway, the two reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],
       };

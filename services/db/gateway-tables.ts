@@ -58,6 +58,8 @@ export interface GatewayDecisionsTable {
   pool_votes: string | null;
   /** The clock the decision used (its epoch and minute); null in records older than migration 0016. */
   decided_at: NullableTimestamp;
+  /** The upstream provider that served the call, or failed it last (migrations/0019); null when none was tried. */
+  provider: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /**

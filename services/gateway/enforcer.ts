@@ -17,7 +17,7 @@ import {
 } from "../db/ledger/client.ts";
 import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/ledger/leases.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
-import type { Admitted, ConsumerUsage, DecisionRequest, ModelPolicy } from "../policy/types.ts";
+import type { Admitted, ConsumerUsage, Decision, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError, type ReasonCode } from "../shared/errors.ts";
 import { createBatcher } from "./batcher.ts";
@@ -26,13 +26,14 @@ import type { KeyCache } from "./key-cache.ts";
 import { createLeases, type LeaseTicket } from "./leases.ts";
 import type { PolicyStore } from "./policy-store.ts";
 import { createPoolStandings } from "./pool-standing.ts";
+import { rateLimitHeaders, retryAfter } from "./rate-limit-headers.ts";
 import { createSpendingHints } from "./spending-hints.ts";
 
 /** Usage before anything is known: decisions refused with it are final (usage only adds refusals). */
 const NO_USAGE: ConsumerUsage = { requestsThisMinute: 0, grantSpent: new Map(), poolSpent: 0, poolTotalSpent: 0 };
 
 export interface CallInput {
-  endpoint: "chat.completions" | "embeddings";
+  endpoint: "chat.completions" | "embeddings" | "responses";
   /** The caller, as authenticate() found it. */
   key: ApiKeyOwner;
   modelId: string;
@@ -49,6 +50,8 @@ export interface CallInput {
    * is then flushed to disk while the upstream works, and settle() waits for that flush.
    */
   answeredAfterSettlement: boolean;
+  /** Some provider serves the model (Upstream.serves): if none does, the call is refused MODEL_NOT_SERVED. */
+  served: boolean;
 }
 
 export interface Admission {
@@ -86,6 +89,8 @@ export interface Settlement {
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   /** Milliseconds spent waiting for the upstream (not the gateway's overhead). */
   upstreamMs: number;
+  /** The provider that served the call (or the last one that failed it); null when none was tried. */
+  provider: string | null;
 }
 
 export interface Enforcer {
@@ -146,6 +151,17 @@ export function leaseExpiresInMs(config: Pick<Deps["config"], "LEASE_TTL_MS" | "
 }
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
+
+/**
+ * A model the policies approve but no provider of this gateway serves: refused MODEL_NOT_SERVED once the
+ * request's own rules pass, before anything is counted or reserved (it is the operator's configuration,
+ * not a policy: decide() knows nothing of providers).
+ */
+function servedOrRefused(decision: Decision, served: boolean): Decision {
+  if (!decision.admitted || served) return decision;
+  const message = `no provider of this gateway serves model ${decision.model.modelId}; its operator has not configured one`;
+  return { admitted: false, reason: "MODEL_NOT_SERVED", message, model: decision.model };
+}
 
 /** Load, decide, act: the gateway's enforcement of one call, shared by every endpoint. */
 export function createEnforcer(
@@ -304,7 +320,7 @@ export function createEnforcer(
         poolStanding: await ledger(standings.get(consumer, snapshot, now)),
       };
       // Request-only rules first; its sources are every budget big enough for the call, in order.
-      const requestOnly = decide(snapshot, request, NO_USAGE, now);
+      const requestOnly = servedOrRefused(decide(snapshot, request, NO_USAGE, now), input.served);
       const onSlice =
         requestOnly.admitted && input.answeredAfterSettlement
           ? decideOnSlice({ ...request, consumer }, requestOnly, now)
@@ -330,9 +346,21 @@ export function createEnforcer(
         pool_epoch_start: request.poolStanding?.epochStart ?? null,
         pool_votes: request.poolStanding?.votes.toString() ?? null,
       };
+      /** x-ratelimit-* from this replica's hint of the requests this minute (this call's included). */
+      const limits = (tokensRemaining: number | null, requestsUsedUp = false) => {
+        if (!model) return {};
+        const hint = hints.get(consumer, input.modelId, minuteStartOf(now), epochStartOf(snapshot, now));
+        const requests = requestsUsedUp ? model.requestsPerMinute : (hint?.requestsThisMinute ?? 0);
+        const standing = request.poolStanding;
+        return rateLimitHeaders({ snapshot, consumer, model, standing, nowMs: now, requests, tokensRemaining });
+      };
       const refusal = (reason: ReasonCode, message: string): Refusal => {
         metrics.decisions.inc({ decision: "refused", reason, model: modelLabel(input.modelId) });
-        return { admitted: false, requestId, reason, message, headers: policyHeaders(model, requestId) };
+        const headers = policyHeaders(model, requestId);
+        // A rate-limited call was not weighed against the budgets; an exhausted budget has no room for it.
+        if (reason === "RATE_LIMITED") Object.assign(headers, limits(null, true), retryAfter(now));
+        if (reason === "BUDGET_EXHAUSTED") Object.assign(headers, limits(0));
+        return { admitted: false, requestId, reason, message, headers };
       };
 
       if (!decision.admitted) {
@@ -354,10 +382,9 @@ export function createEnforcer(
         durable.catch(() => {});
         metrics.decisions.inc({ decision: "admitted", reason: "", model: modelLabel(input.modelId) });
         const overheadMs = elapsed(startedAt);
-        const headers = policyHeaders(model, requestId);
-        headers["x-commons-budget-remaining"] = String(
-          Math.max(0, admittedDecision.remaining - admittedDecision.reserve),
-        );
+        const remaining = Math.max(0, admittedDecision.remaining - admittedDecision.reserve);
+        const headers = { ...policyHeaders(model, requestId), ...limits(remaining) };
+        headers["x-commons-budget-remaining"] = String(remaining);
         headers["x-commons-overhead-ms"] = String(overheadMs);
         return {
           admitted: true,
@@ -451,6 +478,7 @@ export function createEnforcer(
         outcome: settlement.outcome,
         latencyMs,
         overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
+        provider: settlement.provider,
         ...(admission.leased
           ? {
               record: admission.leased.record,

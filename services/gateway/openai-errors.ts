@@ -6,8 +6,22 @@ export function openAiError(code: ErrorCode, message: string) {
   return { error: { message, type: errorTable[code].type, code, param: null } };
 }
 
+/**
+ * An error answer. A client must not retry a refusal that trying again cannot change (a 429 for an
+ * exhausted budget, say): `x-should-retry: false` tells the openai SDKs so, which otherwise retry every 429.
+ */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string) {
+  if (!errorTable[code].retryable) reply.header("x-should-retry", "false");
   return reply.code(errorTable[code].status).send(openAiError(code, message));
+}
+
+/** A call the enforcer refused: its headers (request id, policy, rate limits) and its reason. */
+export function sendRefusal(
+  reply: FastifyReply,
+  refusal: { reason: ErrorCode; message: string; headers: Record<string, string> },
+) {
+  reply.headers(refusal.headers);
+  return sendError(reply, refusal.reason, refusal.message);
 }
 
 /** A call without a live key: refused with nothing written (authenticate() counted it). */

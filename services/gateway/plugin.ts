@@ -9,6 +9,7 @@ import { createKeyCache } from "./key-cache.ts";
 import { registerModelsRoute } from "./models-route.ts";
 import { gatewayErrorHandler } from "./openai-errors.ts";
 import { createPolicyStore } from "./policy-store.ts";
+import { registerResponsesRoute } from "./responses-route.ts";
 import { startLedgerSweeper } from "./sweeper.ts";
 import { createUpstream, type Upstream } from "./upstream.ts";
 
@@ -20,9 +21,9 @@ const RATE_COUNTER_RETENTION_MS = 10 * 60_000;
 
 /**
  * The OpenAI-compatible enforcement gateway as an encapsulated fastify plugin: POST /v1/chat/completions
- * (JSON or server-sent events), POST /v1/embeddings and GET /v1/models, each call judged by the policies
- * in force, metered in the ledger and audited. Without `upstream`, one is made from the configuration
- * (UPSTREAM_URL, or the local development model) and closed with the app.
+ * and POST /v1/responses (JSON or server-sent events), POST /v1/embeddings and GET /v1/models, each call
+ * judged by the policies in force, metered in the ledger and audited. Without `upstream`, one is made
+ * from the configuration (UPSTREAMS, UPSTREAM_URL, or the local development model) and closed with the app.
  */
 export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: GatewayDeps; upstream?: Upstream }) {
   const { deps } = opts;
@@ -30,9 +31,14 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   const upstream =
     opts.upstream ??
     createUpstream({
+      providers: config.upstreams ?? undefined,
       url: config.UPSTREAM_URL,
       apiKey: config.UPSTREAM_API_KEY,
       timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      onFallback: (provider, error) => {
+        deps.metrics.upstreamFallbacks.inc({ provider });
+        deps.logger.warn({ err: error, provider }, "a provider failed a call before its first byte; trying the next");
+      },
     });
   const store = await createPolicyStore(deps);
   const keys = await createKeyCache(deps.database);
@@ -55,8 +61,10 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   });
 
   app.setErrorHandler(gatewayErrorHandler);
-  registerChatRoute(app, { enforcer, upstream, metrics: deps.metrics });
-  registerEmbeddingsRoute(app, { enforcer, upstream, metrics: deps.metrics });
+  const forwarding = { enforcer, upstream, metrics: deps.metrics };
+  registerChatRoute(app, forwarding);
+  registerEmbeddingsRoute(app, forwarding);
+  registerResponsesRoute(app, forwarding);
   registerModelsRoute(app, { enforcer, store, now: deps.now });
   deps.logger.info({ upstream: upstream.label }, "gateway ready");
 }

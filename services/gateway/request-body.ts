@@ -11,7 +11,7 @@ export const MODEL_ID_MAX_BYTES = 128;
 /** OpenAI's limits (chat reference): at most 128 completions, 16 metadata pairs, 4 stop sequences. */
 const MAX_CHOICES = 128;
 
-function bad(message: string): never {
+export function bad(message: string): never {
   throw new AppError("BAD_USER_INPUT", message);
 }
 
@@ -26,8 +26,8 @@ const REFUSED_CHAT_FIELDS: Record<string, string> = {
   moderation: "it runs a second model, which governance has not approved for this call",
 };
 
-const text = z.string();
-const breakpoint = z.object({ mode: z.literal("explicit"), ttl: z.enum(["30m", "12h"]).optional() }).strict();
+export const text = z.string();
+export const breakpoint = z.object({ mode: z.literal("explicit"), ttl: z.enum(["30m", "12h"]).optional() }).strict();
 const textPart = z.object({ type: z.literal("text"), text, prompt_cache_breakpoint: breakpoint.optional() }).strict();
 const refusalPart = z.object({ type: z.literal("refusal"), refusal: text }).strict();
 const imagePart = z
@@ -63,7 +63,7 @@ const toolCall = z.discriminatedUnion("type", [
   z.object({ id: text, type: z.literal("function"), function: functionCall }).strict(),
   z.object({ id: text, type: z.literal("custom"), custom: z.object({ name: text, input: text }).strict() }).strict(),
 ]);
-const json = z.record(z.unknown());
+export const json = z.record(z.unknown());
 
 const message = z.discriminatedUnion("role", [
   z.object({ role: z.literal("system"), content: textContent, name }).strict(),
@@ -125,17 +125,26 @@ const responseFormat = z.discriminatedUnion("type", [
     })
     .strict(),
 ]);
-const positiveInteger = z.number().int().positive();
-const between = (min: number, max: number) => z.number().min(min).max(max).nullish();
+export const positiveInteger = z.number().int().positive();
+export const between = (min: number, max: number) => z.number().min(min).max(max).nullish();
 
+/** Budgets count tokens at one price: tiers billed at another are refused (chat and Responses). */
+export const serviceTier = z
+  .enum(["auto", "default", "flex"], {
+    errorMap: () => ({
+      message: "only the auto, default and flex tiers are accepted: budgets count tokens at one price",
+    }),
+  })
+  .nullish();
+export const reasoningEffort = z.enum(["none", "minimal", "low", "medium", "high", "xhigh", "max"]).nullish();
+export const metadata = z
+  .record(z.string().max(64), z.string().max(512))
+  .refine((m) => Object.keys(m).length <= 16, "at most 16 metadata pairs")
+  .nullish();
 /**
  * Every field of OpenAI's chat completions reference the gateway forwards (besides REFUSED_CHAT_FIELDS);
  * anything else is refused rather than forwarded blind. Each field's cost is counted in tokens.ts.
  */
-const metadata = z
-  .record(z.string().max(64), z.string().max(512))
-  .refine((m) => Object.keys(m).length <= 16, "at most 16 metadata pairs")
-  .nullish();
 const chatShape = {
   model: text,
   messages: z.array(message).min(1),
@@ -165,13 +174,7 @@ const chatShape = {
       }),
     )
     .nullish(),
-  service_tier: z
-    .enum(["auto", "default", "flex"], {
-      errorMap: () => ({
-        message: "only the auto, default and flex tiers are accepted: budgets count tokens at one price",
-      }),
-    })
-    .nullish(),
+  service_tier: serviceTier,
   metadata,
   temperature: between(0, 2),
   top_p: between(0, 1),
@@ -192,7 +195,7 @@ const chatShape = {
     .partial()
     .strict()
     .optional(),
-  reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh", "max"]).nullish(),
+  reasoning_effort: reasoningEffort,
   verbosity: z.enum(["low", "medium", "high"]).nullish(),
 };
 const chatSchema = z.object(chatShape).strict();
@@ -219,6 +222,13 @@ export type EmbeddingsRequest = z.infer<typeof embeddingsSchema>;
 
 /** Says which field was wrong and why, the first wrong one. */
 function describe(issue: ZodIssue): string {
+  // A value none of a union's shapes took: the shape that got furthest into it says what was wrong.
+  if (issue.code === z.ZodIssueCode.invalid_union) {
+    const deepest = issue.unionErrors
+      .map((e) => e.issues[0] as ZodIssue)
+      .reduce((a, b) => (b.path.length > a.path.length ? b : a));
+    if (deepest.path.length > issue.path.length) return describe(deepest);
+  }
   const path = issue.path.join(".");
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
     const field = [path, issue.keys[0]].filter((p) => p !== "").join(".");
@@ -227,20 +237,20 @@ function describe(issue: ZodIssue): string {
   return `${path || "the request body"}: ${issue.message}`;
 }
 
-function object(body: unknown): JsonObject {
+export function object(body: unknown): JsonObject {
   if (body === null || typeof body !== "object" || Array.isArray(body)) bad("the request body must be a JSON object");
   return body as JsonObject;
 }
 
 /** The model id, checked first: a caller-chosen string longer than any policy's id goes no further. */
-function modelOf(body: JsonObject): string {
+export function modelOf(body: JsonObject): string {
   const model = body.model;
   if (typeof model !== "string" || model === "") bad("model must be a non-empty string");
   if (Buffer.byteLength(model) > MODEL_ID_MAX_BYTES) bad(`model must be at most ${MODEL_ID_MAX_BYTES} bytes long`);
   return model;
 }
 
-function parse<T>(schema: z.ZodType<T>, body: JsonObject): T {
+export function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: JsonObject): T {
   const result = schema.safeParse(body);
   if (!result.success) bad(describe(result.error.issues[0] as ZodIssue));
   return result.data;
@@ -293,6 +303,12 @@ export function parseEmbeddingsBody(body: unknown): {
   const request = parse(embeddingsSchema, raw);
   const { metadata: _metadata, ...forward } = request;
   return { request, model, forward };
+}
+
+/** Metadata as the upstream gets it: without the purpose (ours, not the upstream's business), if any is left. */
+export function forwardedMetadata(metadata: Record<string, string> | null | undefined) {
+  const { purpose: _purpose, ...rest } = metadata ?? {};
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 /**

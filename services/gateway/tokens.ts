@@ -1,6 +1,7 @@
 import { countTokens, decode, encode } from "gpt-tokenizer";
 import { decode as decodeCl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import type { ChatMessage, ChatRequest, EmbeddingsRequest } from "./request-body.ts";
+import type { ResponsesItem, ResponsesRequest } from "./responses-body.ts";
 
 /** Special tokens in user text are counted as plain text, never refused by the tokenizer. */
 const plainText = { disallowedSpecial: new Set<string>() };
@@ -118,6 +119,84 @@ export function chatInputText(request: ChatRequest): string {
   }
   strings([request.tools, request.functions, request.tool_choice, request.function_call], out);
   strings([request.response_format, request.prediction?.content], out);
+  strings(Object.values(request.metadata ?? {}), out);
+  return out.join("\n");
+}
+
+type ResponsesContent = Extract<ResponsesItem, { type: "message" }>["content"];
+type ResponsesPart = Exclude<ResponsesContent, string>[number];
+
+/** The text a Responses API content part carries (images and files carry none the rules can read). */
+function partText(part: ResponsesPart): string {
+  if (part.type === "input_text" || part.type === "output_text") return part.text;
+  if (part.type === "refusal") return part.refusal;
+  return "";
+}
+
+function responsesContentTokens(content: ResponsesContent): number {
+  if (typeof content === "string") return countTextTokens(content);
+  let total = 0;
+  for (const part of content) {
+    total += part.type === "input_image" ? IMAGE_TOKENS : countTextTokens(partText(part));
+    if (part.type === "output_text" && part.annotations?.length) total += jsonTokens(part.annotations);
+  }
+  return total;
+}
+
+function itemTokens(item: ResponsesItem): number {
+  switch (item.type) {
+    case "message":
+      return PER_MESSAGE + responsesContentTokens(item.content);
+    case "function_call":
+    case "custom_tool_call":
+      return jsonTokens(item);
+    case "function_call_output":
+    case "custom_tool_call_output":
+      return PER_MESSAGE + countTextTokens(item.call_id) + responsesContentTokens(item.output);
+    case "reasoning":
+      return (
+        PER_STRUCTURE + countTextTokens([...item.summary, ...(item.content ?? [])].map((part) => part.text).join("\n"))
+      );
+  }
+}
+
+/**
+ * What a Responses API request costs whatever its output: the instructions and every input item (messages
+ * with all their parts, function and custom tool calls and their outputs, reasoning summaries), the tools
+ * (their JSON: descriptions and schemas), the tool choice and the text format's schema. At least what an
+ * upstream bills for them (test/helpers/upstream.ts bills so). Stored conversations are refused
+ * (responses-body.ts), so nothing is billed that the request does not carry.
+ */
+export function estimateResponsesInputTokens(request: ResponsesRequest): number {
+  let total = PER_REPLY;
+  if (request.instructions) total += PER_MESSAGE + countTextTokens(request.instructions);
+  if (typeof request.input === "string") total += PER_MESSAGE + countTextTokens(request.input);
+  else for (const item of request.input) total += itemTokens(item);
+  for (const tool of request.tools ?? []) total += jsonTokens(tool);
+  if (typeof request.tool_choice === "object") total += jsonTokens(request.tool_choice);
+  const format = request.text?.format;
+  if (format && format.type !== "text") total += jsonTokens(format);
+  return total;
+}
+
+/** Every text a Responses API request carries, for the content rules (as chatInputText for chat). */
+export function responsesInputText(request: ResponsesRequest): string {
+  const out: string[] = [];
+  if (request.instructions) out.push(request.instructions);
+  const content = (c: ResponsesContent) => {
+    if (typeof c === "string") out.push(c);
+    else for (const part of c) out.push(partText(part));
+  };
+  for (const item of typeof request.input === "string" ? [] : request.input) {
+    if (item.type === "message") content(item.content);
+    else if (item.type === "function_call") out.push(item.name, item.arguments);
+    else if (item.type === "custom_tool_call") out.push(item.name, item.input);
+    else if (item.type === "reasoning")
+      for (const part of [...item.summary, ...(item.content ?? [])]) out.push(part.text);
+    else content(item.output);
+  }
+  if (typeof request.input === "string") out.push(request.input);
+  strings([request.tools, request.tool_choice, request.text?.format], out);
   strings(Object.values(request.metadata ?? {}), out);
   return out.join("\n");
 }

@@ -26,7 +26,14 @@ export function describeService(service: Service): string {
   row("Web app", `${urls.http}/   (proposals, voting with a browser wallet, policies, my AI, operator)`);
   row("GraphQL", `${urls.graphql}   (GraphiQL in a browser: ${urls.graphiql})`);
   row("Gateway", `${urls.gateway}   (OpenAI-compatible base URL; Authorization: Bearer <API key>)`);
-  row("Upstream", config.UPSTREAM_URL ? hostOf(config.UPSTREAM_URL) : `${DEV_MODEL_LABEL}: canned text, not an AI`);
+  row(
+    "Upstream",
+    config.upstreams
+      ? config.upstreams.map((p) => `${p.name} (${hostOf(p.url)}, weight ${p.weight})`).join(", ")
+      : config.UPSTREAM_URL
+        ? hostOf(config.UPSTREAM_URL)
+        : `${DEV_MODEL_LABEL}: canned text, not an AI`,
+  );
   row(
     "Chain RPC",
     devChain

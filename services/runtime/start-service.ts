@@ -43,7 +43,7 @@ export interface Service {
 
 export interface StartOptions {
   logger?: Logger;
-  /** The gateway's model provider; by default UPSTREAM_URL or the local development model. */
+  /** The gateway's model providers; by default UPSTREAMS, UPSTREAM_URL or the local development model. */
   upstream?: Upstream;
   now?: () => number;
 }

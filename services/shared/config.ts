@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { AppError } from "./errors.ts";
+import { loadUpstreams, type ProviderSettings } from "./upstreams-config.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
@@ -47,6 +48,9 @@ const schema = z.object({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
   /** A replica admits on its budget slices only while it renewed their lease within this (ms). */
   LEASE_TTL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Several providers, weighted, with fallback: JSON, or a JSON file (services/shared/upstreams-config.ts). */
+  UPSTREAMS: z.string().min(1).optional(),
+  UPSTREAMS_FILE: z.string().min(1).optional(),
   /** Refuse AI calls with POLICY_STATE_STALE when the index is further behind than this (seconds). */
   MAX_POLICY_STALENESS_S: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Admit calls on the last known policies even when the index is stale (operators' choice; off by default). */
@@ -116,7 +120,8 @@ const schema = z.object({
   IMPACT_SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
-export type Config = z.infer<typeof schema>;
+/** The settings, and the providers UPSTREAMS or UPSTREAMS_FILE lists, keys read (null when neither is set). */
+export type Config = z.infer<typeof schema> & { upstreams: ProviderSettings[] | null };
 
 /** Reads and validates the configuration; every bad value is named in one clear error. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -147,5 +152,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.UPSTREAM_API_KEY && !config.UPSTREAM_URL) {
     throw new AppError("CONFIG_INVALID", "invalid configuration: UPSTREAM_API_KEY is set but UPSTREAM_URL is not");
   }
-  return config;
+  return { ...config, upstreams: loadUpstreams(config, env) };
 }

@@ -20,6 +20,8 @@ export const errorTable = {
   BUDGET_EXHAUSTED: { status: 429, type: "insufficient_quota", retryable: false },
   POLICY_STATE_STALE: { status: 503, type: "server_error", retryable: true },
   UPSTREAM_ERROR: { status: 502, type: "server_error", retryable: true },
+  /** The model is approved, but no provider of this gateway serves it (the operator's configuration). */
+  MODEL_NOT_SERVED: { status: 404, type: "invalid_request_error", retryable: false },
   // API codes (GraphQL extensions.code).
   BAD_USER_INPUT: { status: 400, type: "invalid_request_error", retryable: false },
   UNAUTHENTICATED: { status: 401, type: "invalid_request_error", retryable: false },
@@ -80,7 +82,8 @@ export type ReasonCode =
   | "RATE_LIMITED"
   | "BUDGET_EXHAUSTED"
   | "POLICY_STATE_STALE"
-  | "UPSTREAM_ERROR";
+  | "UPSTREAM_ERROR"
+  | "MODEL_NOT_SERVED";
 
 /** An error of ours: a code from the table, a message that says what was wrong, optional details. */
 export class AppError extends Error {

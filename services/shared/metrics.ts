@@ -37,9 +37,16 @@ export function createMetrics() {
     }),
     upstreamLatency: new Histogram({
       name: "commons_upstream_duration_seconds",
-      help: "Upstream AI call duration",
-      labelNames: ["endpoint", "outcome"] as const,
+      help: "Upstream AI call duration, by the provider that served it (or failed it last; none: none was tried)",
+      labelNames: ["endpoint", "outcome", "provider"] as const,
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    /** A provider failed a call before its first byte and the next one was tried (UPSTREAMS). */
+    upstreamFallbacks: new Counter({
+      name: "commons_upstream_fallbacks_total",
+      help: "Calls a provider failed before its first byte, tried again on the next provider",
+      labelNames: ["provider"] as const,
       registers,
     }),
     ledgerWrites: new Counter({

@@ -26,14 +26,16 @@ export interface GatewayApp {
   app: FastifyInstance;
   baseURL: string;
   database: DatabaseHandle;
-  upstream: Upstream;
+  /** The upstream the test made (null: the gateway made its own from UPSTREAMS). */
+  upstream: Upstream | null;
   metrics: Metrics;
-  client(apiKey: string, options?: { purpose?: string }): OpenAI;
+  client(apiKey: string, options?: { purpose?: string; maxRetries?: number; fetch?: typeof fetch }): OpenAI;
 }
 
 /**
  * A fastify app with only the gateway plugin, listening on a real port, its upstream pointed at
- * `upstreamUrl` (the test upstream) through the real undici client; closed on teardown.
+ * `upstreamUrl` (the test upstream) through the real undici client, or, when `env` sets UPSTREAMS, the
+ * providers it lists (the plugin makes them, as in production); closed on teardown.
  */
 export async function buildGateway(
   t: Teardown,
@@ -47,18 +49,20 @@ export async function buildGateway(
   },
 ): Promise<GatewayApp> {
   const config = loadConfig({ LOG_LEVEL: "silent", UPSTREAM_TIMEOUT_MS: "2000", ...o.env });
-  const upstream = createUpstream({ url: o.upstreamUrl, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+  const upstream = config.upstreams
+    ? null
+    : createUpstream({ url: o.upstreamUrl, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
   const logger = o.logger ?? createLogger("silent");
   const metrics = createMetrics();
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
   await app.register(gatewayPlugin, {
     deps: { config, logger, database: o.database, metrics, now: o.now ?? Date.now },
-    upstream,
+    ...(upstream ? { upstream } : {}),
   });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
   t.teardown(async () => {
     await app.close();
-    await upstream.close();
+    await upstream?.close();
   });
   const baseURL = `${address}/v1`;
   return {
@@ -71,8 +75,9 @@ export async function buildGateway(
       new OpenAI({
         apiKey,
         baseURL,
-        maxRetries: 0,
+        maxRetries: options.maxRetries ?? 0,
         defaultHeaders: options.purpose ? { "x-commons-purpose": options.purpose } : {},
+        ...(options.fetch ? { fetch: options.fetch } : {}),
       }),
   };
 }

@@ -52,11 +52,36 @@ t.test("on the embedded defaults (PGlite, local development model) the whole flo
   const embedding = await client.embeddings.create({ model: "commons-dev-1", input: "hello" });
   t.equal(embedding.data[0]?.embedding.length, 16);
 
+  // The Responses API, whole and streamed.
+  const response = await client.responses.create({ model: "commons-dev-1", input: "hello", max_output_tokens: 12 });
+  t.match(response.output_text, /commons-dev \(local development model\)/, "clearly labelled");
+  t.equal(response.usage?.output_tokens, 12);
+  const events = await client.responses.create({
+    model: "commons-dev-1",
+    input: "hello",
+    max_output_tokens: 12,
+    stream: true,
+  });
+  let streamed = "";
+  let completed: typeof response | undefined;
+  for await (const event of events) {
+    if (event.type === "response.output_text.delta") streamed += event.delta;
+    if (event.type === "response.completed") completed = event.response;
+  }
+  t.equal(streamed, response.output_text, "the stream says the same");
+  t.equal(completed?.usage?.total_tokens, response.usage?.total_tokens);
+
   const pool = await database.db
     .selectFrom("gateway_budget_counters")
     .selectAll()
     .where("account", "=", `pool:${consumer}`)
     .executeTakeFirstOrThrow();
-  t.equal(pool.used, 2 * (first.usage?.total_tokens as number) + total + embedding.usage.total_tokens);
+  t.equal(
+    pool.used,
+    2 * (first.usage?.total_tokens as number) +
+      total +
+      embedding.usage.total_tokens +
+      2 * (response.usage?.total_tokens as number),
+  );
   t.equal(pool.reserved, 0);
 });

@@ -201,6 +201,8 @@ export interface SettleInput {
   outcome: "COMPLETED" | "UPSTREAM_ERROR" | "CLIENT_CLOSED";
   latencyMs: number;
   overheadMs: number;
+  /** The upstream provider that served the call (or failed it last), for its audit record (migrations/0019). */
+  provider?: string | null;
   /**
    * The call's audit record as admitted, when no reservation wrote it (a call admitted on its replica's
    * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
@@ -246,6 +248,7 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         outcome: input.outcome,
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
+        provider: input.provider,
         ...(input.record === undefined ? {} : { record: input.record }),
         ...(input.lease === undefined ? {} : { lease: { owner: input.lease.owner, minute: input.lease.minuteStart } }),
       },
@@ -298,7 +301,7 @@ async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<Spen
       ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${budgetKeys([input.source]).map((k) => k.account)}::text[], ${input.epochStart}, ${input.reserved},
       ${input.charged}, ${input.outcome}, ${input.latencyMs},
-      ${input.overheadMs})`.execute(db);
+      ${input.overheadMs}, ${input.provider ?? null}::text)`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 

@@ -3,7 +3,7 @@
 -- equals the sum of the audit records.
 --
 -- p_settlements: [{ request_id, consumer, model, source, source_id, accounts[], epoch, reserved, charged,
---   outcome, latency_ms, overhead_ms, record?, lease? }]
+--   outcome, latency_ms, overhead_ms, provider, record?, lease? }]
 --   record: the audit record as admitted, for a call admitted on a slice (none was written for it yet):
 --           it is inserted settled, and the batch commits synchronously (it is on disk before the answer).
 --   lease:  { owner, minute } of the slice the call was admitted on: what the call took from the slice
@@ -27,17 +27,18 @@ begin
 
   with s as (
     select * from jsonb_to_recordset(p_settlements) as s(request_id text, record jsonb, charged bigint,
-      outcome text, latency_ms double precision, overhead_ms double precision)),
+      outcome text, latency_ms double precision, overhead_ms double precision, provider text)),
   inserted as (
     insert into gateway_decisions (
       request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
       proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
-      overhead_ms, created_at, settled_at, prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes)
+      overhead_ms, created_at, settled_at, prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes,
+      provider)
     select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
         case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
         r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
         s.charged, s.outcome, s.latency_ms, s.overhead_ms, coalesce(r.created_at, now()), now(),
-        r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes
+        r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, s.provider
       from s cross join lateral jsonb_populate_record(null::gateway_decisions, s.record) as r
       where s.record is not null
     on conflict (request_id) do nothing
@@ -49,7 +50,8 @@ begin
         reason_code = case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
         latency_ms = s.latency_ms,
         overhead_ms = s.overhead_ms,
-        settled_at = now()
+        settled_at = now(),
+        provider = s.provider
       from s
       where s.record is null and d.request_id = s.request_id and d.outcome = 'PENDING'
     returning d.request_id)
