@@ -39,6 +39,8 @@ export async function createRpcProxy(options: RpcProxyOptions): Promise<RpcProxy
   const random = options.random ?? Math.random;
   const faults = options.faults ?? ["429", "500", "delay", "drop", "malformed"];
   let faultRate = options.faultRate ?? 0;
+  // Which requests fail is random; which fault comes next rotates, so a short run still meets each kind.
+  let nextFault = 0;
   const injected: RpcProxy["injected"] = { "429": 0, "500": 0, delay: 0, drop: 0, malformed: 0, rangeRefused: 0 };
 
   const answer = async (request: RpcRequest) => {
@@ -75,7 +77,7 @@ export async function createRpcProxy(options: RpcProxyOptions): Promise<RpcProxy
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (random() < faultRate) {
-      const fault = faults[Math.floor(random() * faults.length)] as Fault;
+      const fault = faults[nextFault++ % faults.length] as Fault;
       injected[fault]++;
       switch (fault) {
         case "429":
