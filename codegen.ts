@@ -27,10 +27,50 @@ const config: CodegenConfig = {
   generates: {
     "services/web/src/gql/": { ...client, documents: ["services/web/src/**/*.{ts,tsx}", "!services/web/src/gql/**"] },
     "services/cli/gql/": { ...client, documents: ["services/cli/**/*.ts", "!services/cli/gql/**", "scripts/demo.ts"] },
-    // The resolvers' types, ready for the API to adopt (nothing imports them yet).
+    // The resolvers' types: the scalars as the API holds them inside (services/api/scalars.ts).
     "services/api/generated/resolvers.ts": {
       plugins: ["typescript", "typescript-resolvers"],
-      config: { useTypeImports: true, strictScalars: true, scalars, contextType: "../context.ts#ApiContext" },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        // A field with a default always arrives: the resolver sees it set.
+        avoidOptionals: { defaultValue: true },
+        strictScalars: true,
+        scalars: {
+          BigInt: { input: "bigint", output: "bigint | string | number" },
+          Address: "string",
+          Bytes: "string",
+          Timestamp: { input: "number", output: "number" },
+        },
+        contextType: "../context.ts#ResolverContext",
+        mappers: {
+          Proposal: "../parents.ts#ProposalRow",
+          ProposalEvent: "../parents.ts#ProposalEventRow",
+          ProposalConnection: "../parents.ts#CountedConnection<ProposalRow>",
+          SetModelPolicyAction: "../parents.ts#ActionNode",
+          SuspendModelAction: "../parents.ts#ActionNode",
+          GrantAllocationAction: "../parents.ts#ActionNode",
+          RevokeAllocationAction: "../parents.ts#ActionNode",
+          SetCommunityPoolAction: "../parents.ts#ActionNode",
+          SetPoolEligibilityAction: "../parents.ts#ActionNode",
+          UpdateGovernorSettingAction: "../parents.ts#ActionNode",
+          UnknownAction: "../parents.ts#ActionNode",
+          Vote: "../parents.ts#VoteRow",
+          VoteConnection: "../parents.ts#CountedConnection<VoteRow>",
+          Delegate: "../parents.ts#AccountRow",
+          DelegateConnection: "../parents.ts#CountedConnection<AccountRow>",
+          ModelPolicy: "../parents.ts#ModelPolicyParent",
+          PolicyVersion: "../parents.ts#PolicyVersionRow",
+          Grant: "../parents.ts#GrantRow",
+          AllocationConnection: "../parents.ts#AllocationConnectionParent",
+          CommunityPool: "../parents.ts#PoolRows",
+          Usage: "../parents.ts#UsageRow",
+          Decision: "../parents.ts#DecisionRow",
+          DraftedProposal: "../parents.ts#DraftedProposalParent",
+          ProposalImpact: "../parents.ts#Impact",
+          ImpactReplay: "../parents.ts#ReplayShape",
+        },
+      },
     },
   },
 };

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import type { MercuriusContext } from "mercurius";
 import { governanceOf } from "../chain/deployment.ts";
 import { indexCheckpoint } from "../db/governance-queries.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -26,6 +27,9 @@ export interface ApiContext {
   /** Subscriptions this websocket connection runs (shared by every subscription of the connection). */
   subscriptions: { active: number };
 }
+
+/** What resolvers receive: ours, with the pubsub mercurius adds to every operation's context. */
+export type ResolverContext = ApiContext & Pick<MercuriusContext, "pubsub">;
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;

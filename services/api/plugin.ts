@@ -3,7 +3,7 @@ import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import type { Wallet } from "ethers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import mercurius from "mercurius";
+import mercurius, { type IResolvers } from "mercurius";
 import type { ForkSimulator } from "../chain/fork-simulation.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -108,7 +108,9 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
 
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers(deps, opts.relayer, opts.simulator) as never,
+    // Checked against schema.graphql where they are built (resolvers/index.ts); the generated types
+    // speak Apollo's dialect (__isTypeOf), which mercurius' own resolver type does not.
+    resolvers: createResolvers(deps, opts.relayer, opts.simulator) as IResolvers,
     graphiql: true,
     errorFormatter: errorFormatter as never,
     additionalRouteOptions: { bodyLimit: MAX_BODY_BYTES },

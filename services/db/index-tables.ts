@@ -66,7 +66,8 @@ export interface ProposalEventsTable {
   block_time: BlockNumber;
   tx_hash: string;
   log_index: number;
-  data: JSONColumnType<Record<string, unknown>> | null;
+  /** QUEUED: the eta; EXTENDED: the new deadline (Unix seconds or a block number, as the governor's clock). */
+  data: JSONColumnType<{ eta?: number; deadline?: number }> | null;
 }
 
 export interface VotesTable {

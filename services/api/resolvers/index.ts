@@ -1,6 +1,7 @@
 import type { Wallet } from "ethers";
 import type { ForkSimulator } from "../../chain/fork-simulation.ts";
 import type { Deps } from "../../shared/deps.ts";
+import type { Resolvers } from "../generated/resolvers.ts";
 import { countedConnection } from "../pagination.ts";
 import { createQuotas } from "../quotas.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
@@ -19,7 +20,11 @@ import { syncStatusQueries } from "./sync-status.ts";
 import { Delegate, Vote, voteQueries } from "./votes.ts";
 
 /** Every resolver of schema.graphql, by type. */
-export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulator?: ForkSimulator) {
+export function createResolvers(
+  deps: Deps,
+  relayer: Wallet | undefined,
+  simulator?: ForkSimulator,
+): Omit<Resolvers, "ProposalAction"> & { ProposalAction: typeof ProposalAction } {
   const quotas = createQuotas(deps);
   const impact = createImpactResolvers(simulator);
   return {
@@ -49,7 +54,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulat
     DelegateConnection: countedConnection,
     AllocationConnection: {
       ...countedConnection,
-      communityPool: (c: { communityPool: () => unknown }) => c.communityPool(),
+      communityPool: (c) => c.communityPool(),
     },
     Proposal,
     ProposalEvent,

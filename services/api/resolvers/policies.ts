@@ -1,4 +1,4 @@
-import { loadPoolRows, type PolicyRows } from "../../db/gateway-policy-rows.ts";
+import { loadPoolRows } from "../../db/gateway-policy-rows.ts";
 import {
   countGrants,
   type GrantFilter,
@@ -11,6 +11,7 @@ import {
 } from "../../db/governance-queries.ts";
 import type { ApiContext } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
+import type { PoolRows } from "../parents.ts";
 import { provenance } from "./shapes.ts";
 
 interface AllocationsArgs {
@@ -57,9 +58,9 @@ export const policyQueries = {
     return {
       ...toConnection(rows, grantPosition, (r) => r),
       totalCount: () => countGrants(db, filter),
-      communityPool: async () => {
-        const rows = await loadPoolRows(db);
-        return rows.pool === null ? null : rows;
+      communityPool: async (): Promise<PoolRows | null> => {
+        const { pool, poolEligibility } = await loadPoolRows(db);
+        return pool === null ? null : { pool, poolEligibility };
       },
     };
   },
@@ -97,8 +98,6 @@ export const Grant = {
         }
       : null,
 };
-
-type PoolRows = { pool: NonNullable<PolicyRows["pool"]>; poolEligibility: PolicyRows["poolEligibility"] };
 
 export const CommunityPool = {
   allowancePerAddress: (p: PoolRows) => p.pool.allowance_per_address,

@@ -28,7 +28,7 @@ export interface ImpactSource {
   calls: EncodedCall[];
 }
 
-interface Impact extends ImpactSource {
+export interface Impact extends ImpactSource {
   indexedBlock: number;
   before: GovernanceState;
   after: StateAfter;
@@ -97,6 +97,9 @@ function replayWindow(args: ReplayArgs, nowS: number): { since: number; until: n
 
 const outcomeList = (map: Map<string, number>) =>
   [...map].map(([outcome, calls]) => ({ outcome, calls })).sort((a, b) => b.calls - a.calls);
+
+/** What ImpactReplay's resolvers receive. */
+export type ReplayShape = ReturnType<typeof replayShape>;
 
 function replayShape(result: ReplayResult, window: { since: number; until: number }) {
   let newlyRefused = 0;
@@ -243,7 +246,7 @@ export function createImpactResolvers(simulator: ForkSimulator | undefined) {
     },
     ImpactReplay: {
       /** Who would be affected is the audit trail's business: the operator's to read. */
-      async consumers(replay: ReturnType<typeof replayShape>, args: { first?: number }, ctx: ApiContext) {
+      async consumers(replay: ReplayShape, args: { first?: number }, ctx: ApiContext) {
         const caller = await ctx.caller();
         if (caller.kind !== "operator") {
           throw new AppError("FORBIDDEN", "the consumers a proposal affects are shown to the operator token only");

@@ -10,20 +10,9 @@ import {
   votePosition,
 } from "../../db/governance-queries.ts";
 import type { ApiContext } from "../context.ts";
+import type { QueryProposalsArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { actionNode, type SupportName, supportNumber } from "./shapes.ts";
-
-interface ProposalsArgs {
-  first?: number;
-  after?: string | null;
-  filter?: {
-    state?: ProposalFilter["states"];
-    kind?: string[];
-    proposer?: string;
-    createdFrom?: number;
-    createdUntil?: number;
-  } | null;
-}
 
 interface VotesArgs {
   first?: number;
@@ -32,7 +21,7 @@ interface VotesArgs {
 }
 
 export const proposalQueries = {
-  async proposals(_: unknown, args: ProposalsArgs, ctx: ApiContext) {
+  async proposals(_: unknown, args: QueryProposalsArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["int", "int32"]);
     const f = args.filter ?? {};
     const filter: ProposalFilter = {

@@ -33,6 +33,14 @@ const actionTypes: Record<Action["kind"], string> = {
   UNKNOWN: "UnknownAction",
 };
 
+/** A decoded action's fields (as decoded, or as the index stored them) next to its raw call. */
+export type ActionNode = Record<string, unknown> & {
+  kind: Action["kind"];
+  target: string;
+  value: string | bigint;
+  calldata: string;
+};
+
 /**
  * A decoded action next to its raw call, as the ProposalAction interface shows it. The governor
  * setting's value is `newValue` there, since `value` is the call's ETH value.
@@ -40,12 +48,19 @@ const actionTypes: Record<Action["kind"], string> = {
 export function actionNode(
   action: Record<string, unknown>,
   call: { target: string; value: string | bigint; calldata: string },
-) {
-  const node: Record<string, unknown> = { ...action, target: call.target, value: call.value, calldata: call.calldata };
+): ActionNode {
+  const node: ActionNode = {
+    ...action,
+    kind: action.kind as Action["kind"],
+    target: call.target,
+    value: call.value,
+    calldata: call.calldata,
+  };
   if (action.kind === "UPDATE_GOVERNOR_SETTING") node.newValue = action.value;
   return node;
 }
 
+/** mercurius reads an interface's `resolveType` (the generated types name Apollo's `__resolveType`). */
 export const ProposalAction = {
-  resolveType: (node: { kind: Action["kind"] }) => actionTypes[node.kind] ?? "UnknownAction",
+  resolveType: (node: ActionNode) => actionTypes[node.kind] ?? "UnknownAction",
 };

@@ -2,7 +2,7 @@ import { type DocumentNode, GraphQLError, type GraphQLResolveInfo, Kind } from "
 import mercurius from "mercurius";
 import { votesByKeys } from "../../db/governance-queries.ts";
 import type { GovernanceNotification } from "../../indexer/notifications.ts";
-import type { ApiContext } from "../context.ts";
+import type { ApiContext, ResolverContext } from "../context.ts";
 import { checkCost } from "../limits.ts";
 
 /** Topics on mercurius' pubsub, fed by the indexer's notifications (see plugin.ts). */
@@ -14,18 +14,14 @@ const { withFilter } = mercurius;
 type ProposalEvent = Extract<GovernanceNotification, { type: "proposal" }>;
 type VoteEvent = Extract<GovernanceNotification, { type: "vote" }>;
 
-interface SubscriptionContext extends ApiContext {
-  pubsub: { subscribe(topic: string): Promise<AsyncIterable<unknown>> };
-}
-
-type Subscribe<A> = (root: unknown, args: A, ctx: SubscriptionContext, info: GraphQLResolveInfo) => unknown;
+type Subscribe<A, R = unknown> = (root: unknown, args: A, ctx: ResolverContext, info: GraphQLResolveInfo) => R;
 
 /**
  * A subscription starts only within the limits queries have: its cost with its variables (mercurius'
  * hooks do not see them; graphql-js has coerced them by now), and the connection's count of running
  * subscriptions, which goes down again when the subscription ends.
  */
-function limited<A>(subscribe: Subscribe<A>): Subscribe<A> {
+function limited<A>(subscribe: Subscribe<A>): Subscribe<A, Promise<AsyncIterableIterator<unknown>>> {
   return async (root, args, ctx, info) => {
     const operation: DocumentNode = {
       kind: Kind.DOCUMENT,
@@ -45,9 +41,9 @@ function limited<A>(subscribe: Subscribe<A>): Subscribe<A> {
       if (!ended) ctx.subscriptions.active--;
       ended = true;
     };
-    return {
+    const counted: AsyncIterableIterator<unknown> = {
       [Symbol.asyncIterator]() {
-        return this;
+        return counted;
       },
       async next() {
         const result = await iterator.next();
@@ -64,13 +60,14 @@ function limited<A>(subscribe: Subscribe<A>): Subscribe<A> {
         throw error;
       },
     };
+    return counted;
   };
 }
 
 export const Subscription = {
   proposalUpdated: {
     subscribe: limited(
-      withFilter<ProposalEvent, unknown, SubscriptionContext, { id?: bigint | null }>(
+      withFilter<ProposalEvent, unknown, ResolverContext, { id?: bigint | null }>(
         (_root, _args, ctx) => ctx.pubsub.subscribe(PROPOSAL_TOPIC),
         (event, args) => args.id == null || event.proposalId === args.id.toString(),
       ),
@@ -79,7 +76,7 @@ export const Subscription = {
   },
   voteCast: {
     subscribe: limited(
-      withFilter<VoteEvent, unknown, SubscriptionContext, { proposalId?: bigint | null; voter?: string | null }>(
+      withFilter<VoteEvent, unknown, ResolverContext, { proposalId?: bigint | null; voter?: string | null }>(
         (_root, _args, ctx) => ctx.pubsub.subscribe(VOTE_TOPIC),
         (event, args) =>
           (args.proposalId == null || event.proposalId === args.proposalId.toString()) &&

@@ -9,6 +9,7 @@ import {
   type VoteRow,
   votePosition,
 } from "../../db/governance-queries.ts";
+import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { type SupportName, supportNames, supportNumber } from "./shapes.ts";
@@ -43,7 +44,12 @@ export const voteQueries = {
 
 export const Vote = {
   proposalId: (v: VoteRow) => v.proposal_id,
-  proposal: (v: VoteRow, _: unknown, ctx: ApiContext) => ctx.loaders.proposal(v.proposal_id),
+  async proposal(v: VoteRow, _: unknown, ctx: ApiContext) {
+    const proposal = await ctx.loaders.proposal(v.proposal_id);
+    // The index writes a proposal before its votes, in the same range: a vote without one is a broken index.
+    if (!proposal) throw new AppError("INTERNAL", `vote on proposal ${v.proposal_id}, which the index lacks`);
+    return proposal;
+  },
   support: (v: VoteRow) => supportNames[v.support],
   blockNumber: (v: VoteRow) => v.block_number,
   blockTime: (v: VoteRow) => v.block_time,
