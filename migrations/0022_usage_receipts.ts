@@ -12,7 +12,7 @@ import { type Kysely, sql } from "kysely";
  * usage_periods is the anchoring job's state, written before anything is sent so that a crash resumes the
  * same period with the same tree: `nodes` is the period's whole Merkle tree (32 bytes a node, the layout
  * of services/receipts/tree.ts), `totals` the tokens and calls per model and per budget source, and the
- * transaction as sent (hash, nonce) and as mined (block number and hash, to notice a reorg).
+ * transaction as sent (hash, nonce, the signed bytes to send again) and as mined (block number and hash, to notice a reorg).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -38,6 +38,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("state", "text", (c) => c.notNull())
     .addColumn("tx_hash", "text")
     .addColumn("tx_nonce", "bigint")
+    .addColumn("tx_raw", "text")
     .addColumn("block_number", "bigint")
     .addColumn("block_hash", "text")
     .addColumn("built_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))

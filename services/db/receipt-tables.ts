@@ -22,6 +22,8 @@ export interface UsagePeriodsTable {
   state: PeriodState;
   tx_hash: Nullable<string>;
   tx_nonce: Nullable<number>;
+  /** The signed transaction, sent again as is when a reorg or a lost broadcast dropped it. */
+  tx_raw: Nullable<string>;
   block_number: Nullable<number>;
   block_hash: Nullable<string>;
   built_at: Timestamp;
