@@ -57,19 +57,22 @@ export async function receiptRecord(
     .executeTakeFirst();
 }
 
-/** A consumer's settled records, newest first, `first` at a time after the cursor (a request id's instant). */
-export async function consumerRecords(
+/** Settled records newest first (optionally one consumer's), `first` at a time after a (instant, request id) cursor. */
+export async function listReceiptRecords(
   db: Kysely<Database>,
-  consumer: string,
-  page: { first: number; before?: Date },
+  filter: { consumer?: string },
+  page: { first: number; after?: { instant: Date; requestId: string } },
 ): Promise<(AuditRecord & { instant: Date })[]> {
   let query = db
     .selectFrom("gateway_decisions")
     .select(auditColumns)
     .select(receiptInstant.as("instant"))
-    .where("consumer", "=", consumer)
     .where("outcome", "<>", "PENDING");
-  if (page.before !== undefined) query = query.where(receiptInstant, "<", page.before);
+  if (filter.consumer !== undefined) query = query.where("consumer", "=", filter.consumer);
+  const after = page.after;
+  if (after !== undefined) {
+    query = query.where(sql<boolean>`(${receiptInstant}, request_id) < (${after.instant}, ${after.requestId})`);
+  }
   return query.orderBy(receiptInstant, "desc").orderBy("request_id", "desc").limit(page.first).execute();
 }
 
@@ -158,6 +161,7 @@ export async function anchoredPeriods(db: Kysely<Database>, page: { first: numbe
       "total_tokens",
       "totals",
       "uri",
+      "state",
       "tx_hash",
       "block_number",
       "anchored_at",

@@ -118,7 +118,8 @@ function bearer(authorization: string | undefined): string | null {
 }
 
 function policyHeaders(model: ModelPolicy | null, requestId: string): Record<string, string> {
-  const headers: Record<string, string> = { "x-request-id": requestId };
+  // The request id is the call's receipt id (services/receipts): `receipt(requestId)` once it is settled.
+  const headers: Record<string, string> = { "x-request-id": requestId, "x-commons-receipt": requestId };
   if (model) {
     headers["x-commons-policy-version"] = String(model.version);
     if (model.provenance.proposalId !== null) headers["x-commons-proposal-id"] = model.provenance.proposalId;

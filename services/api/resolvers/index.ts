@@ -11,6 +11,7 @@ import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from 
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
 import { createImpactResolvers } from "./proposal-impact.ts";
 import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
+import { createReceiptResolvers } from "./receipts.ts";
 import { createRelayTransaction } from "./relay-transaction.ts";
 import { ProposalAction } from "./shapes.ts";
 import { createSignIn } from "./sign-in.ts";
@@ -22,6 +23,7 @@ import { Delegate, Vote, voteQueries } from "./votes.ts";
 export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulator?: ForkSimulator) {
   const quotas = createQuotas(deps);
   const impact = createImpactResolvers(simulator);
+  const receipts = createReceiptResolvers(deps);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -35,6 +37,7 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulat
       ...ledgerQueries,
       ...syncStatusQueries,
       ...impact.queries,
+      ...receipts.queries,
     },
     Mutation: {
       ...draftProposalMutations,
@@ -43,6 +46,8 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulat
       ...createSignIn(quotas),
     },
     Subscription,
+    Receipt: receipts.Receipt,
+    UsagePeriod: receipts.UsagePeriod,
     // Lazy fields (a count, the pool) run only when selected.
     ProposalConnection: countedConnection,
     VoteConnection: countedConnection,
