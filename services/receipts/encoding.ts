@@ -123,12 +123,24 @@ function budgetSource(record: AuditRecord): string {
   return record.source === "grant" ? `grant:${record.source_id ?? ""}` : record.source;
 }
 
+// Checksumming an address is a keccak256: consumers recur within a period, so each is checksummed once.
+const checksums = new Map<string, string>();
+function checksummed(address: string): string {
+  let result = checksums.get(address);
+  if (result === undefined) {
+    result = getAddress(address);
+    if (checksums.size > 100_000) checksums.clear();
+    checksums.set(address, result);
+  }
+  return result;
+}
+
 /** The receipt of a settled audit record (a PENDING one has no receipt yet: its charge is not known). */
 export function receiptOf(record: AuditRecord): Receipt {
   const decidedAt = BigInt((record.decided_at ?? record.created_at).getTime());
   return {
     requestId: record.request_id,
-    consumer: record.consumer === null ? ZeroAddress : getAddress(record.consumer),
+    consumer: record.consumer === null ? ZeroAddress : checksummed(record.consumer),
     model: record.model_id,
     policyVersion: BigInt(record.policy_version ?? 0),
     proposalId: BigInt(record.proposal_id ?? 0),
@@ -154,6 +166,15 @@ const UINT256_MAX = 2n ** 256n - 1n;
 
 function writeUint(out: Uint8Array, at: number, value: bigint, max: bigint, name: string): void {
   if (value < 0n || value > max) throw new RangeError(`receipt field ${name} is out of range: ${value}`);
+  // Counts and times fit a double exactly: written without BigInt arithmetic, which costs most here.
+  if (value <= 9_007_199_254_740_991n) {
+    let v = Number(value);
+    for (let i = at + WORD - 1; v > 0; i--) {
+      out[i] = v % 256;
+      v = Math.floor(v / 256);
+    }
+    return;
+  }
   let v = value;
   for (let i = at + WORD - 1; v > 0n; i--) {
     out[i] = Number(v & 0xffn);
