@@ -21,6 +21,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("request_hash", "text")
     .addColumn("response_hash", "text")
     .execute();
+  // The settlement writes them (it alone knows them): gateway_settle takes them as new last arguments, so
+  // the one without them is dropped here and the ledger's sources define the new one after the migrations.
+  await sql`drop function if exists gateway_settle(
+    text, jsonb, text, bigint, text, text, text, text, text[], bigint, bigint, bigint, text, double precision,
+    double precision, text)`.execute(db);
   await sql`create index gateway_decisions_receipt_idx
     on gateway_decisions ((coalesce(settled_at, created_at)), request_id) where outcome <> 'PENDING'`.execute(db);
 

@@ -91,6 +91,10 @@ export interface Settlement {
   upstreamMs: number;
   /** The provider that served the call (or the last one that failed it); null when none was tried. */
   provider: string | null;
+  /** For the call's receipt: the completion's tokens as billed, sha256 of the raw request and of the answer sent. */
+  completionTokens: number | null;
+  requestHash: string | null;
+  responseHash: string | null;
 }
 
 export interface Enforcer {
@@ -480,6 +484,9 @@ export function createEnforcer(
         latencyMs,
         overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
         provider: settlement.provider,
+        completionTokens: settlement.completionTokens,
+        requestHash: settlement.requestHash,
+        responseHash: settlement.responseHash,
         ...(admission.leased
           ? {
               record: admission.leased.record,

@@ -57,7 +57,10 @@ export interface Receipt {
   /** Unix milliseconds: when the call was decided, and when it was settled (decidedAt for refusals). */
   decidedAt: bigint;
   settledAt: bigint;
-  /** sha256 of the raw request and response bodies; zero when the audit has none. */
+  /**
+   * sha256 of the raw request body and of the answer as sent (services/gateway/body-hash.ts); zero when the
+   * audit has none (refusals, calls the upstream failed, records older than migration 0022).
+   */
   requestHash: string;
   responseHash: string;
 }

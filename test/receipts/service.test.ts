@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
@@ -45,11 +46,14 @@ await enact(first, [
 ]);
 const { key } = await apiKeyFor(first);
 
+const bodyOf = (model: string) =>
+  JSON.stringify({ model, max_tokens: 8, messages: [{ role: "user", content: "count me" }] });
+
 async function call(service: Service, model = MODEL): Promise<Response> {
   return fetch(`${service.urls.gateway}/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: "user", content: "count me" }] }),
+    body: bodyOf(model),
   });
 }
 
@@ -102,6 +106,8 @@ await until(async () => (Date.now() % (PERIOD_S * 1000) < 500 ? true : undefined
 });
 const answers = await Promise.all([call(first), call(second), call(second, "no-such-model")]);
 const ids = answers.map((a) => a.headers.get("x-commons-receipt") as string);
+const answerBodies = await Promise.all(answers.map((a) => a.text()));
+const sha256 = (text: string) => `0x${createHash("sha256").update(text).digest("hex")}`;
 
 type ReceiptView = NonNullable<Awaited<ReturnType<typeof receiptOf>>>;
 async function receiptOf(service: Service, requestId: string) {
@@ -146,6 +152,9 @@ t.test("both replicas' receipts are in one period's tree, anchored once by one r
   t.equal(refused.reasonCode, "MODEL_NOT_APPROVED");
   t.equal(a.admitted, true);
   t.equal(a.model, MODEL);
+  t.equal(a.requestHash, sha256(bodyOf(MODEL)), "the hash of the raw request body");
+  t.equal(a.responseHash, sha256(answerBodies[0] as string), "the hash of the answer sent");
+  t.equal(a.completionTokens, "8", "the completion's tokens as billed");
   const anchor = usageAnchorAt(first.deps.deployment, first.deps.provider);
   const events = await anchor.queryFilter(anchor.getEvent("PeriodAnchored")(BigInt(a.period)));
   t.equal(events.length, 1, "anchored once");
