@@ -174,6 +174,17 @@ t.test("both replicas' receipts are in one period's tree, anchored once by one r
   }
 });
 
+t.test("GET /deployment publishes the anchor; a period file exists only once built", async (t) => {
+  const published = (await (await fetch(`${first.urls.http}/deployment`)).json()) as { usageAnchor?: string };
+  t.equal(published.usageAnchor, first.deps.deployment.usageAnchor);
+  t.ok(published.usageAnchor, "the development chain deploys one");
+  const future = await fetch(`${first.urls.http}/receipts/periods/${10 ** 12}`);
+  t.equal(future.status, 404);
+  t.equal(((await future.json()) as { error: { code: string } }).error.code, "NOT_FOUND");
+  const bad = await fetch(`${first.urls.http}/receipts/periods/-1`);
+  t.equal(((await bad.json()) as { error: { code: string } }).error.code, "BAD_USER_INPUT");
+});
+
 t.test("usagePeriods totals the period per model and per budget source", async (t) => {
   const period = (anchored[0] as ReceiptView).period;
   const { data } = await graphql<{
