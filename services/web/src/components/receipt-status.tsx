@@ -42,7 +42,7 @@ export function ReceiptStatus({ requestId }: { requestId: string }) {
   async function check() {
     setStatus({ kind: "checking" });
     const { receipt } = await api.request(RECEIPT, { requestId });
-    if (!receipt?.usagePeriod || receipt.usagePeriod.state !== "ANCHORED") {
+    if (receipt?.usagePeriod?.state !== "ANCHORED") {
       setStatus({ kind: "pending", text: "not anchored yet" });
       return;
     }
