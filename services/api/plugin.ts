@@ -12,6 +12,7 @@ import { clientKeyOf } from "./caller.ts";
 import { createContext } from "./context.ts";
 import { errorFormatter } from "./error-formatter.ts";
 import { checkCost, checkShape, checkSubscriptionDocument, MAX_BODY_BYTES } from "./limits.ts";
+import receiptsFileRoute from "./receipts-file.ts";
 import { createResolvers } from "./resolvers/index.ts";
 import { PROPOSAL_TOPIC, VOTE_TOPIC } from "./resolvers/subscriptions.ts";
 
@@ -120,6 +121,8 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
       context: (_socket, request) => createContext(deps, request, { longLived: true }),
     },
   });
+
+  await app.register(receiptsFileRoute, { deps });
 
   // The shape needs no variables: checked before validation, which compares repeated fields pairwise.
   app.graphql.addHook("preValidation", (_schema, document) => {

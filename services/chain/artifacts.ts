@@ -17,7 +17,13 @@ const cache = new Map<ContractRole, Artifact>();
 export function loadArtifact(role: ContractRole): Artifact {
   const cached = cache.get(role);
   if (cached) return cached;
-  const path = contractNames[role];
+  const artifact = loadArtifactAt(contractNames[role]);
+  cache.set(role, artifact);
+  return artifact;
+}
+
+/** The artifact of a contract by its path under contracts/ (e.g. `usage/UsageAnchor`). */
+export function loadArtifactAt(path: string): Artifact {
   const name = path.split("/")[1];
   const file = new URL(`${path}.sol/${name}.json`, artifactsRoot);
   let artifact: Artifact;
@@ -28,7 +34,6 @@ export function loadArtifact(role: ContractRole): Artifact {
       cause,
     });
   }
-  cache.set(role, artifact);
   return artifact;
 }
 

@@ -32,6 +32,8 @@ export const OUR_GOVERNANCE: GovernanceProfile = { origin: "ours", clock: "times
 export interface Deployment {
   chainId: number;
   contracts: Record<ContractRole, string>;
+  /** The usage anchor (receipts' Merkle roots, contracts/usage); unset in files written before it existed. */
+  usageAnchor?: string;
   /** The first block to index: the deployment's first block, or the block an existing DAO starts from. */
   deployBlock: number;
   deployedAt: string;

@@ -32,6 +32,8 @@ export interface DeployConfig {
   pool: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   /** Voting power (token wei) an address needs at an epoch's start to draw on the pool; 0: every address. */
   poolMinVotes: bigint;
+  /** The usage anchor's first anchorer (unset: none until governance appoints one). */
+  anchorer?: string;
 }
 
 /**
@@ -102,10 +104,12 @@ export function eip1193(provider: Pick<JsonRpcApiProvider, "send">): EIP1193Prov
  * deployer keeps no role.
  */
 export async function deploySystem(run: DeployRun, config: DeployConfig): Promise<Deployment> {
-  const { contracts, firstBlock, chainId } = await runModule(run, newDaoModule, newDaoParameters(config));
+  const { contracts: all, firstBlock, chainId } = await runModule(run, newDaoModule, newDaoParameters(config));
+  const { usageAnchor, ...contracts } = all;
   return {
     chainId,
     contracts,
+    usageAnchor,
     deployBlock: firstBlock,
     deployedAt: new Date().toISOString(),
     governance: OUR_GOVERNANCE,
@@ -133,6 +137,7 @@ export async function deployForExistingDao(
       registry: contracts.registry,
       allocator: contracts.allocator,
     },
+    usageAnchor: contracts.usageAnchor,
     deployBlock: dao.startBlock,
     deployedAt: new Date().toISOString(),
     governance: dao.profile,
@@ -149,7 +154,7 @@ async function runModule<R extends Results>(
   run: DeployRun,
   module: IgnitionModule<string, string, R>,
   parameters: DeploymentParameters,
-): Promise<{ contracts: Record<keyof R & ContractRole, string>; firstBlock: number; chainId: number }> {
+): Promise<{ contracts: Record<keyof R & string, string>; firstBlock: number; chainId: number }> {
   const artifactResolver = new HardhatArtifactResolver(artifacts);
   const accounts = (await run.provider.request({ method: "eth_accounts" })) as string[];
   const sent: string[] = [];
@@ -178,11 +183,11 @@ async function runModule<R extends Results>(
       details: { result: result.type },
     });
   }
-  const contracts = {} as Record<keyof R & ContractRole, string>;
+  const contracts = {} as Record<keyof R & string, string>;
   for (const [name, future] of Object.entries(module.results)) {
     const deployed = result.contracts[future.id];
     if (!deployed) throw new AppError("DEPLOY_FAILED", `the deployment has no address for ${future.id}`);
-    contracts[name as keyof R & ContractRole] = getAddress(deployed.address);
+    contracts[name as keyof R & string] = getAddress(deployed.address);
   }
   // Every transaction of the deployment, this run's and (from the journal) earlier runs'.
   const hashes = run.journal ? (await listTransactions(run.journal, artifactResolver)).map((t) => t.txHash) : sent;

@@ -41,6 +41,7 @@ export function readDeployment(path: string): Deployment {
   return {
     chainId: d.chainId,
     contracts,
+    ...(typeof d.usageAnchor === "string" ? { usageAnchor: getAddress(d.usageAnchor) } : {}),
     deployBlock: d.deployBlock,
     deployedAt: String(d.deployedAt ?? ""),
     governance: readProfile(path, d.governance),

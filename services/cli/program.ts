@@ -6,6 +6,7 @@ import { registerKeys } from "./commands/keys.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerPropose } from "./commands/propose.ts";
 import { registerReads } from "./commands/read.ts";
+import { registerVerify } from "./commands/verify.ts";
 import { createCliContext, type GlobalOptions, type Output } from "./context.ts";
 
 /** Exit codes: 0 done; 1 the service or the chain refused or could not be reached; 2 wrong usage. */
@@ -34,6 +35,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, output: Out
   registerKeys(program, ctx);
   registerDeploy(program, ctx);
   registerImpact(program, ctx);
+  registerVerify(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -60,6 +60,10 @@ export interface GatewayDecisionsTable {
   decided_at: NullableTimestamp;
   /** The upstream provider that served the call, or failed it last (migrations/0019); null when none was tried. */
   provider: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What a receipt names beyond the rest (migrations/0022): completion tokens billed, sha256 of the bodies. */
+  completion_tokens: ColumnType<number | null, number | null | undefined, number | null>;
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  response_hash: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /**

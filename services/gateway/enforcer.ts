@@ -91,6 +91,10 @@ export interface Settlement {
   upstreamMs: number;
   /** The provider that served the call (or the last one that failed it); null when none was tried. */
   provider: string | null;
+  /** For the call's receipt: the completion's tokens as billed, sha256 of the raw request and of the answer sent. */
+  completionTokens: number | null;
+  requestHash: string | null;
+  responseHash: string | null;
 }
 
 export interface Enforcer {
@@ -118,7 +122,8 @@ function bearer(authorization: string | undefined): string | null {
 }
 
 function policyHeaders(model: ModelPolicy | null, requestId: string): Record<string, string> {
-  const headers: Record<string, string> = { "x-request-id": requestId };
+  // The request id is the call's receipt id (services/receipts): `receipt(requestId)` once it is settled.
+  const headers: Record<string, string> = { "x-request-id": requestId, "x-commons-receipt": requestId };
   if (model) {
     headers["x-commons-policy-version"] = String(model.version);
     if (model.provenance.proposalId !== null) headers["x-commons-proposal-id"] = model.provenance.proposalId;
@@ -479,6 +484,9 @@ export function createEnforcer(
         latencyMs,
         overheadMs: Math.max(0, latencyMs - settlement.upstreamMs),
         provider: settlement.provider,
+        completionTokens: settlement.completionTokens,
+        requestHash: settlement.requestHash,
+        responseHash: settlement.responseHash,
         ...(admission.leased
           ? {
               record: admission.leased.record,

@@ -1,10 +1,18 @@
 import type { FastifyReply } from "fastify";
 import { isAppError } from "../shared/errors.ts";
 import type { Metrics } from "../shared/metrics.ts";
+import { requestHashOf, responseHasher } from "./body-hash.ts";
 import type { Admission, Enforcer } from "./enforcer.ts";
 import { openAiError, sendError, upstreamFailure } from "./openai-errors.ts";
 import { countTextTokens } from "./tokens.ts";
-import { billedTokens, type JsonObject, type StreamEvent, type Upstream, type UpstreamPath } from "./upstream.ts";
+import {
+  billedTokens,
+  completionTokens,
+  type JsonObject,
+  type StreamEvent,
+  type Upstream,
+  type UpstreamPath,
+} from "./upstream.ts";
 
 export interface ForwardDeps {
   enforcer: Enforcer;
@@ -52,6 +60,9 @@ export async function forwardJson(
       outcome: "UPSTREAM_ERROR",
       upstreamMs,
       provider: failedProvider,
+      completionTokens: null,
+      requestHash: requestHashOf(reply.request),
+      responseHash: null,
     });
     reply.headers({ ...admission.headers, ...settled });
     return sendError(reply, "UPSTREAM_ERROR", upstreamFailure(reply, error, admission.requestId));
@@ -61,18 +72,25 @@ export async function forwardJson(
   metrics.upstreamLatency.observe({ endpoint, outcome: ok ? "ok" : "error", provider }, upstreamMs / 1000);
   // Without a usage report, the worst case that was reserved is what the call cost.
   const charged = billedTokens(answer.usage) ?? (ok ? admission.decision.reserve : 0);
+  // Serialized once, here: the receipt's hash is of the very bytes sent.
+  const body = ok ? JSON.stringify(answer) : null;
+  const hasher = responseHasher();
+  if (body !== null) hasher.update(body);
   const settled = await enforcer.settle(admission, {
     charged,
     outcome: ok ? "COMPLETED" : "UPSTREAM_ERROR",
     upstreamMs,
     provider,
+    completionTokens: completionTokens(answer.usage),
+    requestHash: requestHashOf(reply.request),
+    responseHash: body === null ? null : hasher.digest(),
   });
   reply.headers({ ...admission.headers, ...settled });
-  if (!ok) {
+  if (body === null) {
     reply.log.warn({ provider, status: answer.status }, "the upstream answered a failed response");
     return sendError(reply, "UPSTREAM_ERROR", `the upstream failed the response (request ${admission.requestId})`);
   }
-  return answer;
+  return reply.type("application/json; charset=utf-8").send(body);
 }
 
 /** How one endpoint's stream reads and writes its events (chat chunks, or the Responses API's events). */
@@ -117,6 +135,7 @@ export async function forwardStream(
   let produced = "";
   let usage: unknown = null;
   let failure: unknown = null;
+  const sent = responseHasher();
   const outcome = () => (controller.signal.aborted ? "CLIENT_CLOSED" : failure ? "UPSTREAM_ERROR" : "COMPLETED");
   const settle = () => {
     res.off("close", onClose);
@@ -132,7 +151,16 @@ export async function forwardStream(
     // The upstream's own count when it sent one; otherwise what it bills at least: the prompt once it
     // accepted the call, and what reached the client, counted here.
     const charged = billedTokens(usage) ?? (accepted ? promptTokens + countTextTokens(produced) : 0);
-    return enforcer.settle(admission, { charged, outcome: outcome(), upstreamMs, provider });
+    return enforcer.settle(admission, {
+      charged,
+      outcome: outcome(),
+      upstreamMs,
+      provider,
+      completionTokens: completionTokens(usage),
+      requestHash: requestHashOf(reply.request),
+      // The events written before the settlement: the stream's terminator follows it.
+      responseHash: accepted ? sent.digest() : null,
+    });
   };
 
   let events: AsyncIterator<StreamEvent>;
@@ -168,7 +196,10 @@ export async function forwardStream(
       produced += dialect.produced(data);
       usage = dialect.usage(data) ?? usage;
       const text = dialect.write(next.value);
-      if (!controller.signal.aborted && text !== null) res.write(text);
+      if (!controller.signal.aborted && text !== null) {
+        sent.update(text);
+        res.write(text);
+      }
       next = await events.next();
     }
   } catch (error) {

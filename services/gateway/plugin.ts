@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { pruneRateCounters } from "../db/ledger/client.ts";
 import { minuteStartOf } from "../policy/decide.ts";
 import type { Deps } from "../shared/deps.ts";
+import { hashRequestBodies } from "./body-hash.ts";
 import { registerChatRoute } from "./chat-route.ts";
 import { registerEmbeddingsRoute } from "./embeddings-route.ts";
 import { createEnforcer } from "./enforcer.ts";
@@ -61,6 +62,7 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   });
 
   app.setErrorHandler(gatewayErrorHandler);
+  hashRequestBodies(app);
   const forwarding = { enforcer, upstream, metrics: deps.metrics };
   registerChatRoute(app, forwarding);
   registerEmbeddingsRoute(app, forwarding);

@@ -27,6 +27,13 @@ export function billedTokens(usage: unknown): number | null {
   return total === null && parts === 0 ? null : Math.max(total ?? 0, parts);
 }
 
+/** The completion's tokens of a usage report (chat's completion_tokens, the Responses API's output_tokens). */
+export function completionTokens(usage: unknown): number | null {
+  if (usage === null || typeof usage !== "object") return null;
+  const u = usage as Record<string, unknown>;
+  return count(u.completion_tokens) ?? count(u.output_tokens);
+}
+
 /**
  * An upstream's own words (an error body) as they may be logged: key-like strings, bearer tokens and
  * secret query parameters masked, at most 500 characters. Never sent to a client.

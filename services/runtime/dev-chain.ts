@@ -10,6 +10,8 @@ import { assertPortFree } from "./port.ts";
 const HOLDERS = 5;
 /** The development account that relays castVoteBySig ballots (holds ETH for gas, no tokens). */
 const RELAYER_INDEX = 19;
+/** The development account that anchors usage receipts (the usage anchor's first anchorer, ANCHOR_PRIVATE_KEY's default). */
+const ANCHORER_INDEX = 18;
 
 export interface DevChain {
   rpcUrl: string;
@@ -18,6 +20,7 @@ export interface DevChain {
   holders: DevAccount[];
   tokensPerHolder: bigint;
   relayer: DevAccount;
+  anchorer: DevAccount;
   close(): Promise<void>;
 }
 
@@ -37,7 +40,8 @@ export async function startDevChain(o: { host: string; port: number }): Promise<
   try {
     const accounts = hardhatAccounts(RELAYER_INDEX + 1);
     const holders = accounts.slice(0, HOLDERS);
-    const config = devDeployConfig(holders.map((h) => h.address));
+    const anchorer = accounts[ANCHORER_INDEX] as DevAccount;
+    const config = { ...devDeployConfig(holders.map((h) => h.address)), anchorer: anchorer.address };
     // The chain holds the development keys: account #0 deploys.
     const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
     const { abi } = loadArtifact("token");
@@ -51,6 +55,7 @@ export async function startDevChain(o: { host: string; port: number }): Promise<
       holders,
       tokensPerHolder: config.holders[0]?.amount ?? 0n,
       relayer: accounts[RELAYER_INDEX] as DevAccount,
+      anchorer,
       close: () => server.close(),
     };
   } catch (error) {

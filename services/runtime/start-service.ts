@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
+import { createAnchorer } from "../anchoring/anchorer.ts";
 import { type Deployment, readDeployment, writeDeployment } from "../chain/deployment.ts";
 import { createForkSimulator } from "../chain/fork-simulation.ts";
 import { type DatabaseHandle, openDatabase } from "../db/connection.ts";
@@ -132,6 +133,26 @@ export async function startService(config: Config, options: StartOptions = {}): 
     closers.push(() => app.close());
     await app.listen({ host: config.HOST, port: config.PORT });
     const http = urlOf(app.server.address() as AddressInfo);
+
+    // Usage receipts are anchored by whichever replica holds the anchorer's lock, off the request path.
+    const anchorKey = config.ANCHOR_PRIVATE_KEY ?? devChain?.anchorer.privateKey;
+    if (anchorKey && deployment.usageAnchor) {
+      const anchorer = createAnchorer({
+        database,
+        provider,
+        deployment,
+        wallet: new Wallet(anchorKey, provider),
+        periodMs: config.ANCHOR_PERIOD_S * 1000,
+        delayMs: config.ANCHOR_DELAY_MS,
+        uriBase: config.ANCHOR_URI_BASE ?? http,
+        confirmations: config.CONFIRMATIONS,
+        now: deps.now,
+        logger: logger.child({ component: "anchorer" }),
+        intervalMs: config.POLL_INTERVAL_MS,
+      });
+      anchorer.start();
+      closers.push(() => anchorer.stop());
+    }
 
     return {
       app,

@@ -59,6 +59,14 @@ const schema = z.object({
   DEFAULT_MAX_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(256),
   /** Key that relays castVoteBySig ballots; unset: gasless voting is off. */
   RELAYER_PRIVATE_KEY: privateKey.optional(),
+  /** Key that anchors usage receipts' roots (UsageAnchor's anchorer); unset: the development chain's, else no anchoring. */
+  ANCHOR_PRIVATE_KEY: privateKey.optional(),
+  /** Length of a receipts anchoring period, in seconds (a divisor of the pool's epoch, so epochs end on a period's end). */
+  ANCHOR_PERIOD_S: z.coerce.number().int().min(1).max(86_400).default(3600),
+  /** How long after a period's end its tree is built: settlements begun in the period have committed by then. */
+  ANCHOR_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
+  /** Public base URL a period's receipts are downloaded from (its anchor names `<base>/receipts/periods/<n>`). */
+  ANCHOR_URI_BASE: z.string().url().optional(),
   /** Bearer token operators use for GraphQL usage/decisions of every consumer. */
   OPERATOR_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** Domain that Sign-In with Ethereum messages must name; default host:port of the service. */

@@ -52,6 +52,8 @@ export const errorTable = {
   /** The fork for a proposal's simulation could not be made or run (the RPC answered an error). */
   SIMULATION_FAILED: { status: 502, type: "server_error", retryable: true },
   INTERNAL: { status: 500, type: "server_error", retryable: false },
+  /** `commons verify`: a receipt or a period's receipts did not verify against the root anchored on chain. */
+  RECEIPT_NOT_VERIFIED: { status: 409, type: "invalid_request_error", retryable: false },
   // `commons deploy`: what stops a deployment before, during or after it runs.
   /** The endpoint serves another chain than the parameters file names. */
   DEPLOY_WRONG_CHAIN: { status: 400, type: "invalid_request_error", retryable: false },

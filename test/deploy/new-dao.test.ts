@@ -77,6 +77,7 @@ t.test("a dry run prints each step with its gas and sends nothing; so does a dep
       "PolicyRegistry",
       "RenounceAdminRole",
       "ResourceAllocator",
+      "UsageAnchor",
     ].map((name) => `CommonsNewDao#${name}`),
   );
   t.ok(
@@ -145,7 +146,7 @@ t.test("a deployment killed halfway resumes from its journal to the same result"
     resumed.json.checks.every((c: { ok: boolean }) => c.ok),
     "every check passes",
   );
-  t.equal(await provider.getTransactionCount(deployer.address), start + 8, "eight transactions in all: none twice");
+  t.equal(await provider.getTransactionCount(deployer.address), start + 9, "nine transactions in all: none twice");
   const deployment = readDeployment(deploymentFile);
   t.same(
     new Set(Object.values(deployment.contracts)),
@@ -157,7 +158,7 @@ t.test("a deployment killed halfway resumes from its journal to the same result"
 
   const again = await deploy(["--journal", journal, "--out", deploymentFile]);
   exitsZero(t, again);
-  t.equal(await provider.getTransactionCount(deployer.address), start + 8, "a finished journal sends nothing");
+  t.equal(await provider.getTransactionCount(deployer.address), start + 9, "a finished journal sends nothing");
   t.same(readDeployment(deploymentFile).contracts, deployment.contracts);
 });
 

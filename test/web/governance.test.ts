@@ -33,7 +33,8 @@ t.test(
   { skip: missing ? `the browser tests need chromium: ${missing}` : false },
   async (t) => {
     const guidelineUri = await serveGuideline(t);
-    const service = await build(t, { env: { OPERATOR_TOKEN } });
+    // Short anchoring periods, so that the receipts of the calls below are anchored while the test runs.
+    const service = await build(t, { env: { OPERATOR_TOKEN, ANCHOR_PERIOD_S: "2", ANCHOR_DELAY_MS: "0" } });
     const base = service.urls.http;
     const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
     t.teardown(() => provider.destroy());
@@ -237,6 +238,18 @@ t.test(
       await page.getByTestId("decision-row").filter({ hasText: "refused: MODEL_NOT_APPROVED" }).waitFor();
       await page.getByTestId("decision-row").filter({ hasText: "admitted" }).waitFor();
       await page.getByTestId("budget-row").filter({ hasText: "grant #" }).waitFor();
+      // The admitted call's receipt, checked in the page: its proof, against the root its period anchored.
+      const admittedRow = page.getByTestId("decision-row").filter({ hasText: "admitted" }).first();
+      await admittedRow.getByRole("button", { name: "verify receipt" }).click();
+      const verified = admittedRow.getByTestId("receipt-status");
+      const again = admittedRow.getByRole("button", { name: /check again/ });
+      // Until the period is anchored, the page says so and offers to check again.
+      for (let attempt = 0; attempt < 100; attempt++) {
+        await verified.or(again).first().waitFor();
+        if ((await verified.count()) > 0) break;
+        await again.click();
+      }
+      t.match(await verified.textContent(), /proof verified|verified against the root on chain/);
       t.equal(await page.getByTestId("new-key").count(), 0, "the key was shown once, and not after a reload");
       await page.getByLabel("Purpose of my calls").fill("education");
       await page.getByLabel("Purpose of my calls").press("Tab");

@@ -12,6 +12,7 @@ import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from 
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
 import { createImpactResolvers } from "./proposal-impact.ts";
 import { Proposal, ProposalEvent, proposalQueries } from "./proposals.ts";
+import { createReceiptResolvers } from "./receipts.ts";
 import { createRelayTransaction } from "./relay-transaction.ts";
 import { ProposalAction } from "./shapes.ts";
 import { createSignIn } from "./sign-in.ts";
@@ -27,6 +28,7 @@ export function createResolvers(
 ): Omit<Resolvers, "ProposalAction"> & { ProposalAction: typeof ProposalAction } {
   const quotas = createQuotas(deps);
   const impact = createImpactResolvers(simulator);
+  const receipts = createReceiptResolvers(deps);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -40,6 +42,7 @@ export function createResolvers(
       ...ledgerQueries,
       ...syncStatusQueries,
       ...impact.queries,
+      ...receipts.queries,
     },
     Mutation: {
       ...draftProposalMutations,
@@ -48,6 +51,8 @@ export function createResolvers(
       ...createSignIn(quotas),
     },
     Subscription,
+    Receipt: receipts.Receipt,
+    UsagePeriod: receipts.UsagePeriod,
     // Lazy fields (a count, the pool) run only when selected.
     ProposalConnection: countedConnection,
     VoteConnection: countedConnection,

@@ -1,10 +1,11 @@
 import { buildModule } from "@nomicfoundation/ignition-core";
-import { EXISTING_DAO_MODULE, policyContracts } from "./parameters.ts";
+import { EXISTING_DAO_MODULE, policyContracts, usageContracts } from "./parameters.ts";
 
 /**
- * An existing DAO: only the policy registry and the resource allocator, owned from their constructor by
+ * An existing DAO: only the policy registry, the resource allocator and the usage anchor, owned from their constructor by
  * the timelock the DAO's governor executes through. Parameters: see parameters.ts.
  */
-export default buildModule(EXISTING_DAO_MODULE, (m) =>
-  policyContracts(m, m.getParameter<string>("timelock"), m.getParameter<string>("token")),
-);
+export default buildModule(EXISTING_DAO_MODULE, (m) => {
+  const timelock = m.getParameter<string>("timelock");
+  return { ...policyContracts(m, timelock, m.getParameter<string>("token")), ...usageContracts(m, timelock) };
+});

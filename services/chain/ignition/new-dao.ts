@@ -1,10 +1,10 @@
 import { buildModule } from "@nomicfoundation/ignition-core";
 import { ZeroAddress } from "ethers";
-import { NEW_DAO_MODULE, policyContracts, TIMELOCK_ROLES } from "./parameters.ts";
+import { NEW_DAO_MODULE, policyContracts, TIMELOCK_ROLES, usageContracts } from "./parameters.ts";
 
 /**
  * A new DAO: the token with its initial distribution, the timelock, the governor, the policy registry
- * and the resource allocator. The governor alone may propose and cancel, anyone may execute, and the
+ * and the resource allocator, and the usage anchor. The governor alone may propose and cancel, anyone may execute, and the
  * deployer's temporary timelock admin role is renounced last. Parameters: see parameters.ts.
  */
 export default buildModule(NEW_DAO_MODULE, (m) => {
@@ -13,11 +13,12 @@ export default buildModule(NEW_DAO_MODULE, (m) => {
   const timelock = m.contract("CommonsTimelock", [m.getParameter("timelockDelay"), [], [ZeroAddress], deployer]);
   const governor = m.contract("CommonsGovernor", [token, timelock, m.getParameter("governor")]);
   const { registry, allocator } = policyContracts(m, timelock, token);
+  const { usageAnchor } = usageContracts(m, timelock);
   const proposer = m.call(timelock, "grantRole", [TIMELOCK_ROLES.proposer, governor], { id: "GrantProposerRole" });
   const canceller = m.call(timelock, "grantRole", [TIMELOCK_ROLES.canceller, governor], { id: "GrantCancellerRole" });
   m.call(timelock, "renounceRole", [TIMELOCK_ROLES.admin, deployer], {
     id: "RenounceAdminRole",
     after: [proposer, canceller, registry, allocator],
   });
-  return { token, timelock, governor, registry, allocator };
+  return { token, timelock, governor, registry, allocator, usageAnchor };
 });

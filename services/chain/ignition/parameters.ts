@@ -1,5 +1,5 @@
 import type { ArgumentType, DeploymentParameters, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
-import { getAddress, id, ZeroHash } from "ethers";
+import { getAddress, id, ZeroAddress, ZeroHash } from "ethers";
 import type { DeployConfig } from "../deploy.ts";
 
 /**
@@ -27,6 +27,7 @@ export function newDaoParameters(config: DeployConfig): DeploymentParameters {
       governor: { ...config.governor },
       pool: { ...config.pool },
       poolMinVotes: config.poolMinVotes,
+      anchorer: getAddress(config.anchorer ?? ZeroAddress),
     },
   };
 }
@@ -60,4 +61,13 @@ export function policyContracts(m: IgnitionModuleBuilder, timelock: ArgumentType
     m.getParameter("poolMinVotes"),
   ]);
   return { registry, allocator };
+}
+
+/**
+ * The usage anchor (receipts' Merkle roots), owned by `timelock` so that only governance replaces its
+ * anchorer; `anchorer` is the first one (address(0): none until governance appoints one). Used by both
+ * modules.
+ */
+export function usageContracts(m: IgnitionModuleBuilder, timelock: ArgumentType) {
+  return { usageAnchor: m.contract("UsageAnchor", [timelock, m.getParameter("anchorer", ZeroAddress)]) };
 }

@@ -203,6 +203,10 @@ export interface SettleInput {
   overheadMs: number;
   /** The upstream provider that served the call (or failed it last), for its audit record (migrations/0019). */
   provider?: string | null;
+  /** For the call's receipt (migrations/0022): the completion's tokens, sha256 of the request and the answer. */
+  completionTokens?: number | null;
+  requestHash?: string | null;
+  responseHash?: string | null;
   /**
    * The call's audit record as admitted, when no reservation wrote it (a call admitted on its replica's
    * slice): it is inserted settled, with the settlement, and the batch commits synchronously.
@@ -249,6 +253,9 @@ async function settleBatch(db: Kysely<Database>, inputs: readonly SettleInput[])
         latency_ms: input.latencyMs,
         overhead_ms: input.overheadMs,
         provider: input.provider,
+        completion_tokens: input.completionTokens ?? null,
+        request_hash: input.requestHash ?? null,
+        response_hash: input.responseHash ?? null,
         ...(input.record === undefined ? {} : { record: input.record }),
         ...(input.lease === undefined ? {} : { lease: { owner: input.lease.owner, minute: input.lease.minuteStart } }),
       },
@@ -301,7 +308,8 @@ async function settleOne(db: Kysely<Database>, input: SettleInput): Promise<Spen
       ${input.model}, ${input.source.kind}, ${sourceId(input.source)},
       ${budgetKeys([input.source]).map((k) => k.account)}::text[], ${input.epochStart}, ${input.reserved},
       ${input.charged}, ${input.outcome}, ${input.latencyMs},
-      ${input.overheadMs}, ${input.provider ?? null}::text)`.execute(db);
+      ${input.overheadMs}, ${input.provider ?? null}::text, ${input.completionTokens ?? null}::integer,
+      ${input.requestHash ?? null}::text, ${input.responseHash ?? null}::text)`.execute(db);
   return { spent: spentMap(rows[0]?.accounts ?? [], rows[0]?.spent ?? []) };
 }
 

@@ -3,7 +3,7 @@
 -- equals the sum of the audit records.
 --
 -- p_settlements: [{ request_id, consumer, model, source, source_id, accounts[], epoch, reserved, charged,
---   outcome, latency_ms, overhead_ms, provider, record?, lease? }]
+--   outcome, latency_ms, overhead_ms, provider, completion_tokens, request_hash, response_hash, record?, lease? }]
 --   record: the audit record as admitted, for a call admitted on a slice (none was written for it yet):
 --           it is inserted settled, and the batch commits synchronously (it is on disk before the answer).
 --   lease:  { owner, minute } of the slice the call was admitted on: what the call took from the slice
@@ -27,18 +27,20 @@ begin
 
   with s as (
     select * from jsonb_to_recordset(p_settlements) as s(request_id text, record jsonb, charged bigint,
-      outcome text, latency_ms double precision, overhead_ms double precision, provider text)),
+      outcome text, latency_ms double precision, overhead_ms double precision, provider text,
+      completion_tokens integer, request_hash text, response_hash text)),
   inserted as (
     insert into gateway_decisions (
       request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
       proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
       overhead_ms, created_at, settled_at, prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes,
-      provider)
+      provider, completion_tokens, request_hash, response_hash)
     select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
         case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
         r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
         s.charged, s.outcome, s.latency_ms, s.overhead_ms, coalesce(r.created_at, now()), now(),
-        r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, s.provider
+        r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, s.provider,
+        s.completion_tokens, s.request_hash, s.response_hash
       from s cross join lateral jsonb_populate_record(null::gateway_decisions, s.record) as r
       where s.record is not null
     on conflict (request_id) do nothing
@@ -51,7 +53,10 @@ begin
         latency_ms = s.latency_ms,
         overhead_ms = s.overhead_ms,
         settled_at = now(),
-        provider = s.provider
+        provider = s.provider,
+        completion_tokens = s.completion_tokens,
+        request_hash = s.request_hash,
+        response_hash = s.response_hash
       from s
       where s.record is null and d.request_id = s.request_id and d.outcome = 'PENDING'
     returning d.request_id)

@@ -2,10 +2,11 @@ import { Link } from "wouter-preact";
 import { shortAddress, tokens } from "../format.ts";
 import { graphql } from "../gql/gql.ts";
 import type { DecisionFieldsFragment } from "../gql/graphql.ts";
+import { ReceiptStatus } from "./receipt-status.tsx";
 
 graphql(`
   fragment DecisionFields on Decision {
-    id createdAt consumer endpoint model purpose admitted reasonCode policyVersion proposalId tokensUsed outcome
+    id requestId createdAt consumer endpoint model purpose admitted reasonCode policyVersion proposalId tokensUsed outcome
   }
 `);
 
@@ -32,6 +33,7 @@ export function DecisionsTable({
           <th scope="col">Decision</th>
           <th scope="col">Tokens</th>
           <th scope="col">Decided by</th>
+          <th scope="col">Receipt</th>
         </tr>
       </thead>
       <tbody>
@@ -55,6 +57,9 @@ export function DecisionsTable({
                   (<Link href={`/proposals/${d.proposalId}`}>proposal</Link>)
                 </>
               ) : null}
+            </td>
+            <td>
+              <ReceiptStatus requestId={d.requestId} />
             </td>
           </tr>
         ))}

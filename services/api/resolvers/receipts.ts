@@ -1,0 +1,120 @@
+import { LRUCache } from "lru-cache";
+import { anchoredPeriods, listReceiptRecords, type PeriodRow, periodRow, receiptRecord } from "../../db/receipts.ts";
+import { type AuditRecord, type Receipt, receiptLeaf, receiptOf } from "../../receipts/encoding.ts";
+import { periodAt } from "../../receipts/period.ts";
+import { proofOf, type ReceiptTree, treeFromNodes } from "../../receipts/tree.ts";
+import type { Deps } from "../../shared/deps.ts";
+import { type ApiContext, readableConsumer } from "../context.ts";
+import { pageRequest, toConnection } from "../pagination.ts";
+
+/** A period as the API shows it (the tree itself stays in the database). */
+type PeriodView = Omit<PeriodRow, "nodes" | "built_at" | "tx_nonce" | "tx_raw" | "block_hash">;
+
+interface ReceiptNode extends Receipt {
+  leaf: string;
+  period: number;
+  instant: Date;
+}
+
+/**
+ * receipt, receipts and usagePeriods. A receipt's proof comes from its period's stored tree; the last few
+ * trees are kept in memory, since receipts of one period are asked for together (a consumer's list, the CLI).
+ */
+export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | "deployment">) {
+  const db = deps.database.db;
+  const periodMs = deps.config.ANCHOR_PERIOD_S * 1000;
+  const trees = new LRUCache<number, { row: PeriodRow; tree: ReceiptTree }>({ max: 4 });
+
+  async function periodTree(period: number) {
+    const cached = trees.get(period);
+    // Only a final tree is cached: a period not yet anchored may still be reorganised back to sent.
+    if (cached) return cached;
+    const row = await periodRow(db, period);
+    if (!row) return undefined;
+    const entry = { row, tree: treeFromNodes(new Uint8Array(row.nodes)) };
+    if (row.state === "anchored") trees.set(period, entry);
+    return entry;
+  }
+
+  const node = (record: AuditRecord & { instant: Date }): ReceiptNode => {
+    const receipt = receiptOf(record);
+    return {
+      ...receipt,
+      leaf: receiptLeaf(receipt),
+      period: periodAt(record.instant.getTime(), periodMs),
+      instant: record.instant,
+    };
+  };
+
+  const periodView = (row: PeriodView) => ({
+    ...row,
+    contract: deps.deployment.usageAnchor ?? null,
+  });
+
+  return {
+    queries: {
+      async receipt(_: unknown, args: { requestId: string }) {
+        const record = await receiptRecord(db, args.requestId);
+        return record ? node(record) : null;
+      },
+
+      async receipts(
+        _: unknown,
+        args: { first?: number; after?: string | null; consumer?: string | null },
+        ctx: ApiContext,
+      ) {
+        const page = pageRequest(args, ["int64", "text"]);
+        const consumer = await readableConsumer(ctx, args.consumer ?? undefined);
+        const after = page.after
+          ? { instant: new Date(Number(page.after[0])), requestId: String(page.after[1]) }
+          : undefined;
+        const rows = await listReceiptRecords(db, consumer === undefined ? {} : { consumer }, {
+          first: page.first + 1,
+          ...(after ? { after } : {}),
+        });
+        return toConnection(
+          { rows: rows.slice(0, page.first), hasNextPage: rows.length > page.first },
+          (r) => [String(r.instant.getTime()), r.request_id],
+          node,
+        );
+      },
+
+      async usagePeriods(_: unknown, args: { first?: number; after?: string | null }) {
+        const page = pageRequest(args, ["int64"]);
+        const rows = await anchoredPeriods(db, {
+          first: page.first + 1,
+          ...(page.after ? { before: Number(page.after[0]) } : {}),
+        });
+        return toConnection(
+          { rows: rows.slice(0, page.first), hasNextPage: rows.length > page.first },
+          (r) => [String(r.period)],
+          periodView,
+        );
+      },
+    },
+
+    Receipt: {
+      async proof(r: ReceiptNode) {
+        const entry = await periodTree(r.period);
+        return entry ? proofOf(entry.tree, r.leaf) : null;
+      },
+      async usagePeriod(r: ReceiptNode) {
+        const entry = await periodTree(r.period);
+        return entry ? periodView(entry.row) : null;
+      },
+    },
+
+    UsagePeriod: {
+      startsAt: (p: PeriodView) => p.starts_at.toISOString(),
+      endsAt: (p: PeriodView) => p.ends_at.toISOString(),
+      receiptCount: (p: PeriodView) => Number(p.receipt_count),
+      totalTokens: (p: PeriodView) => String(p.total_tokens),
+      state: (p: PeriodView) => p.state.toUpperCase(),
+      transaction: (p: PeriodView) => p.tx_hash,
+      blockNumber: (p: PeriodView) => (p.block_number === null ? null : Number(p.block_number)),
+      anchoredAt: (p: PeriodView) => p.anchored_at?.toISOString() ?? null,
+      byModel: (p: PeriodView) => p.totals.models.map((m) => ({ key: m.model, calls: m.calls, tokens: m.tokens })),
+      bySource: (p: PeriodView) => p.totals.sources.map((s) => ({ key: s.source, calls: s.calls, tokens: s.tokens })),
+    },
+  };
+}
