@@ -19,7 +19,14 @@ import { type DecisionRecord, recordDecision } from "../services/db/gateway-deci
 import { createBatcher } from "../services/gateway/batcher.ts";
 import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
 import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
+import {
+  buildGateway,
+  openMigrated,
+  policyRow,
+  SEEDED_DEPLOYMENT,
+  seedIndex,
+  seedQueuedProposal,
+} from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
 import { until } from "../test/helpers/until.ts";
 import { startTestUpstream } from "../test/helpers/upstream.ts";
@@ -105,7 +112,7 @@ async function load(
  */
 type Role =
   | { role: "upstream" }
-  | { role: "gateway"; databaseUrl: string; upstreamUrl: string }
+  | { role: "gateway"; databaseUrl: string; upstreamUrl: string; shadowed?: boolean }
   | { role: "proxy"; upstreamUrl: string; databaseUrl?: string };
 
 async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<void> }> {
@@ -159,11 +166,29 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
     grants: consumers.map((grantee, i) => ({ grantId: i + 1, grantee, tokensPerEpoch: 1_000_000_000 })),
     pool: { allowancePerAddress: 1_000, poolSizePerEpoch: 1_000_000 },
   });
+  // Shadow mode: a queued proposal changing the benchmark's model, so each call is decided again in full
+  // (to the budgets) under its policies, and the shadow decision is written into the audit record.
+  if (role.shadowed) {
+    await seedQueuedProposal(database, "1", [
+      {
+        kind: "SET_MODEL_POLICY",
+        modelId: "bench-model",
+        approved: true,
+        maxTokensPerRequest: 128,
+        requestsPerMinute: 5_000_000,
+        allowedPurposes: ["research"],
+        blockedTerms: ["Forbidden-Term"],
+        guidelineUri: "ipfs://guidelines/bench-model-v2",
+        guidelineHash: `0x${"ab".repeat(32)}`,
+      },
+    ]);
+  }
   const gw = await buildGateway(t, {
     database,
     upstreamUrl: role.upstreamUrl,
     // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
     env: { MAX_POLICY_STALENESS_S: "3600" },
+    ...(role.shadowed ? { deployment: SEEDED_DEPLOYMENT } : {}),
   });
   const keys = await Promise.all(consumers.map(async (address) => (await issueApiKey(database.db, { address })).key));
   return { info: { baseURL: gw.baseURL, keys }, stop };
@@ -256,6 +281,15 @@ export default async function gatewayBench() {
       t.teardown(() => gateway.stop());
       const proxy = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info });
       t.teardown(() => proxy.stop());
+      // The same gateway on a database of its own with a queued proposal shadowed (shadow mode on).
+      const shadowDatabaseUrl = await createTestDatabase(t);
+      const shadowed = await startThread<{ baseURL: string; keys: string[] }>({
+        role: "gateway",
+        databaseUrl: shadowDatabaseUrl,
+        upstreamUrl: upstream.info,
+        shadowed: true,
+      });
+      t.teardown(() => shadowed.stop());
       const recording = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info, databaseUrl });
       t.teardown(() => recording.stop());
       const portkey = await startPortkey(upstream.info);
@@ -265,12 +299,15 @@ export default async function gatewayBench() {
       const bare = `${proxy.info}/chat/completions`;
       const recorded = `${recording.info}/chat/completions`;
       const through = `${gateway.info.baseURL}/chat/completions`;
+      const shadowThrough = `${shadowed.info.baseURL}/chat/completions`;
+      const shadowKeys = shadowed.info.keys;
 
       log("warm-up");
       await load(direct, { connections: 4, duration: 2 });
       await load(bare, { connections: 4, duration: 2 });
       await load(recorded, { connections: 4, duration: 2 });
       await load(through, { connections: 4, duration: 2, keys });
+      await load(shadowThrough, { connections: 4, duration: 2, keys: shadowKeys });
       await load(portkey.url, { connections: 4, duration: 2, headers: portkey.headers });
 
       log(`saturation: ${SATURATION.connections} connections, ${SATURATION.duration} s each`);
@@ -279,6 +316,15 @@ export default async function gatewayBench() {
       const recordedFull = await load(recorded, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       const portkeyFull = await load(portkey.url, { ...SATURATION, headers: portkey.headers });
+      // Shadow on and off in the order off, on, on, off: a drift of the shared machine's load during the
+      // four runs weighs on both sides alike.
+      log("shadow mode: saturation without, with, with, without a queued proposal shadowed");
+      const shadowOff = [await load(through, { ...SATURATION, keys })];
+      const shadowOn = [await load(shadowThrough, { ...SATURATION, keys: shadowKeys })];
+      shadowOn.push(await load(shadowThrough, { ...SATURATION, keys: shadowKeys }));
+      shadowOff.push(await load(through, { ...SATURATION, keys }));
+      const sumRps = (runs: Run[]) => runs.reduce((sum, r) => sum + r.rps, 0);
+      const shadowRatio = sumRps(shadowOn) / sumRps(shadowOff);
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
       // time saturate it at any connection count; that figure is reported too).
@@ -303,6 +349,12 @@ export default async function gatewayBench() {
         // The recording proxy's rows have no consumer.
         .where("consumer", "is not", null)
         .executeTakeFirstOrThrow();
+      const shadowDatabase = await openMigrated(t, shadowDatabaseUrl, 1);
+      const shadowDecisions = await shadowDatabase.db
+        .selectFrom("gateway_decisions")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("shadow", "is not", null)
+        .executeTakeFirstOrThrow();
       const rows: BenchRow[] = [
         { metric: "direct upstream, saturation", value: Math.round(directFull.rps), unit: "req/s" },
         { metric: "through the gateway, saturation", value: Math.round(gatewayFull.rps), unit: "req/s" },
@@ -316,6 +368,28 @@ export default async function gatewayBench() {
           met: overPortkey >= 4,
         },
         { metric: "non-2xx through Portkey", value: portkeyFull.non2xx, unit: "responses" },
+        {
+          metric: "gateway, shadow mode off (mean of 2), saturation",
+          value: Math.round(sumRps(shadowOff) / 2),
+          unit: "req/s",
+        },
+        {
+          metric: "gateway, a queued proposal shadowed (mean of 2), saturation",
+          value: Math.round(sumRps(shadowOn) / 2),
+          unit: "req/s",
+        },
+        {
+          metric: "shadow on / off throughput",
+          value: shadowRatio,
+          unit: "ratio",
+          target: "≥ 0.95",
+          met: shadowRatio >= 0.95,
+        },
+        {
+          metric: "non-2xx with shadow mode on",
+          value: shadowOn.reduce((sum, r) => sum + r.non2xx, 0),
+          unit: "responses",
+        },
         { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
         { metric: "bare proxy / direct throughput", value: bareFull.rps / directFull.rps, unit: "ratio" },
         { metric: "gateway / bare proxy throughput", value: gatewayFull.rps / bareFull.rps, unit: "ratio" },
@@ -366,7 +440,7 @@ export default async function gatewayBench() {
         rows,
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
-          `audit records written by the gateway: ${decisions.n}`,
+          `audit records written by the gateway: ${decisions.n}; by the shadowed gateway with a shadow decision: ${shadowDecisions.n}`,
           "load generator, gateway, the two reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],

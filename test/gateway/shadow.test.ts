@@ -4,6 +4,7 @@ import { issueApiKey } from "../../services/db/api-keys.ts";
 import { type CallInput, createEnforcer } from "../../services/gateway/enforcer.ts";
 import { createKeyCache } from "../../services/gateway/key-cache.ts";
 import { createPolicyStore, type PolicyStore } from "../../services/gateway/policy-store.ts";
+import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
 import type { GovernanceState } from "../../services/policy/after-actions.ts";
 import { type Shadow, shadowsOf } from "../../services/policy/shadow.ts";
 import type { ModelPolicy } from "../../services/policy/types.ts";
@@ -11,7 +12,9 @@ import { loadConfig } from "../../services/shared/config.ts";
 import { createLogger } from "../../services/shared/logger.ts";
 import { createMetrics } from "../../services/shared/metrics.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { openMigrated, policyRow, seedIndex } from "./build.ts";
+import { until } from "../helpers/until.ts";
+import { startTestUpstream } from "../helpers/upstream.ts";
+import { buildGateway, openMigrated, policyRow, SEEDED_DEPLOYMENT, seedIndex, seedQueuedProposal } from "./build.ts";
 
 /**
  * A shadow evaluation that throws changes nothing of the live path: the enforcer (real Postgres, the real
@@ -151,4 +154,37 @@ t.test("without queued proposals nothing is shadowed", async (t) => {
   t.equal(admission.admitted, true);
   t.equal((await record(admission.requestId)).shadow, null);
   t.same(store.shadows(), [], "a store without a deployment shadows nothing");
+});
+
+t.test("a gateway shadows the proposals queued in the index, through HTTP, until they leave the queue", async (t) => {
+  const upstream = await startTestUpstream();
+  t.teardown(() => upstream.close());
+  const gateway = await buildGateway(t, { database, upstreamUrl: upstream.url, deployment: SEEDED_DEPLOYMENT });
+  const client = gateway.client(issued.key);
+  const ask = () =>
+    client.chat.completions.create({ model: "m-open", max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
+  const newest = () =>
+    database.db
+      .selectFrom("gateway_decisions")
+      .select("shadow")
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirstOrThrow();
+
+  await seedQueuedProposal(database, "201", [{ kind: "SUSPEND_MODEL", modelId: "m-open", reason: "review" }]);
+  const shadowed = await until(async () => {
+    const answer = await ask();
+    const { shadow } = await newest();
+    return shadow === null ? undefined : { answer, shadow };
+  }, "the queued proposal shadowed");
+  t.equal(shadowed.answer.object, "chat.completion", "the call is answered: the suspension is not in force");
+  t.same(shadowed.shadow, { "201": { o: "MODEL_SUSPENDED" } });
+
+  // Executed: the indexer marks it so and announces it; the gateway stops shadowing it.
+  await database.db.updateTable("proposals").set({ status: "EXECUTED" }).where("id", "=", "201").execute();
+  await database.notify(GOVERNANCE_CHANNEL, JSON.stringify({ type: "proposal", proposalId: "201" }));
+  await until(async () => {
+    await ask();
+    return (await newest()).shadow === null ? true : undefined;
+  }, "the executed proposal no longer shadowed");
 });
