@@ -3,9 +3,10 @@ import OpenAI from "openai";
 import t from "tap";
 import { timelockOperationId } from "../../services/chain/timelock-operation.ts";
 import { contractOf, executeProposal, send } from "../../services/cli/chain-actions.ts";
+import { describeImpact } from "../../services/cli/commands/impact.ts";
 import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
-import { PROPOSAL } from "../../services/cli/operations.ts";
+import { PROPOSAL, PROPOSAL_IMPACT } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
 import type { ShadowDecisions } from "../../services/db/gateway-tables.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
@@ -169,6 +170,17 @@ t.test("calls are decided under each queued proposal too; the live answer is the
     ["BUDGET_EXHAUSTED", "ADMITTED", 2, 1],
   ]);
   t.equal(two.consumersAffected, 2);
+  // `commons impact` prints it (its own operation, its own lines).
+  const windowEnd = Math.floor(Date.now() / 1000) + 1;
+  const { proposalImpact } = await api.request(PROPOSAL_IMPACT, {
+    proposalId: p1,
+    since: windowEnd - 3600,
+    until: windowEnd,
+  });
+  const printed = describeImpact(proposalImpact);
+  t.match(printed, new RegExp(`Shadow mode \\(queued: live calls are decided under it too\\): ${one.calls} calls`));
+  t.match(printed, /3 would change: 3 newly refused, 0 newly admitted; 1 consumers affected; tokens -\d+ \(estimate\)/);
+  t.match(printed, /ADMITTED -> MODEL_SUSPENDED: 3 calls of 1 consumers/);
   // Each newly admitted call would reserve its prompt estimate and its 8 tokens at least.
   t.ok(two.tokensChange + billed(limited) >= 2 * 9, "P2 adds the newly admitted calls' reservations");
 
