@@ -202,10 +202,15 @@ export const SEEDED_DEPLOYMENT: Deployment = {
 };
 
 /**
- * Writes a proposal queued in the timelock, its calls encoding `actions` against SEEDED_DEPLOYMENT, as the
+ * Writes a proposal queued in the timelock (or, with `status`, already executed), its calls encoding `actions` against SEEDED_DEPLOYMENT, as the
  * indexer would, and announces it the way the indexer does (a gateway given that deployment shadows it).
  */
-export async function seedQueuedProposal(database: DatabaseHandle, proposalId: string, actions: Action[]) {
+export async function seedQueuedProposal(
+  database: DatabaseHandle,
+  proposalId: string,
+  actions: Action[],
+  status: "QUEUED" | "EXECUTED" = "QUEUED",
+) {
   const calls = actions.map((a) => encodeAction(SEEDED_DEPLOYMENT.contracts, a));
   await database.db
     .insertInto("proposals")
@@ -223,7 +228,7 @@ export async function seedQueuedProposal(database: DatabaseHandle, proposalId: s
       vote_start: 1,
       vote_end: 2,
       eta: 3,
-      status: "QUEUED",
+      status,
       for_votes: "1",
       against_votes: "0",
       abstain_votes: "0",
