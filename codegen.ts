@@ -67,6 +67,8 @@ const config: CodegenConfig = {
           Usage: "../parents.ts#UsageRow",
           Decision: "../parents.ts#DecisionRow",
           DraftedProposal: "../parents.ts#DraftedProposalParent",
+          Receipt: "../parents.ts#ReceiptNode",
+          UsagePeriod: "../parents.ts#PeriodView",
           ProposalImpact: "../parents.ts#Impact",
           ImpactReplay: "../parents.ts#ReplayShape",
         },

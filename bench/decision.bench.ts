@@ -5,6 +5,7 @@
 
 import { normalizeContent } from "../services/policy/content.ts";
 import { decide } from "../services/policy/decide.ts";
+import { MAX_SHADOWED_PROPOSALS, shadowDecisions, shadowsOf } from "../services/policy/shadow.ts";
 import { buildSnapshot } from "../services/policy/snapshot.ts";
 import type { ConsumerUsage, DecisionRequest } from "../services/policy/types.ts";
 import { runBench } from "./harness.ts";
@@ -12,6 +13,7 @@ import { runBench } from "./harness.ts";
 const MODELS = 50;
 const CONSUMERS = 1_000;
 const ITERATIONS = 5_000_000;
+const SHADOW_ITERATIONS = 500_000;
 
 export default async function decisionBench() {
   return runBench("decision", async (log) => {
@@ -110,6 +112,39 @@ export default async function decisionBench() {
       if (decide(snapshot, requests[i & 63] as DecisionRequest, usage, now).admitted) admitted++;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const perSecond = ITERATIONS / seconds;
+
+    // Shadow mode's work per call on the gateway's hot path: the call decided again under each queued
+    // proposal's policies and the record's shadow entry built (policy/shadow.ts), with the most proposals
+    // the gateway shadows at once, each changing a model's limits.
+    const shadows = shadowsOf(
+      { policies: snapshot, governor: {}, nextGrantId: BigInt(CONSUMERS + 1) },
+      Array.from({ length: MAX_SHADOWED_PROPOSALS }, (_, p) => ({
+        proposalId: String(100 + p),
+        eta: p,
+        actions: [
+          {
+            kind: "SET_MODEL_POLICY" as const,
+            modelId: `model-${p}`,
+            approved: true,
+            maxTokensPerRequest: 256,
+            requestsPerMinute: 60,
+            allowedPurposes: ["research"],
+            blockedTerms: [],
+            guidelineUri: "ipfs://guideline-2",
+            guidelineHash: `0x${"cd".repeat(32)}`,
+          },
+        ],
+      })),
+    );
+    const noFailure = () => {};
+    const shadowStarted = process.hrtime.bigint();
+    let recorded = 0;
+    for (let i = 0; i < SHADOW_ITERATIONS; i++) {
+      const request = requests[i & 63] as DecisionRequest;
+      const entry = shadowDecisions(shadows, (policies) => decide(policies, request, usage, now), noFailure);
+      if (entry !== null) recorded++;
+    }
+    const shadowNs = Number(process.hrtime.bigint() - shadowStarted) / SHADOW_ITERATIONS;
     return {
       rows: [
         {
@@ -121,9 +156,20 @@ export default async function decisionBench() {
         },
         { metric: "time per decision", value: (seconds / ITERATIONS) * 1e9, unit: "ns" },
         { metric: "share admitted", value: admitted / ITERATIONS, unit: "ratio" },
+        {
+          metric: `shadow mode's work per call, ${MAX_SHADOWED_PROPOSALS} queued proposals`,
+          value: shadowNs,
+          unit: "ns",
+        },
+        {
+          metric: "shadow mode's work per call, per queued proposal",
+          value: shadowNs / MAX_SHADOWED_PROPOSALS,
+          unit: "ns",
+        },
       ],
       notes: [
         `${MODELS} models × 20 blocked terms, ${CONSUMERS} consumers with grants, ${prompt.length}-character prompt`,
+        `shadow entries recorded: ${recorded}; the gateway's share is this figure times its calls per second (bench/gateway.bench.ts measures the throughput ratio)`,
       ],
     };
   });

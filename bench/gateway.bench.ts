@@ -15,11 +15,20 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { Wallet } from "ethers";
 import Fastify from "fastify";
 import { issueApiKey } from "../services/db/api-keys.ts";
+import type { DatabaseHandle } from "../services/db/connection.ts";
 import { type DecisionRecord, recordDecision } from "../services/db/gateway-decisions.ts";
 import { createBatcher } from "../services/gateway/batcher.ts";
 import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
 import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../test/gateway/build.ts";
+import { GOVERNANCE_CHANNEL } from "../services/indexer/notifications.ts";
+import {
+  buildGateway,
+  openMigrated,
+  policyRow,
+  SEEDED_DEPLOYMENT,
+  seedIndex,
+  seedQueuedProposal,
+} from "../test/gateway/build.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
 import { until } from "../test/helpers/until.ts";
 import { startTestUpstream } from "../test/helpers/upstream.ts";
@@ -29,6 +38,10 @@ import { type BenchRow, percentile, runBench } from "./harness.ts";
 const CONSUMERS = 32;
 const MODERATE = { connections: 4, duration: 8 };
 const SATURATION = { connections: 32, duration: 8 };
+/** Shadow mode off and on, alternated (ABBA twice), on the same warm gateway. */
+const SHADOW_RUNS = [false, true, true, false, false, true, true, false];
+const SHADOW_SATURATION = { connections: 32, duration: 5 };
+const SHADOWED_PROPOSAL = "1";
 const body = JSON.stringify({
   model: "bench-model",
   messages: [{ role: "user", content: "Summarise the commons in one line." }],
@@ -159,11 +172,33 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
     grants: consumers.map((grantee, i) => ({ grantId: i + 1, grantee, tokensPerEpoch: 1_000_000_000 })),
     pool: { allowancePerAddress: 1_000, poolSizePerEpoch: 1_000_000 },
   });
+  // Shadow mode, switched on and off by the main thread (setShadowed): a proposal changing the benchmark's
+  // model, so that each call is decided again in full (to the budgets) under its policies while it is
+  // queued, and the shadow decision is written into the audit record. Not queued until then.
+  await seedQueuedProposal(
+    database,
+    SHADOWED_PROPOSAL,
+    [
+      {
+        kind: "SET_MODEL_POLICY",
+        modelId: "bench-model",
+        approved: true,
+        maxTokensPerRequest: 128,
+        requestsPerMinute: 5_000_000,
+        allowedPurposes: ["research"],
+        blockedTerms: ["Forbidden-Term"],
+        guidelineUri: "ipfs://guidelines/bench-model-v2",
+        guidelineHash: `0x${"ab".repeat(32)}`,
+      },
+    ],
+    "EXECUTED",
+  );
   const gw = await buildGateway(t, {
     database,
     upstreamUrl: role.upstreamUrl,
     // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
     env: { MAX_POLICY_STALENESS_S: "3600" },
+    deployment: SEEDED_DEPLOYMENT,
   });
   const keys = await Promise.all(consumers.map(async (address) => (await issueApiKey(database.db, { address })).key));
   return { info: { baseURL: gw.baseURL, keys }, stop };
@@ -223,6 +258,41 @@ async function startPortkey(
   return { url, headers, stop };
 }
 
+/**
+ * Queues the seeded proposal (shadow mode on) or marks it executed (off), announces it as the indexer does,
+ * and waits until the gateway's records show the change: a probe call's record has a shadow, or none.
+ */
+async function setShadowed(database: DatabaseHandle, url: string, key: string, on: boolean): Promise<void> {
+  await database.db
+    .updateTable("proposals")
+    .set({ status: on ? "QUEUED" : "EXECUTED" })
+    .where("id", "=", SHADOWED_PROPOSAL)
+    .execute();
+  await database.notify(GOVERNANCE_CHANNEL, JSON.stringify({ type: "proposal", proposalId: SHADOWED_PROPOSAL }));
+  await until(
+    async () => {
+      const answer = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-commons-purpose": "research",
+          authorization: `Bearer ${key}`,
+        },
+        body,
+      });
+      const requestId = answer.headers.get("x-request-id");
+      await answer.arrayBuffer();
+      const row = await database.db
+        .selectFrom("gateway_decisions")
+        .select("shadow")
+        .where("request_id", "=", requestId ?? "")
+        .executeTakeFirst();
+      return row !== undefined && (row.shadow !== null) === on ? true : undefined;
+    },
+    `shadow mode ${on ? "on" : "off"}`,
+  );
+}
+
 function startThread<T>(role: Role): Promise<{ info: T; stop: () => Promise<void> }> {
   const worker = new Worker(new URL(import.meta.url), { workerData: role });
   return new Promise((resolve, reject) => {
@@ -279,6 +349,21 @@ export default async function gatewayBench() {
       const recordedFull = await load(recorded, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       const portkeyFull = await load(portkey.url, { ...SATURATION, headers: portkey.headers });
+      // Shadow mode on and off on the same gateway, warm, in the order off, on, on, off, twice: a drift of
+      // the shared machine's load during the runs weighs on both sides alike.
+      log(`shadow mode: ${SHADOW_RUNS.length} saturation runs of ${SHADOW_SATURATION.duration} s, off and on`);
+      const shadowDb = await openMigrated(t, databaseUrl, 2);
+      const shadowRuns: Record<"on" | "off", Run[]> = { on: [], off: [] };
+      const shadowSequence: { on: boolean; rps: number }[] = [];
+      for (const on of SHADOW_RUNS) {
+        await setShadowed(shadowDb, through, keys[0] as string, on);
+        const run = await load(through, { ...SHADOW_SATURATION, keys });
+        shadowRuns[on ? "on" : "off"].push(run);
+        shadowSequence.push({ on, rps: run.rps });
+      }
+      await setShadowed(shadowDb, through, keys[0] as string, false);
+      const sumRps = (runs: Run[]) => runs.reduce((sum, r) => sum + r.rps, 0);
+      const shadowRatio = sumRps(shadowRuns.on) / sumRps(shadowRuns.off);
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
       // time saturate it at any connection count; that figure is reported too).
@@ -303,6 +388,11 @@ export default async function gatewayBench() {
         // The recording proxy's rows have no consumer.
         .where("consumer", "is not", null)
         .executeTakeFirstOrThrow();
+      const shadowDecisions = await database.db
+        .selectFrom("gateway_decisions")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("shadow", "is not", null)
+        .executeTakeFirstOrThrow();
       const rows: BenchRow[] = [
         { metric: "direct upstream, saturation", value: Math.round(directFull.rps), unit: "req/s" },
         { metric: "through the gateway, saturation", value: Math.round(gatewayFull.rps), unit: "req/s" },
@@ -316,6 +406,28 @@ export default async function gatewayBench() {
           met: overPortkey >= 4,
         },
         { metric: "non-2xx through Portkey", value: portkeyFull.non2xx, unit: "responses" },
+        {
+          metric: `gateway, shadow mode off (mean of ${shadowRuns.off.length}), saturation`,
+          value: Math.round(sumRps(shadowRuns.off) / shadowRuns.off.length),
+          unit: "req/s",
+        },
+        {
+          metric: `gateway, a queued proposal shadowed (mean of ${shadowRuns.on.length}), saturation`,
+          value: Math.round(sumRps(shadowRuns.on) / shadowRuns.on.length),
+          unit: "req/s",
+        },
+        {
+          metric: "shadow on / off throughput",
+          value: shadowRatio,
+          unit: "ratio",
+          target: "≥ 0.95",
+          met: shadowRatio >= 0.95,
+        },
+        {
+          metric: "non-2xx with shadow mode on",
+          value: shadowRuns.on.reduce((sum, r) => sum + r.non2xx, 0),
+          unit: "responses",
+        },
         { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
         { metric: "bare proxy / direct throughput", value: bareFull.rps / directFull.rps, unit: "ratio" },
         { metric: "gateway / bare proxy throughput", value: gatewayFull.rps / bareFull.rps, unit: "ratio" },
@@ -366,7 +478,8 @@ export default async function gatewayBench() {
         rows,
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
-          `audit records written by the gateway: ${decisions.n}`,
+          `audit records written by the gateway: ${decisions.n}, ${shadowDecisions.n} of them with a shadow decision`,
+          `shadow mode runs in order (req/s): ${shadowSequence.map((r) => `${r.on ? "on" : "off"} ${Math.round(r.rps)}`).join(", ")}`,
           "load generator, gateway, the two reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],

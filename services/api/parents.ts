@@ -24,6 +24,7 @@ export type {
 export type { UsageRow } from "../db/ledger/client.ts";
 export type { CountedConnection } from "./pagination.ts";
 export type { Impact, ReplayShape } from "./resolvers/proposal-impact.ts";
+export type { PeriodView, ReceiptNode } from "./resolvers/receipts.ts";
 export type { ActionNode } from "./resolvers/shapes.ts";
 
 export interface ModelPolicyParent {

@@ -110,6 +110,10 @@ export const PROPOSAL_IMPACT_FIELDS = graphql(`
       changes { from to calls consumers }
       budgets { budget tokensBefore tokensAfter change }
     }
+    shadow {
+      queued since until calls failed changed newlyRefused newlyAdmitted consumersAffected tokensChange
+      changes { from to calls consumers }
+    }
   }
 `);
 

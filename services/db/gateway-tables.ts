@@ -64,7 +64,23 @@ export interface GatewayDecisionsTable {
   completion_tokens: ColumnType<number | null, number | null | undefined, number | null>;
   request_hash: ColumnType<string | null, string | null | undefined, string | null>;
   response_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * Shadow mode (migrations/0021): the call decided under the policies of each proposal queued at the time,
+   * by proposal id; null when none was queued.
+   */
+  shadow: ColumnType<ShadowDecisions | null, ShadowDecisions | null | undefined, ShadowDecisions | null>;
 }
+
+/**
+ * One shadow decision: `o` is ADMITTED or the reason code of the refusal, null when the evaluation failed;
+ * `t` the tokens an admission would have reserved.
+ */
+export interface ShadowDecision {
+  o: string | null;
+  t?: number;
+}
+
+export type ShadowDecisions = Record<string, ShadowDecision>;
 
 /**
  * Tables written by the gateway (migrations/0002_gateway.ts): API keys and the audit trail. The ledger's

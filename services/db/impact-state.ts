@@ -29,3 +29,21 @@ export async function loadGovernanceRows(db: Kysely<Database>): Promise<Governan
   ]);
   return { policies, governor, maxGrantId: max?.max ?? null };
 }
+
+/** A proposal queued in the timelock (not executed, not canceled), as the index has it. */
+export interface QueuedProposalRow {
+  id: string;
+  targets: string[];
+  calldatas: string[];
+  eta: number | null;
+}
+
+/** The proposals queued now: the gateway shadows their policies (policy/shadow.ts). */
+export async function loadQueuedProposals(db: Kysely<Database>): Promise<QueuedProposalRow[]> {
+  const rows = await db
+    .selectFrom("proposals")
+    .select(["id", "targets", "calldatas", "eta"])
+    .where("status", "=", "QUEUED")
+    .execute();
+  return rows.map((r) => ({ ...r, eta: r.eta === null ? null : Number(r.eta) }));
+}

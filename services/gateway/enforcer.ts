@@ -17,6 +17,7 @@ import {
 } from "../db/ledger/client.ts";
 import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../db/ledger/leases.ts";
 import { decide, epochStartOf, minuteStartOf } from "../policy/decide.ts";
+import { shadowDecisions } from "../policy/shadow.ts";
 import type { Admitted, ConsumerUsage, Decision, DecisionRequest, ModelPolicy } from "../policy/types.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError, type ReasonCode } from "../shared/errors.ts";
@@ -256,19 +257,26 @@ export function createEnforcer(
    * made while this replica holds slices of the consumer's budgets: the call may need what is left in
    * them together with what is left in Postgres, so they go back first and the usage is read again.
    */
-  const decideWithUsage = async (request: DecisionRequest & { consumer: string }, now: number) => {
+  const decideWithUsage = async (
+    request: DecisionRequest & { consumer: string },
+    now: number,
+  ): Promise<{ decision: Decision; usage: ConsumerUsage }> => {
     const snapshot = store.current();
     const minuteStart = minuteStartOf(now);
     const epochStart = epochStartOf(snapshot, now);
     const hint = hints.get(request.consumer, request.modelId, minuteStart, epochStart);
     const decision = hint === null ? null : decide(snapshot, request, hint, now);
-    if (decision?.admitted) return decision;
-    const read = decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
-    if (read.admitted || (read.reason !== "BUDGET_EXHAUSTED" && read.reason !== "RATE_LIMITED")) return read;
+    if (decision?.admitted && hint !== null) return { decision, usage: hint };
+    let usage = await readUsage(request.consumer, request.modelId, now);
+    const read = decide(snapshot, request, usage, now);
+    if (read.admitted || (read.reason !== "BUDGET_EXHAUSTED" && read.reason !== "RATE_LIMITED")) {
+      return { decision: read, usage };
+    }
     const grants = (snapshot.grantsByConsumer.get(request.consumer) ?? []).map((g) => g.account);
     const key = { consumer: request.consumer, model: request.modelId, minuteStart, epochStart };
-    if (!(await leases.surrender(key, grants))) return read;
-    return decide(snapshot, request, await readUsage(request.consumer, request.modelId, now), now);
+    if (!(await leases.surrender(key, grants))) return { decision: read, usage };
+    usage = await readUsage(request.consumer, request.modelId, now);
+    return { decision: decide(snapshot, request, usage, now), usage };
   };
 
   /**
@@ -281,7 +289,7 @@ export function createEnforcer(
     request: DecisionRequest & { consumer: string },
     requestOnly: Admitted,
     now: number,
-  ): { decision: Admitted; ticket: LeaseTicket } | null => {
+  ): { decision: Admitted; ticket: LeaseTicket; usage: ConsumerUsage } | null => {
     const first = requestOnly.sources[0];
     if (first?.kind !== "grant") return null;
     const hint = hints.get(request.consumer, request.modelId, requestOnly.minuteStart, requestOnly.epochStart);
@@ -299,10 +307,11 @@ export function createEnforcer(
     const grantSpent = new Map(hint.grantSpent);
     grantSpent.set(first.account, Math.max(0, (grantSpent.get(first.account) ?? 0) - held.tokens));
     const requestsThisMinute = Math.max(0, hint.requestsThisMinute - held.requests);
-    const decision = decide(store.current(), request, { ...hint, grantSpent, requestsThisMinute }, now);
+    const usage = { ...hint, grantSpent, requestsThisMinute };
+    const decision = decide(store.current(), request, usage, now);
     if (!decision.admitted || decision.sources[0]?.account !== first.account) return null;
     const ticket = leases.take(key, decision.reserve);
-    return ticket === null ? null : { decision, ticket };
+    return ticket === null ? null : { decision, ticket, usage };
   };
 
   return {
@@ -330,10 +339,26 @@ export function createEnforcer(
         requestOnly.admitted && input.answeredAfterSettlement
           ? decideOnSlice({ ...request, consumer }, requestOnly, now)
           : null;
-      const decision =
-        onSlice?.decision ??
-        (requestOnly.admitted ? await decideWithUsage({ ...request, consumer }, now) : requestOnly);
+      const decided = onSlice ?? (requestOnly.admitted ? await decideWithUsage({ ...request, consumer }, now) : null);
+      const decision = decided?.decision ?? requestOnly;
       const model = decision.model;
+      // Shadow mode: the same call under each queued proposal's policies, with the usage the live decision
+      // read (a call refused live before any usage was read is judged on this replica's hint, or on none).
+      const shadows = store.shadows();
+      const shadowUsage =
+        shadows.length === 0
+          ? NO_USAGE
+          : (decided?.usage ??
+            hints.get(consumer, input.modelId, minuteStartOf(now), epochStartOf(snapshot, now)) ??
+            NO_USAGE);
+      const shadow = shadowDecisions(
+        shadows,
+        (policies) => servedOrRefused(decide(policies, request, shadowUsage, now), input.served),
+        (error, proposalId) => {
+          metrics.shadowFailures.inc();
+          deps.logger.warn({ err: error, proposalId }, "a shadow decision failed; the live decision stands");
+        },
+      );
       const record = {
         request_id: requestId,
         consumer,
@@ -350,6 +375,7 @@ export function createEnforcer(
         decided_at: new Date(now),
         pool_epoch_start: request.poolStanding?.epochStart ?? null,
         pool_votes: request.poolStanding?.votes.toString() ?? null,
+        shadow,
       };
       /** x-ratelimit-* from this replica's hint of the requests this minute (this call's included). */
       const limits = (tokensRemaining: number | null, requestsUsedUp = false) => {

@@ -14,8 +14,12 @@ import { registerResponsesRoute } from "./responses-route.ts";
 import { startLedgerSweeper } from "./sweeper.ts";
 import { createUpstream, type Upstream } from "./upstream.ts";
 
-/** What the gateway uses of the dependency bag (a whole Deps fits). */
-export type GatewayDeps = Pick<Deps, "config" | "logger" | "database" | "metrics" | "now">;
+/**
+ * What the gateway uses of the dependency bag (a whole Deps fits). The deployment reads queued proposals'
+ * calls for shadow mode; without it (a gateway alone, in its tests) nothing is shadowed.
+ */
+export type GatewayDeps = Pick<Deps, "config" | "logger" | "database" | "metrics" | "now"> &
+  Partial<Pick<Deps, "deployment">>;
 
 /** Per-minute counters older than this are deleted (they never count again). */
 const RATE_COUNTER_RETENTION_MS = 10 * 60_000;

@@ -49,6 +49,12 @@ export function createMetrics() {
       labelNames: ["provider"] as const,
       registers,
     }),
+    /** Shadow mode (policy/shadow.ts): evaluations that threw, recorded as failed and ignored. */
+    shadowFailures: new Counter({
+      name: "commons_gateway_shadow_failures_total",
+      help: "Shadow decisions (under a queued proposal's policies) that failed; the live decision stood",
+      registers,
+    }),
     ledgerWrites: new Counter({
       name: "commons_ledger_writes_total",
       help: "Ledger writes by kind (reserve, settle, release)",

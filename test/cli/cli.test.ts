@@ -279,12 +279,14 @@ t.test("impact shows what a proposal will do, in lines or as JSON", async (t) =>
   t.match(human.stdout, /REVERTS at call 1/);
   t.match(human.stdout, /call 1 to 0x[0-9a-fA-F]{40}: REVERTED RegistryUnknownModel\(never-set\)/);
   t.match(human.stdout, /Replay of \d+ audited calls/);
+  t.match(human.stdout, /Shadow mode \(not queued\): 0 calls/);
 
   const json = await commons(["impact", proposalId, "--days", "2", "--json"]);
   t.equal(json.code, 0, json.stderr);
   t.equal(json.json.diff.models[0].modelId, "impact-model");
   t.equal(json.json.simulation.executes, false);
   t.equal(json.json.replay.until - json.json.replay.since, 2 * 86_400);
+  t.same([json.json.shadow.queued, json.json.shadow.calls], [false, 0], "never queued: nothing shadowed");
 
   const tooLong = await commons(["impact", proposalId, "--days", "40", "--json"]);
   t.equal(tooLong.code, 2, "a window the service refuses is a usage error");

@@ -1,13 +1,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Insertable, Kysely } from "kysely";
 import OpenAI from "openai";
+import { type Action, encodeAction } from "../../services/chain/actions.ts";
+import type { Deployment } from "../../services/chain/contracts.ts";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
 import type { PolicyVersionsTable } from "../../services/db/index-tables.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
 import type { Database } from "../../services/db/schema.ts";
 import gatewayPlugin from "../../services/gateway/plugin.ts";
 import { createUpstream, type Upstream } from "../../services/gateway/upstream.ts";
-import { POLICY_CHANNEL } from "../../services/indexer/notifications.ts";
+import { GOVERNANCE_CHANNEL, POLICY_CHANNEL } from "../../services/indexer/notifications.ts";
 import { loadConfig } from "../../services/shared/config.ts";
 import { createLogger, type Logger } from "../../services/shared/logger.ts";
 import { createMetrics, type Metrics } from "../../services/shared/metrics.ts";
@@ -46,6 +48,8 @@ export async function buildGateway(
     now?: () => number;
     /** The app's and the gateway's logger (silent by default). */
     logger?: Logger;
+    /** The contracts queued proposals' calls are read against (shadow mode); none: nothing is shadowed. */
+    deployment?: Deployment;
   },
 ): Promise<GatewayApp> {
   const config = loadConfig({ LOG_LEVEL: "silent", UPSTREAM_TIMEOUT_MS: "2000", ...o.env });
@@ -56,7 +60,14 @@ export async function buildGateway(
   const metrics = createMetrics();
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
   await app.register(gatewayPlugin, {
-    deps: { config, logger, database: o.database, metrics, now: o.now ?? Date.now },
+    deps: {
+      config,
+      logger,
+      database: o.database,
+      metrics,
+      now: o.now ?? Date.now,
+      ...(o.deployment ? { deployment: o.deployment } : {}),
+    },
     ...(upstream ? { upstream } : {}),
   });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -174,4 +185,60 @@ export async function seedIndex(
     .onConflict((oc) => oc.column("id").doUpdateSet({ updated_at: rows.heartbeatAt ?? new Date() }))
     .execute();
   await database.notify(POLICY_CHANNEL, JSON.stringify({ block: 20 }));
+}
+
+/** Contract addresses for gateways without a chain: queued proposals' calls are encoded and read against them. */
+export const SEEDED_DEPLOYMENT: Deployment = {
+  chainId: 31337,
+  contracts: {
+    token: `0x${"11".repeat(20)}`,
+    timelock: `0x${"12".repeat(20)}`,
+    governor: `0x${"13".repeat(20)}`,
+    registry: `0x${"14".repeat(20)}`,
+    allocator: `0x${"15".repeat(20)}`,
+  },
+  deployBlock: 0,
+  deployedAt: "2026-01-01T00:00:00.000Z",
+};
+
+/**
+ * Writes a proposal queued in the timelock (or, with `status`, already executed), its calls encoding `actions` against SEEDED_DEPLOYMENT, as the
+ * indexer would, and announces it the way the indexer does (a gateway given that deployment shadows it).
+ */
+export async function seedQueuedProposal(
+  database: DatabaseHandle,
+  proposalId: string,
+  actions: Action[],
+  status: "QUEUED" | "EXECUTED" = "QUEUED",
+) {
+  const calls = actions.map((a) => encodeAction(SEEDED_DEPLOYMENT.contracts, a));
+  await database.db
+    .insertInto("proposals")
+    .values({
+      id: proposalId,
+      proposer: SEEDED_DEPLOYMENT.contracts.token,
+      description: `seeded ${proposalId}`,
+      description_hash: `0x${"00".repeat(32)}`,
+      targets: JSON.stringify(calls.map((c) => c.target)),
+      values: JSON.stringify(calls.map((c) => c.value.toString())),
+      calldatas: JSON.stringify(calls.map((c) => c.calldata)),
+      operation_id: `0x${"00".repeat(32)}`,
+      actions: JSON.stringify([]),
+      kinds: actions.map((a) => a.kind),
+      vote_start: 1,
+      vote_end: 2,
+      eta: 3,
+      status,
+      for_votes: "1",
+      against_votes: "0",
+      abstain_votes: "0",
+      quorum: "1",
+      created_block: 1,
+      created_time: 1,
+      created_tx: `0x${"00".repeat(32)}`,
+      created_log_index: 0,
+      updated_block: 1,
+    })
+    .execute();
+  await database.notify(GOVERNANCE_CHANNEL, JSON.stringify({ type: "proposal", proposalId }));
 }

@@ -1,8 +1,10 @@
-import { type Action, decodeCall, type EncodedCall, type GovernorSetting } from "../../chain/actions.ts";
+import { type Action, decodeCall, type EncodedCall } from "../../chain/actions.ts";
 import type { ForkSimulator, Simulation } from "../../chain/fork-simulation.ts";
 import { auditWindow } from "../../db/audit-window.ts";
-import { type GovernanceRows, loadGovernanceRows } from "../../db/impact-state.ts";
+import { loadGovernanceRows } from "../../db/impact-state.ts";
+import { type ShadowObservations, shadowObservations } from "../../db/shadow-observations.ts";
 import { type GovernanceState, type StateAfter, stateAfter } from "../../policy/after-actions.ts";
+import { governanceStateOf } from "../../policy/governance-state.ts";
 import { diffStates, type PolicyDiff } from "../../policy/policy-diff.ts";
 import {
   createReplay,
@@ -10,9 +12,7 @@ import {
   notEvaluableExplanations,
   type ReplayResult,
 } from "../../policy/replay.ts";
-import { buildSnapshot } from "../../policy/snapshot.ts";
 import { type StateDifference, stateDifferences } from "../../policy/state-differences.ts";
-import type { Config } from "../../shared/config.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { snapshotSettings } from "./policy-status.ts";
@@ -35,20 +35,10 @@ export interface Impact extends ImpactSource {
   diff: PolicyDiff;
 }
 
-function governanceState(rows: GovernanceRows, config: Config): GovernanceState {
-  const governor: GovernanceState["governor"] = {};
-  for (const row of rows.governor) governor[row.setting as GovernorSetting] = BigInt(row.value);
-  return {
-    policies: buildSnapshot(rows.policies, snapshotSettings(config)),
-    governor,
-    nextGrantId: rows.maxGrantId === null ? 1n : BigInt(rows.maxGrantId) + 1n,
-  };
-}
-
 /** The diff of a proposal's actions against the index; the simulation and the replay are its fields. */
 export async function impactOf(ctx: ApiContext, source: ImpactSource): Promise<Impact> {
   const rows = await loadGovernanceRows(ctx.deps.database.db);
-  const before = governanceState(rows, ctx.deps.config);
+  const before = governanceStateOf(rows, snapshotSettings(ctx.deps.config));
   const after = stateAfter(before, source.actions, {
     proposalId: source.proposalId,
     txHash: "",
@@ -132,6 +122,45 @@ function replayShape(result: ReplayResult, window: { since: number; until: numbe
       .map(([budget, b]) => ({ budget, tokensBefore: b.before, tokensAfter: b.after, change: b.after - b.before }))
       .sort((a, b) => Math.abs(b.change) - Math.abs(a.change)),
     estimatedCharges: result.estimatedCharges,
+  };
+}
+
+/** What shadow mode recorded, counted as the replay counts its outcomes. */
+function shadowShape(observed: ShadowObservations, queued: boolean) {
+  let calls = 0;
+  let failed = 0;
+  let newlyRefused = 0;
+  let newlyAdmitted = 0;
+  let tokensChange = 0;
+  const changes = [];
+  for (const g of observed.groups) {
+    calls += g.calls;
+    if (g.shadow === null) {
+      failed += g.calls;
+      continue;
+    }
+    if (g.shadow === g.live) continue;
+    changes.push({ from: g.live, to: g.shadow, calls: g.calls, consumers: g.consumers });
+    if (g.live === "ADMITTED") {
+      newlyRefused += g.calls;
+      tokensChange -= g.tokensUsed;
+    } else if (g.shadow === "ADMITTED") {
+      newlyAdmitted += g.calls;
+      tokensChange += g.shadowReserved;
+    }
+  }
+  return {
+    queued,
+    since: observed.since,
+    until: observed.until,
+    calls,
+    failed,
+    changed: changes.reduce((sum, c) => sum + c.calls, 0),
+    newlyRefused,
+    newlyAdmitted,
+    changes: changes.sort((a, b) => b.calls - a.calls),
+    consumersAffected: observed.consumersAffected,
+    tokensChange,
   };
 }
 
@@ -242,6 +271,13 @@ export function createImpactResolvers(simulator: ForkSimulator | undefined) {
         });
         for await (const page of pages) for (const call of page) replay.add(call);
         return replayShape(replay.result(), window);
+      },
+      async shadow(impact: Impact, _: unknown, ctx: ApiContext) {
+        const [observed, row] = await Promise.all([
+          shadowObservations(ctx.deps.database.db, impact.proposalId),
+          ctx.loaders.proposal(impact.proposalId),
+        ]);
+        return shadowShape(observed, row?.status === "QUEUED");
       },
     },
     ImpactReplay: {

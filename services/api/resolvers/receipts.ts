@@ -8,9 +8,9 @@ import { type ApiContext, readableConsumer } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 
 /** A period as the API shows it (the tree itself stays in the database). */
-type PeriodView = Omit<PeriodRow, "nodes" | "built_at" | "tx_nonce" | "tx_raw" | "block_hash">;
+export type PeriodView = Omit<PeriodRow, "nodes" | "built_at" | "tx_nonce" | "tx_raw" | "block_hash">;
 
-interface ReceiptNode extends Receipt {
+export interface ReceiptNode extends Receipt {
   leaf: string;
   period: number;
   instant: Date;
@@ -109,7 +109,7 @@ export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | 
       endsAt: (p: PeriodView) => p.ends_at.toISOString(),
       receiptCount: (p: PeriodView) => Number(p.receipt_count),
       totalTokens: (p: PeriodView) => String(p.total_tokens),
-      state: (p: PeriodView) => p.state.toUpperCase(),
+      state: (p: PeriodView) => p.state.toUpperCase() as Uppercase<PeriodView["state"]>,
       transaction: (p: PeriodView) => p.tx_hash,
       blockNumber: (p: PeriodView) => (p.block_number === null ? null : Number(p.block_number)),
       anchoredAt: (p: PeriodView) => p.anchored_at?.toISOString() ?? null,

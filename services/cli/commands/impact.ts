@@ -17,7 +17,7 @@ const fieldChanges = (fields: { field: string; before: string | null; after: str
 
 /** The impact in plain lines: what changes, what the simulation did, what the replay found. */
 export function describeImpact(impact: ProposalImpactView): string {
-  const { diff, simulation, replay } = impact;
+  const { diff, simulation, replay, shadow } = impact;
   const lines = [`Proposal ${impact.proposalId}, against the policies indexed at block ${impact.indexedBlock}`];
   lines.push("What changes:");
   for (const m of diff.models) lines.push(`  model ${m.modelId} (${m.change}): ${fieldChanges(m.fields)}`);
@@ -56,6 +56,19 @@ export function describeImpact(impact: ProposalImpactView): string {
   }
   if (replay.estimatedCharges > 0) {
     lines.push(`  (${replay.estimatedCharges} calls admitted only after the change are counted at their reservation)`);
+  }
+
+  const observed =
+    shadow.since === null || shadow.until === null ? "" : `, ${day(shadow.since)} .. ${day(shadow.until)}`;
+  lines.push(
+    `Shadow mode (${shadow.queued ? "queued: live calls are decided under it too" : "not queued"}): ${shadow.calls} calls${observed}`,
+  );
+  if (shadow.calls > 0) {
+    lines.push(
+      `  ${shadow.changed} would change: ${shadow.newlyRefused} newly refused, ${shadow.newlyAdmitted} newly admitted; ${shadow.consumersAffected} consumers affected; tokens ${shadow.tokensChange >= 0 ? "+" : ""}${shadow.tokensChange} (estimate)`,
+    );
+    for (const c of shadow.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.calls} calls of ${c.consumers} consumers`);
+    if (shadow.failed > 0) lines.push(`  ${shadow.failed} shadow evaluations failed (their live decisions stood)`);
   }
   return lines.join("\n");
 }

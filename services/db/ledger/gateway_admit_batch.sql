@@ -108,7 +108,7 @@ begin
   insert into gateway_decisions (
     request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code,
     policy_version, proposal_id, source, source_id, epoch_start, tokens_reserved, outcome, overhead_ms,
-    prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes)
+    prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes, shadow)
   select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose,
     o.outcome = 'ADMITTED',
     case when o.outcome = 'ADMITTED' then null else o.outcome end,
@@ -120,7 +120,7 @@ begin
     case when o.outcome = 'ADMITTED' then 'PENDING' else 'REFUSED' end,
     r.overhead_ms,
     -- What a replay of the audit decides the call again with (policy/replay.ts), carried as the gateway sent it.
-    r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes
+    r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, r.shadow
   from jsonb_array_elements(p_calls) with ordinality as e(c, ord)
     join unnest(outcomes, indexes) with ordinality as o(outcome, idx, ord) on o.ord = e.ord
     cross join lateral jsonb_populate_record(null::gateway_decisions, e.c -> 'record') as r;

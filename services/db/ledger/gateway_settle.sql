@@ -39,13 +39,13 @@ begin
       request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
       proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
       overhead_ms, created_at, settled_at, prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes,
-      provider, completion_tokens, request_hash, response_hash)
+      provider, completion_tokens, request_hash, response_hash, shadow)
     select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
         case when p_outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
         r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
         p_charged, p_outcome, p_latency_ms, p_overhead_ms, coalesce(r.created_at, now()), now(),
         r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, p_provider,
-        p_completion_tokens, p_request_hash, p_response_hash
+        p_completion_tokens, p_request_hash, p_response_hash, r.shadow
       from jsonb_populate_record(null::gateway_decisions, p_record) as r
     on conflict (request_id) do nothing;
   end if;

@@ -34,13 +34,13 @@ begin
       request_id, consumer, api_key_id, endpoint, model_id, purpose, admitted, reason_code, policy_version,
       proposal_id, source, source_id, epoch_start, tokens_reserved, tokens_used, outcome, latency_ms,
       overhead_ms, created_at, settled_at, prompt_tokens, max_tokens, choices, decided_at, pool_epoch_start, pool_votes,
-      provider, completion_tokens, request_hash, response_hash)
+      provider, completion_tokens, request_hash, response_hash, shadow)
     select r.request_id, r.consumer, r.api_key_id, r.endpoint, r.model_id, r.purpose, true,
         case when s.outcome = 'UPSTREAM_ERROR' then 'UPSTREAM_ERROR' else null end,
         r.policy_version, r.proposal_id, r.source, r.source_id, r.epoch_start, r.tokens_reserved,
         s.charged, s.outcome, s.latency_ms, s.overhead_ms, coalesce(r.created_at, now()), now(),
         r.prompt_tokens, r.max_tokens, r.choices, r.decided_at, r.pool_epoch_start, r.pool_votes, s.provider,
-        s.completion_tokens, s.request_hash, s.response_hash
+        s.completion_tokens, s.request_hash, s.response_hash, r.shadow
       from s cross join lateral jsonb_populate_record(null::gateway_decisions, s.record) as r
       where s.record is not null
     on conflict (request_id) do nothing

@@ -1,0 +1,19 @@
+import type { GovernorSetting } from "../chain/actions.ts";
+import type { GovernanceRows } from "../db/impact-state.ts";
+import type { GovernanceState } from "./after-actions.ts";
+import { buildSnapshot } from "./snapshot.ts";
+import type { SnapshotSettings } from "./types.ts";
+
+/**
+ * What a proposal's actions apply to, from the index's rows: read once here so that proposalImpact and the
+ * gateway's shadow mode start from the same state.
+ */
+export function governanceStateOf(rows: GovernanceRows, settings: SnapshotSettings): GovernanceState {
+  const governor: GovernanceState["governor"] = {};
+  for (const row of rows.governor) governor[row.setting as GovernorSetting] = BigInt(row.value);
+  return {
+    policies: buildSnapshot(rows.policies, settings),
+    governor,
+    nextGrantId: rows.maxGrantId === null ? 1n : BigInt(rows.maxGrantId) + 1n,
+  };
+}
