@@ -190,18 +190,7 @@ export function validateAction(action: Action, index: number): void {
 export function encodeAction(contracts: Deployment["contracts"], action: Action): EncodedCall {
   switch (action.kind) {
     case "SET_MODEL_POLICY":
-      return call(contracts.registry, "registry", "setPolicy", [
-        action.modelId,
-        {
-          approved: action.approved,
-          maxTokensPerRequest: action.maxTokensPerRequest,
-          requestsPerMinute: action.requestsPerMinute,
-          allowedPurposes: action.allowedPurposes,
-          blockedTerms: action.blockedTerms,
-          guidelineURI: action.guidelineUri,
-          guidelineHash: action.guidelineHash,
-        },
-      ]);
+      return call(contracts.registry, "registry", "setPolicy", [action.modelId, policyRulesToAbi(action)]);
     case "SUSPEND_MODEL":
       return call(contracts.registry, "registry", "suspendModel", [action.modelId, action.reason]);
     case "GRANT_ALLOCATION":
@@ -233,6 +222,19 @@ export function encodeAction(contracts: Deployment["contracts"], action: Action)
 
 function call(target: string, role: "registry" | "allocator" | "governor", fn: string, args: unknown[]): EncodedCall {
   return { target, value: 0n, calldata: contractInterface(role).encodeFunctionData(fn, args) };
+}
+
+/** PolicyRules as the registry's PolicyInput tuple (for setPolicy and matchesRules). */
+export function policyRulesToAbi(rules: PolicyRules) {
+  return {
+    approved: rules.approved,
+    maxTokensPerRequest: rules.maxTokensPerRequest,
+    requestsPerMinute: rules.requestsPerMinute,
+    allowedPurposes: rules.allowedPurposes,
+    blockedTerms: rules.blockedTerms,
+    guidelineURI: rules.guidelineUri,
+    guidelineHash: rules.guidelineHash,
+  };
 }
 
 /** Reads the registry's PolicyInput tuple (from calldata or an event) into PolicyRules. */

@@ -35,7 +35,7 @@ const changes: { setting: GovernorSetting; read: string; event: string; from: bi
     setting: "PROPOSAL_THRESHOLD",
     read: "proposalThreshold",
     event: "ProposalThresholdSet",
-    from: 0n,
+    from: tokens(1n),
     to: tokens(1_000n),
   },
 ];
@@ -76,8 +76,8 @@ t.test("the changed settings govern the next proposal", async (t) => {
 t.test("a setting the governor refuses passes the vote but fails at execution and stays queued", async (t) => {
   // validateAction stops these at drafting; a proposal sent straight to the chain still cannot apply them.
   for (const [setting, value, error] of [
-    ["VOTING_PERIOD", 0n, { name: "GovernorInvalidVotingPeriod", args: [0n] }],
-    ["QUORUM_NUMERATOR", 101n, { name: "GovernorInvalidQuorumFraction", args: [101n, 100n] }],
+    ["VOTING_PERIOD", 0n, { name: "GovernorSettingOutOfBounds", args: ["votingPeriod", 0n, 60n, 90n * 86_400n] }],
+    ["QUORUM_NUMERATOR", 101n, { name: "GovernorSettingOutOfBounds", args: ["quorumNumerator", 101n, 1n, 100n] }],
     // Bounded by the voting period (600 s now); validateAction cannot know that bound offline.
     ["LATE_QUORUM_EXTENSION", 601n, { name: "GovernorPreventLateQuorumVoteExtensionTooLarge", args: [601n, 600n] }],
   ] as const) {

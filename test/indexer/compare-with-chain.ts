@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { policyRulesToAbi } from "../../services/chain/actions.ts";
 import type { ProposalState } from "../../services/chain/proposal-state.ts";
 import { proposalStateOf } from "../../services/db/governance-queries.ts";
 import type { Database } from "../../services/db/schema.ts";
@@ -91,17 +92,17 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     const policy = await registry.getPolicy(row.model_id);
     check(`policy ${row.model_id} version`, row.version, policy.version);
     check(`policy ${row.model_id} suspended`, row.suspended, policy.suspended);
-    check(`policy ${row.model_id} approved`, row.approved, policy.rules.approved);
-    check(`policy ${row.model_id} maxTokens`, row.max_tokens_per_request, policy.rules.maxTokensPerRequest);
-    check(`policy ${row.model_id} rpm`, row.requests_per_minute, policy.rules.requestsPerMinute);
-    check(
-      `policy ${row.model_id} purposes`,
-      row.allowed_purposes.join("|"),
-      [...policy.rules.allowedPurposes].join("|"),
-    );
-    check(`policy ${row.model_id} blocked`, row.blocked_terms.join("|"), [...policy.rules.blockedTerms].join("|"));
-    check(`policy ${row.model_id} uri`, row.guideline_uri, policy.rules.guidelineURI);
-    check(`policy ${row.model_id} hash`, row.guideline_hash, policy.rules.guidelineHash);
+    // The registry keeps only a hash of the rules: the indexed rules must be the document it hashed.
+    const rules = {
+      approved: row.approved,
+      maxTokensPerRequest: row.max_tokens_per_request,
+      requestsPerMinute: row.requests_per_minute,
+      allowedPurposes: row.allowed_purposes,
+      blockedTerms: row.blocked_terms,
+      guidelineUri: row.guideline_uri,
+      guidelineHash: row.guideline_hash,
+    };
+    check(`policy ${row.model_id} rules`, true, await registry.matchesRules(row.model_id, policyRulesToAbi(rules)));
   }
 
   const grants = await db.selectFrom("grants").selectAll().execute();
@@ -110,7 +111,7 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
   for (const row of grants) {
     const g = await allocator.getGrant(row.grant_id);
     check(`grant ${row.grant_id} grantee`, row.grantee, g.grantee);
-    check(`grant ${row.grant_id} model`, row.model_id, g.modelId);
+    check(`grant ${row.grant_id} model`, await allocator.modelScopeOf(row.model_id), g.modelScope);
     check(`grant ${row.grant_id} tokens`, row.tokens_per_epoch, g.tokensPerEpoch);
     check(`grant ${row.grant_id} period`, `${row.start_time}-${row.end_time}`, `${g.start}-${g.end}`);
     check(`grant ${row.grant_id} revoked`, row.revoked, g.revoked);

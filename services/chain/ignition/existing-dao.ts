@@ -6,5 +6,10 @@ import { EXISTING_DAO_MODULE, policyContracts } from "./parameters.ts";
  * the timelock the DAO's governor executes through. Parameters: see parameters.ts.
  */
 export default buildModule(EXISTING_DAO_MODULE, (m) =>
-  policyContracts(m, m.getParameter<string>("timelock"), m.getParameter<string>("token")),
+  policyContracts(
+    m,
+    m.getParameter<string>("timelock"),
+    m.getParameter<string>("token"),
+    m.getParameter<string>("guardianSource"),
+  ),
 );
