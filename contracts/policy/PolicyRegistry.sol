@@ -54,8 +54,9 @@ contract PolicyRegistry is Ownable {
     /// an existing DAO's governor without one).
     IProposalGuardianSource public immutable GUARDIAN_SOURCE;
 
+    /// @dev No list of model ids: PolicySet with previousVersion 0 names each new model, and a stored
+    /// list would cost a new model's policy a quarter of its gas for a view no contract reads.
     mapping(bytes32 modelKey => Policy) private _policies;
-    string[] private _modelIds;
     uint32 private _guardianSuspensionPeriod;
 
     /// @notice The model id is empty or longer than MAX_MODEL_ID_LENGTH.
@@ -130,9 +131,7 @@ contract PolicyRegistry is Ownable {
                 revert RegistryMissingGuideline(modelId);
             }
         }
-        Policy storage policy = _policies[key];
-        uint64 previous = policy.version;
-        if (previous == 0) _modelIds.push(modelId);
+        uint64 previous = _policies[key].version;
         version = previous + 1;
         // One write of both slots; a fresh struct also clears any suspension.
         _policies[key] = Policy(version, false, 0, keccak256(abi.encode(input)));
@@ -216,12 +215,6 @@ contract PolicyRegistry is Ownable {
     /// @return The model's policy.
     function getPolicy(string calldata modelId) external view returns (Policy memory) {
         return _policies[keccak256(bytes(modelId))];
-    }
-
-    /// @notice Every model id that ever had a policy, in order of first appearance.
-    /// @return The model ids.
-    function modelIds() external view returns (string[] memory) {
-        return _modelIds;
     }
 
     /// @notice The key under which events index `modelId`.

@@ -132,8 +132,8 @@ const NO_RULES: PolicyRules = {
 };
 
 /**
- * The registry's, the allocator's and the governor's state from their views: every model the registry
- * lists plus `modelIds`, every grant ever given, the pool, the settings and who owns the registries.
+ * The registry's, the allocator's and the governor's state from their views: every model that has a
+ * PolicySet event plus `modelIds`, every grant ever given, the pool, the settings and who owns the registries.
  * What the contracts store only as a hash (a model's rules, a grant's model id) is read from their
  * events, and a model's rules are checked against the registry's hash (`matchesRules`): a mismatch is
  * an error, never a silent difference.
@@ -172,9 +172,9 @@ export async function readChainState(
   const latestRules = new Map<string, PolicyRules>();
   for (const args of await logsOf("registry", "PolicySet"))
     latestRules.set(args.modelId, policyRulesFromAbi(args.policy));
-  const listed: string[] = [...(await registry.modelIds())];
   const policies = new Map<string, ChainPolicy>();
-  for (const modelId of new Set([...listed, ...modelIds])) {
+  // Every model that ever had a policy has a PolicySet event: the registry keeps no list of them.
+  for (const modelId of new Set([...latestRules.keys(), ...modelIds])) {
     const p = await registry.getPolicy(modelId);
     const rules = latestRules.get(modelId);
     if (rules !== undefined && !(await registry.matchesRules(modelId, policyRulesToAbi(rules)))) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ZeroHash } from "ethers";
+import { type EventLog, ZeroHash } from "ethers";
 import fc from "fast-check";
 import t from "tap";
 import { type Action, encodeAction } from "../../services/chain/actions.ts";
@@ -89,6 +89,7 @@ t.test("each change bumps the version by one; suspension keeps the rules; setPol
     fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
         const snapshot: string = await chain.provider.send("evm_snapshot", []);
+        const snapshotBlock = await chain.provider.getBlockNumber();
         try {
           const expected = new Map<string, Expected>();
           const listed: string[] = [];
@@ -102,7 +103,12 @@ t.test("each change bumps the version by one; suspension keeps the rules; setPol
                 modelId,
               );
             }
-            assert.deepEqual([...(await registry.modelIds())], listed, "ids listed once, in order of first policy");
+            // The registry keeps no list: a model's first PolicySet (previous version 0) names it, once.
+            const firsts = (await registry.queryFilter(registry.filters.PolicySet!(), snapshotBlock + 1))
+              .map((e) => (e as EventLog).args)
+              .filter((args) => args.previousVersion === 0n)
+              .map((args) => args.modelId);
+            assert.deepEqual(firsts, listed, "a new model is announced once, in order of first policy");
           }
         } finally {
           await chain.provider.send("evm_revert", [snapshot]);

@@ -1,3 +1,4 @@
+import type { EventLog } from "ethers";
 import type { Kysely } from "kysely";
 import { policyRulesToAbi } from "../../services/chain/actions.ts";
 import type { ProposalState } from "../../services/chain/proposal-state.ts";
@@ -79,7 +80,11 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     .orderBy("model_id")
     .orderBy("version", "desc")
     .execute();
-  const modelIds: string[] = [...(await registry.modelIds())];
+  // The registry keeps no list of models: each one's first PolicySet (previous version 0) names it.
+  const modelIds: string[] = (await registry.queryFilter(registry.filters.PolicySet!(), chain.deployment.deployBlock))
+    .map((e) => (e as EventLog).args)
+    .filter((args) => args.previousVersion === 0n)
+    .map((args) => args.modelId);
   check(
     "model ids",
     latestPolicies
