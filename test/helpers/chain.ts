@@ -156,12 +156,16 @@ export class GovernanceHelper {
 
   /**
    * Signs an EIP-712 ballot with `voter` (an ethers signer) for relaying by anyone; with `reason`, the
-   * ExtendedBallot (reason, empty params) of castVoteWithReasonAndParamsBySig.
+   * ExtendedBallot (reason, empty params) of castVoteWithReasonAndParamsBySig. At the voter's nonce keyed by
+   * this proposal (GovernorNoncesKeyed), so that ballots for other proposals never invalidate it.
    */
   async signBallot(voter: Signer | HDNodeWallet | Wallet, support: number, reason?: string) {
     const governor = this.governor();
     const proposalId = await this.id();
-    const nonce: bigint = await governor.nonces(voter.address);
+    const nonce: bigint = await governor.getFunction("nonces(address,uint192)")(
+      voter.address,
+      proposalNonceKey(proposalId),
+    );
     const { chainId } = await this.chain.provider.getNetwork();
     const domain = {
       name: await governor.name(),
@@ -225,6 +229,11 @@ export class GovernanceHelper {
     const now = await this.chain.now();
     if (timestamp > now) await this.chain.increaseTime(timestamp - now);
   }
+}
+
+/** The key of a proposal's vote nonces (GovernorNoncesKeyed): the proposal id's low 192 bits. */
+export function proposalNonceKey(proposalId: bigint): bigint {
+  return proposalId & ((1n << 192n) - 1n);
 }
 
 /** A policy action with sensible defaults, for tests. */
