@@ -46,8 +46,9 @@ export interface DeployConfig {
  * development chain gets its tokens after that (the chain starts with the service, the demo funds new
  * wallets just before it spends): any positive minimum would close the pool to all of them until the
  * next epoch. Tests and real deployments set one (docs/security.md). The first holder is the guardian;
- * proposing needs one token (low, but a threshold of zero would let any address spam proposals); a
- * super quorum of 80% lets a near-unanimous vote succeed early without making every test vote do so.
+ * proposing needs one token (low, but a threshold of zero would let any address spam proposals); the
+ * super quorum is the whole supply, so that a proposal every development holder votes For succeeds as
+ * the last of them votes, and a vote by fewer runs its full period as before (tests set lower ones).
  */
 export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 18n): DeployConfig {
   return {
@@ -58,7 +59,7 @@ export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 
       proposalThreshold: 10n ** 18n,
       quorumPercent: 4,
       lateQuorumExtension: 60,
-      superQuorumPercent: 80,
+      superQuorumPercent: 100,
       proposalGuardian: holders[0] ?? ZeroAddress,
     },
     timelockDelay: 60,

@@ -2,13 +2,13 @@ import { Signature } from "ethers";
 import t from "tap";
 import type { Action } from "../../services/chain/actions.ts";
 import { contractInterface } from "../../services/chain/artifacts.ts";
+import { proposalNonceKey } from "../../services/chain/contracts.ts";
 import {
   createChain,
   eventsOf,
   GovernanceHelper,
   ProposalState,
   policyAction,
-  proposalNonceKey,
   revertOf,
   type Signer,
   Vote,
@@ -16,9 +16,11 @@ import {
 
 // Governance v2 on the real EVM, each path with its attack: the guardian (cancel, the lapsing model brake,
 // removal), the super quorum against the timelock, keyed vote nonces and delegation by signature.
-// The development deployment makes the first holder the guardian; three holders of a third each, so the
-// super quorum (80%) needs all three.
-const chain = await createChain();
+// The development deployment makes the first holder the guardian; three holders of a third each, so a
+// super quorum of 80% needs all three.
+const chain = await createChain({
+  configure: (c) => ({ ...c, governor: { ...c.governor, superQuorumPercent: 80 } }),
+});
 t.teardown(() => chain.close());
 const [guardian, bob, carol, stranger] = chain.signers as Signer[];
 const governor = chain.contract("governor");
@@ -106,36 +108,39 @@ t.test("super quorum: succeeds before its deadline, but the timelock still holds
   t.equal(await registry.isSuspended("brake-model"), false, "the new policy lifts the suspension");
 });
 
-t.test("keyed nonces: ballots for two proposals relay in any order; a replayed ballot no longer verifies", async (t) => {
-  const first = helper([policyAction({ modelId: "keyed-a" })]);
-  const second = helper([policyAction({ modelId: "keyed-b" })]);
-  await first.propose(bob);
-  await second.propose(bob);
-  await second.waitForSnapshot();
-  const a = await first.signBallot(carol!, Vote.For, "yes to a");
-  const b = await second.signBallot(carol!, Vote.Against);
-  // A keyed nonce is the key (the proposal id's low 192 bits) above a 64-bit counter.
-  t.equal(a.nonce, proposalNonceKey(a.proposalId) << 64n, "the first ballot for proposal a");
-  t.equal(b.nonce, proposalNonceKey(b.proposalId) << 64n, "each proposal has its own nonce");
-  const relay = governor.connect(stranger!) as typeof governor;
-  await (await relay.castVoteBySig(b.proposalId, b.support, b.voter, b.signature)).wait();
-  const relayed = await (
-    await relay.castVoteWithReasonAndParamsBySig(a.proposalId, a.support, a.voter, "yes to a", "0x", a.signature)
-  ).wait();
-  t.same(
-    eventsOf(chain, relayed, "governor").map((e) => e.args.slice(4)),
-    [["yes to a"]],
-    "the reason is kept",
-  );
-  t.equal(await governor.hasVoted(a.proposalId, carol!.address), true);
-  t.equal(await governor.hasVoted(b.proposalId, carol!.address), true);
-  t.same(
-    await revertOf(
-      relay.castVoteWithReasonAndParamsBySig(a.proposalId, a.support, a.voter, "yes to a", "0x", a.signature),
-    ),
-    { name: "GovernorInvalidSignature", args: [carol!.address] },
-  );
-});
+t.test(
+  "keyed nonces: ballots for two proposals relay in any order; a replayed ballot no longer verifies",
+  async (t) => {
+    const first = helper([policyAction({ modelId: "keyed-a" })]);
+    const second = helper([policyAction({ modelId: "keyed-b" })]);
+    await first.propose(bob);
+    await second.propose(bob);
+    await second.waitForSnapshot();
+    const a = await first.signBallot(carol!, Vote.For, "yes to a");
+    const b = await second.signBallot(carol!, Vote.Against);
+    // A keyed nonce is the key (the proposal id's low 192 bits) above a 64-bit counter.
+    t.equal(a.nonce, proposalNonceKey(a.proposalId) << 64n, "the first ballot for proposal a");
+    t.equal(b.nonce, proposalNonceKey(b.proposalId) << 64n, "each proposal has its own nonce");
+    const relay = governor.connect(stranger!) as typeof governor;
+    await (await relay.castVoteBySig(b.proposalId, b.support, b.voter, b.signature)).wait();
+    const relayed = await (
+      await relay.castVoteWithReasonAndParamsBySig(a.proposalId, a.support, a.voter, "yes to a", "0x", a.signature)
+    ).wait();
+    t.same(
+      eventsOf(chain, relayed, "governor").map((e) => e.args.slice(4)),
+      [["yes to a"]],
+      "the reason is kept",
+    );
+    t.equal(await governor.hasVoted(a.proposalId, carol!.address), true);
+    t.equal(await governor.hasVoted(b.proposalId, carol!.address), true);
+    t.same(
+      await revertOf(
+        relay.castVoteWithReasonAndParamsBySig(a.proposalId, a.support, a.voter, "yes to a", "0x", a.signature),
+      ),
+      { name: "GovernorInvalidSignature", args: [carol!.address] },
+    );
+  },
+);
 
 t.test("delegation by signature works once; its replay is refused", async (t) => {
   const nonce: bigint = await token.nonces(stranger!.address);

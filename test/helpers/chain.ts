@@ -14,6 +14,7 @@ import {
 import { network } from "hardhat";
 import { type Action, encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
 import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../../services/chain/artifacts.ts";
+import { proposalNonceKey } from "../../services/chain/contracts.ts";
 import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 
@@ -229,11 +230,6 @@ export class GovernanceHelper {
     const now = await this.chain.now();
     if (timestamp > now) await this.chain.increaseTime(timestamp - now);
   }
-}
-
-/** The key of a proposal's vote nonces (GovernorNoncesKeyed): the proposal id's low 192 bits. */
-export function proposalNonceKey(proposalId: bigint): bigint {
-  return proposalId & ((1n << 192n) - 1n);
 }
 
 /** A policy action with sensible defaults, for tests. */

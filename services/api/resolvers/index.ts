@@ -3,8 +3,10 @@ import type { ForkSimulator } from "../../chain/fork-simulation.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { countedConnection } from "../pagination.ts";
 import { createQuotas } from "../quotas.ts";
+import { createRelay } from "../relay.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
 import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
+import { createDelegateBySig } from "./delegate-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
@@ -21,6 +23,7 @@ import { Delegate, Vote, voteQueries } from "./votes.ts";
 /** Every resolver of schema.graphql, by type. */
 export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulator?: ForkSimulator) {
   const quotas = createQuotas(deps);
+  const relay = createRelay(deps, relayer, quotas);
   const impact = createImpactResolvers(simulator);
   return {
     BigInt: BigIntScalar,
@@ -39,7 +42,8 @@ export function createResolvers(deps: Deps, relayer: Wallet | undefined, simulat
     Mutation: {
       ...draftProposalMutations,
       ...createRelayTransaction(deps, quotas),
-      ...createCastVoteBySig(deps, relayer, quotas),
+      ...createCastVoteBySig(deps, relay),
+      ...createDelegateBySig(deps, relay),
       ...createSignIn(quotas),
     },
     Subscription,
