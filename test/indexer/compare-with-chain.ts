@@ -23,6 +23,7 @@ const settingReads = {
   PROPOSAL_THRESHOLD: "proposalThreshold",
   QUORUM_NUMERATOR: "quorumNumerator()",
   LATE_QUORUM_EXTENSION: "lateQuorumVoteExtension",
+  SUPER_QUORUM_NUMERATOR: "superQuorumNumerator()",
 } as const;
 
 /**
@@ -54,7 +55,10 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     check(`proposal ${id} deadline`, p.vote_end, await governor.proposalDeadline(id));
     check(`proposal ${id} eta`, p.eta ?? 0, await governor.proposalEta(id));
     check(`proposal ${id} proposer`, p.proposer, await governor.proposalProposer(id));
-    if (p.vote_start < now) check(`proposal ${id} quorum`, p.quorum, await governor.quorum(p.vote_start));
+    if (p.vote_start < now) {
+      check(`proposal ${id} quorum`, p.quorum, await governor.quorum(p.vote_start));
+      check(`proposal ${id} super quorum`, p.super_quorum, await governor.superQuorum(p.vote_start));
+    }
     const votes = await db.selectFrom("votes").select("voter").where("proposal_id", "=", p.id).execute();
     check(`proposal ${id} vote_count`, p.vote_count, votes.length);
     for (const v of votes) check(`proposal ${id} hasVoted ${v.voter}`, true, await governor.hasVoted(id, v.voter));
@@ -97,6 +101,7 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     const policy = await registry.getPolicy(row.model_id);
     check(`policy ${row.model_id} version`, row.version, policy.version);
     check(`policy ${row.model_id} suspended`, row.suspended, policy.suspended);
+    check(`policy ${row.model_id} suspended until`, row.suspended_until ?? 0, policy.suspendedUntil);
     // The registry keeps only a hash of the rules: the indexed rules must be the document it hashed.
     const rules = {
       approved: row.approved,
@@ -161,6 +166,20 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
       const indexed = (await pastVotes(db, address, epochStart)).votes >= minVotes;
       check(`${address} pool eligible`, indexed, await allocator.isPoolEligible(address, now));
     }
+  }
+
+  for (const [kind, read] of [
+    ["GUARDIAN", () => governor.proposalGuardian()],
+    ["SUSPENSION_PERIOD", () => registry.guardianSuspensionPeriod()],
+  ] as const) {
+    const row = await db
+      .selectFrom("guardian_changes")
+      .select("value")
+      .where("kind", "=", kind)
+      .orderBy("block_number", "desc")
+      .orderBy("log_index", "desc")
+      .executeTakeFirstOrThrow();
+    check(`guardian ${kind}`, row.value, await read());
   }
 
   for (const [setting, read] of Object.entries(settingReads)) {
