@@ -172,7 +172,7 @@ export class GovernanceHelper {
       name: await governor.name(),
       version: await governor.version(),
       chainId,
-      verifyingContract: this.chain.deployment.contracts.governor,
+      verifyingContract: await governor.getAddress(),
     };
     const ballot = [
       { name: "proposalId", type: "uint256" },
