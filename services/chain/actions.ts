@@ -61,6 +61,8 @@ export interface EncodedCall {
 const MAX_UINT32 = 2 ** 32 - 1;
 const MAX_UINT48 = 2n ** 48n - 1n;
 const MAX_UINT64 = 2n ** 64n - 1n;
+/** The allocator packs a grant's times in 40 bits (until the year 36812). */
+const MAX_GRANT_TIME = 2n ** 40n - 1n;
 const MAX_UINT128 = 2n ** 128n - 1n;
 const MAX_UINT256 = 2n ** 256n - 1n;
 
@@ -155,8 +157,8 @@ export function validateAction(action: Action, index: number): void {
       }
       if (action.modelId !== "") checkModelId(index, action.modelId);
       checkRange(index, "tokensPerEpoch", action.tokensPerEpoch, 1n, MAX_UINT128);
-      checkRange(index, "start", action.start, 0n, MAX_UINT64);
-      checkRange(index, "end", action.end, 0n, MAX_UINT64);
+      checkRange(index, "start", action.start, 0n, MAX_GRANT_TIME);
+      checkRange(index, "end", action.end, 0n, MAX_GRANT_TIME);
       if (action.end <= action.start) invalid(index, "end", "must be after start");
       return;
     case "REVOKE_ALLOCATION":
