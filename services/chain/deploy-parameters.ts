@@ -52,8 +52,11 @@ const newDao = z
         proposalThreshold: uint,
         quorumPercent: z.number().int().min(1).max(100),
         lateQuorumExtension: seconds,
-        /** For votes, in percent of the supply, that make a proposal succeed before its deadline. */
-        superQuorumPercent: z.number().int().min(1).max(100),
+        /**
+         * For votes, in percent of the supply, that make a proposal succeed before its deadline (at least
+         * the quorum); default 100, the whole supply, which in practice keeps every vote to its full period.
+         */
+        superQuorumPercent: z.number().int().min(1).max(100).default(100),
         /** The security council that may cancel proposals and suspend a model for a while; omit for none. */
         proposalGuardian: address.default(ZeroAddress),
       })

@@ -1,4 +1,10 @@
-import { type Action, decodeCall, type EncodedCall, type GovernorSetting } from "../../chain/actions.ts";
+import {
+  type Action,
+  decodeCall,
+  type EncodedCall,
+  type GovernorSetting,
+  governorSettingFunctions,
+} from "../../chain/actions.ts";
 import type { ForkSimulator, Simulation } from "../../chain/fork-simulation.ts";
 import { auditWindow } from "../../db/audit-window.ts";
 import { type GovernanceRows, loadGovernanceRows } from "../../db/impact-state.ts";
@@ -37,7 +43,11 @@ interface Impact extends ImpactSource {
 
 function governanceState(rows: GovernanceRows, config: Config): GovernanceState {
   const governor: GovernanceState["governor"] = {};
-  for (const row of rows.governor) governor[row.setting as GovernorSetting] = BigInt(row.value);
+  // Only the settings a proposal's actions change; the index also keeps others (the super quorum).
+  for (const row of rows.governor) {
+    if (Object.hasOwn(governorSettingFunctions, row.setting))
+      governor[row.setting as GovernorSetting] = BigInt(row.value);
+  }
   return {
     policies: buildSnapshot(rows.policies, snapshotSettings(config)),
     governor,
