@@ -49,7 +49,11 @@ const newDao = z
       .object({
         votingDelay: seconds,
         votingPeriod: seconds.positive(),
-        proposalThreshold: uint,
+        /** At least 1 wei: a threshold of zero lets any address spam proposals (the governor refuses it). */
+        proposalThreshold: uint.refine(
+          (v) => v >= 1n,
+          "must be at least 1 (wei): a zero threshold lets anyone spam proposals",
+        ),
         quorumPercent: z.number().int().min(1).max(100),
         lateQuorumExtension: seconds,
         /**

@@ -13,8 +13,16 @@ export default buildModule(NEW_DAO_MODULE, (m) => {
   const timelock = m.contract("CommonsTimelock", [m.getParameter("timelockDelay"), [], [ZeroAddress], deployer]);
   const governor = m.contract("CommonsGovernor", [token, timelock, m.getParameter("governor")]);
   const { registry, allocator } = policyContracts(m, timelock, token, governor);
-  const proposer = m.call(timelock, "grantRole", [TIMELOCK_ROLES.proposer, governor], { id: "GrantProposerRole" });
-  const canceller = m.call(timelock, "grantRole", [TIMELOCK_ROLES.canceller, governor], { id: "GrantCancellerRole" });
+  // Roles after every creation (the registry waits for the governor, whose guardian it defers to): the
+  // five contracts are the deployer's first five transactions, which makes a resumed run easy to check.
+  const proposer = m.call(timelock, "grantRole", [TIMELOCK_ROLES.proposer, governor], {
+    id: "GrantProposerRole",
+    after: [registry, allocator],
+  });
+  const canceller = m.call(timelock, "grantRole", [TIMELOCK_ROLES.canceller, governor], {
+    id: "GrantCancellerRole",
+    after: [registry, allocator],
+  });
   m.call(timelock, "renounceRole", [TIMELOCK_ROLES.admin, deployer], {
     id: "RenounceAdminRole",
     after: [proposer, canceller, registry, allocator],
