@@ -48,6 +48,7 @@ export const governorSettingFunctions = {
   PROPOSAL_THRESHOLD: "setProposalThreshold",
   QUORUM_NUMERATOR: "updateQuorumNumerator",
   LATE_QUORUM_EXTENSION: "setLateQuorumVoteExtension",
+  SUPER_QUORUM_NUMERATOR: "updateSuperQuorumNumerator",
 } as const;
 
 export type GovernorSetting = keyof typeof governorSettingFunctions;
@@ -108,6 +109,8 @@ const governorSettingBounds: Record<GovernorSetting, [bigint, bigint]> = {
   PROPOSAL_THRESHOLD: [0n, MAX_UINT256],
   QUORUM_NUMERATOR: [0n, 100n],
   LATE_QUORUM_EXTENSION: [0n, MAX_UINT48],
+  // At least the quorum too; the governor checks that against its own numerator at execution.
+  SUPER_QUORUM_NUMERATOR: [1n, 100n],
 };
 
 /**

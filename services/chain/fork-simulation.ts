@@ -218,6 +218,7 @@ export async function readChainState(
       PROPOSAL_THRESHOLD: BigInt(await governor.proposalThreshold()),
       QUORUM_NUMERATOR: BigInt(await governor.getFunction("quorumNumerator()")()),
       LATE_QUORUM_EXTENSION: BigInt(await governor.lateQuorumVoteExtension()),
+      SUPER_QUORUM_NUMERATOR: BigInt(await governor.getFunction("superQuorumNumerator()")()),
     },
     owners: { registry: await registry.owner(), allocator: await allocator.owner() },
   };

@@ -132,6 +132,7 @@ const settingBounds: Record<GovernorSetting, [bigint, bigint]> = {
   PROPOSAL_THRESHOLD: [0n, MAX_UINT256],
   QUORUM_NUMERATOR: [0n, 100n],
   LATE_QUORUM_EXTENSION: [0n, MAX_UINT48],
+  SUPER_QUORUM_NUMERATOR: [1n, 100n],
 };
 
 const recordOfAnyKind = fc.oneof(

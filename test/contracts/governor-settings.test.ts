@@ -30,6 +30,14 @@ const changes: { setting: GovernorSetting; read: string; event: string; from: bi
     to: 120n,
   },
   { setting: "QUORUM_NUMERATOR", read: "quorumNumerator", event: "QuorumNumeratorUpdated", from: 4n, to: 10n },
+  // 90%: the three holders' unanimity still decides early, and the tests below vote with all three.
+  {
+    setting: "SUPER_QUORUM_NUMERATOR",
+    read: "superQuorumNumerator()",
+    event: "SuperQuorumNumeratorUpdated",
+    from: 100n,
+    to: 90n,
+  },
   // Last: from here on, proposing needs 1,000 tokens of voting power.
   {
     setting: "PROPOSAL_THRESHOLD",
