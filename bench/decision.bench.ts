@@ -26,6 +26,8 @@ export default async function decisionBench() {
           approved: true,
           suspended: m % 10 === 9,
           suspend_reason: null,
+          suspended_until: null,
+          suspended_by: null,
           max_tokens_per_request: 4096,
           requests_per_minute: 600,
           allowed_purposes: ["research", "education", "accessibility"],

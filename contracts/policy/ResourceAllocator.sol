@@ -19,14 +19,16 @@ import {MODEL_ID_MAX_BYTES} from "./ModelIds.sol";
 /// N wallets need N times the minimum, delegated before the epoch began; tokens moved during the epoch
 /// count from the next one.
 contract ResourceAllocator is Ownable {
-    /// @notice A grant of compute to one address.
+    /// @notice A grant of compute to one address, packed in two storage slots. The model scope is the
+    /// first 16 bytes of keccak256 of the model id (zero: any approved model); the id itself is in the
+    /// GrantCreated event, since no contract reads it. Times fit uint40 (until the year 36812).
     struct Grant {
         address grantee;
-        string modelId;
-        uint128 tokensPerEpoch;
-        uint64 start;
-        uint64 end;
+        uint40 start;
+        uint40 end;
         bool revoked;
+        uint128 tokensPerEpoch;
+        bytes16 modelScope;
     }
 
     /// @notice The community pool: every address may use `allowancePerAddress` per epoch, and all of
@@ -59,7 +61,7 @@ contract ResourceAllocator is Ownable {
     error AllocatorInvalidModelId(string modelId);
     /// @notice A grant must give a positive amount per epoch.
     error AllocatorZeroAmount();
-    /// @notice The grant's end is not after its start.
+    /// @notice The grant's end is not after its start, or beyond the uint40 seconds a grant stores.
     error AllocatorInvalidPeriod(uint64 start, uint64 end);
     /// @notice No grant has this id.
     error AllocatorUnknownGrant(uint256 grantId);
@@ -124,9 +126,9 @@ contract ResourceAllocator is Ownable {
         // A scope the registry could never hold a policy for would make the grant unspendable.
         if (bytes(modelId).length > MODEL_ID_MAX_BYTES) revert AllocatorInvalidModelId(modelId);
         if (tokensPerEpoch == 0) revert AllocatorZeroAmount();
-        if (end <= start) revert AllocatorInvalidPeriod(start, end);
+        if (end <= start || end > type(uint40).max) revert AllocatorInvalidPeriod(start, end);
         grantId = _nextGrantId++;
-        _grants[grantId] = Grant(grantee, modelId, tokensPerEpoch, start, end, false);
+        _grants[grantId] = Grant(grantee, uint40(start), uint40(end), false, tokensPerEpoch, modelScopeOf(modelId));
         emit GrantCreated(grantId, grantee, modelId, tokensPerEpoch, start, end);
     }
 
@@ -163,6 +165,13 @@ contract ResourceAllocator is Ownable {
     /// @return The grant.
     function getGrant(uint256 grantId) external view returns (Grant memory) {
         return _grants[grantId];
+    }
+
+    /// @notice The scope a grant for `modelId` stores: the first 16 bytes of its keccak256, zero for none.
+    /// @param modelId The model id, or empty for any approved model.
+    /// @return The scope.
+    function modelScopeOf(string calldata modelId) public pure returns (bytes16) {
+        return bytes(modelId).length == 0 ? bytes16(0) : bytes16(keccak256(bytes(modelId)));
     }
 
     /// @notice The id the next grant will get.

@@ -38,6 +38,7 @@ export const FIELD_COSTS: Readonly<Record<string, number>> = {
   "Mutation.draftProposal": 50,
   "Mutation.relayTransaction": 500,
   "Mutation.castVoteBySig": 500,
+  "Mutation.delegateBySig": 500,
   "Mutation.siweNonce": 200,
   "Mutation.createApiKey": 500,
   "Mutation.revokeApiKey": 50,

@@ -23,7 +23,7 @@ export function relayMetrics(registry: Registry, config: Config) {
     (registry.getSingleMetric(names.relays) as Counter<"mutation" | "outcome" | "reason"> | undefined) ??
     new Counter({
       name: names.relays,
-      help: "Relay requests (castVoteBySig, relayTransaction) by outcome (relayed, refused) and refusal reason",
+      help: "Relay requests (castVoteBySig, delegateBySig, relayTransaction) by outcome (relayed, refused) and refusal reason",
       labelNames: ["mutation", "outcome", "reason"] as const,
       registers: [registry],
     });
@@ -50,7 +50,10 @@ export function relayMetrics(registry: Registry, config: Config) {
   return {
     spent,
     /** Runs one relay request and counts it as relayed, or refused with its reason. */
-    async count<T>(mutation: "castVoteBySig" | "relayTransaction", relay: () => Promise<T>): Promise<T> {
+    async count<T>(
+      mutation: "castVoteBySig" | "delegateBySig" | "relayTransaction",
+      relay: () => Promise<T>,
+    ): Promise<T> {
       try {
         const result = await relay();
         relays.inc({ mutation, outcome: "relayed", reason: "" });

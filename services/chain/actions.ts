@@ -48,6 +48,7 @@ export const governorSettingFunctions = {
   PROPOSAL_THRESHOLD: "setProposalThreshold",
   QUORUM_NUMERATOR: "updateQuorumNumerator",
   LATE_QUORUM_EXTENSION: "setLateQuorumVoteExtension",
+  SUPER_QUORUM_NUMERATOR: "updateSuperQuorumNumerator",
 } as const;
 
 export type GovernorSetting = keyof typeof governorSettingFunctions;
@@ -61,6 +62,8 @@ export interface EncodedCall {
 const MAX_UINT32 = 2 ** 32 - 1;
 const MAX_UINT48 = 2n ** 48n - 1n;
 const MAX_UINT64 = 2n ** 64n - 1n;
+/** The allocator packs a grant's times in 40 bits (until the year 36812). */
+const MAX_GRANT_TIME = 2n ** 40n - 1n;
 const MAX_UINT128 = 2n ** 128n - 1n;
 const MAX_UINT256 = 2n ** 256n - 1n;
 
@@ -106,6 +109,8 @@ const governorSettingBounds: Record<GovernorSetting, [bigint, bigint]> = {
   PROPOSAL_THRESHOLD: [0n, MAX_UINT256],
   QUORUM_NUMERATOR: [0n, 100n],
   LATE_QUORUM_EXTENSION: [0n, MAX_UINT48],
+  // At least the quorum too; the governor checks that against its own numerator at execution.
+  SUPER_QUORUM_NUMERATOR: [1n, 100n],
 };
 
 /**
@@ -155,8 +160,8 @@ export function validateAction(action: Action, index: number): void {
       }
       if (action.modelId !== "") checkModelId(index, action.modelId);
       checkRange(index, "tokensPerEpoch", action.tokensPerEpoch, 1n, MAX_UINT128);
-      checkRange(index, "start", action.start, 0n, MAX_UINT64);
-      checkRange(index, "end", action.end, 0n, MAX_UINT64);
+      checkRange(index, "start", action.start, 0n, MAX_GRANT_TIME);
+      checkRange(index, "end", action.end, 0n, MAX_GRANT_TIME);
       if (action.end <= action.start) invalid(index, "end", "must be after start");
       return;
     case "REVOKE_ALLOCATION":
@@ -190,18 +195,7 @@ export function validateAction(action: Action, index: number): void {
 export function encodeAction(contracts: Deployment["contracts"], action: Action): EncodedCall {
   switch (action.kind) {
     case "SET_MODEL_POLICY":
-      return call(contracts.registry, "registry", "setPolicy", [
-        action.modelId,
-        {
-          approved: action.approved,
-          maxTokensPerRequest: action.maxTokensPerRequest,
-          requestsPerMinute: action.requestsPerMinute,
-          allowedPurposes: action.allowedPurposes,
-          blockedTerms: action.blockedTerms,
-          guidelineURI: action.guidelineUri,
-          guidelineHash: action.guidelineHash,
-        },
-      ]);
+      return call(contracts.registry, "registry", "setPolicy", [action.modelId, policyRulesToAbi(action)]);
     case "SUSPEND_MODEL":
       return call(contracts.registry, "registry", "suspendModel", [action.modelId, action.reason]);
     case "GRANT_ALLOCATION":
@@ -233,6 +227,19 @@ export function encodeAction(contracts: Deployment["contracts"], action: Action)
 
 function call(target: string, role: "registry" | "allocator" | "governor", fn: string, args: unknown[]): EncodedCall {
   return { target, value: 0n, calldata: contractInterface(role).encodeFunctionData(fn, args) };
+}
+
+/** PolicyRules as the registry's PolicyInput tuple (for setPolicy and matchesRules). */
+export function policyRulesToAbi(rules: PolicyRules) {
+  return {
+    approved: rules.approved,
+    maxTokensPerRequest: rules.maxTokensPerRequest,
+    requestsPerMinute: rules.requestsPerMinute,
+    allowedPurposes: rules.allowedPurposes,
+    blockedTerms: rules.blockedTerms,
+    guidelineURI: rules.guidelineUri,
+    guidelineHash: rules.guidelineHash,
+  };
 }
 
 /** Reads the registry's PolicyInput tuple (from calldata or an event) into PolicyRules. */

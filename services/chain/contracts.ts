@@ -56,3 +56,11 @@ export interface PublishedDeployment extends Deployment {
   /** Hash of block `deployBlock` on the chain the service indexes; null when the chain cannot be asked. */
   deployBlockHash: string | null;
 }
+
+/**
+ * The key of a proposal's vote nonces on our governor (GovernorNoncesKeyed): the proposal id's low 192
+ * bits. A ballot signed at `nonces(voter, key)` stays valid whatever the voter signs for other proposals.
+ */
+export function proposalNonceKey(proposalId: bigint): bigint {
+  return proposalId & ((1n << 192n) - 1n);
+}

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { getAddress, isAddress } from "ethers";
+import { getAddress, isAddress, ZeroAddress } from "ethers";
 import { z } from "zod";
 import { AppError } from "../shared/errors.ts";
 import type { DeployConfig } from "./deploy.ts";
@@ -31,6 +31,11 @@ const common = {
    * 0 (the default) opens the pool to every address. At most the token's supply / 10,000.
    */
   poolMinVotes: uint.default("0"),
+  /** Seconds a guardian's suspension of a model lasts unless a vote confirms it (1 hour to 30 days). */
+  guardianSuspensionPeriod: seconds
+    .min(3_600)
+    .max(30 * 86_400)
+    .default(86_400),
   /** Confirmations to wait for per transaction (default: Ignition's 5; 1 on a chain that mines at once). */
   confirmations: z.number().int().positive().optional(),
 };
@@ -44,9 +49,20 @@ const newDao = z
       .object({
         votingDelay: seconds,
         votingPeriod: seconds.positive(),
-        proposalThreshold: uint,
-        quorumPercent: z.number().int().min(0).max(100),
+        /** At least 1 wei: a threshold of zero lets any address spam proposals (the governor refuses it). */
+        proposalThreshold: uint.refine(
+          (v) => v >= 1n,
+          "must be at least 1 (wei): a zero threshold lets anyone spam proposals",
+        ),
+        quorumPercent: z.number().int().min(1).max(100),
         lateQuorumExtension: seconds,
+        /**
+         * For votes, in percent of the supply, that make a proposal succeed before its deadline (at least
+         * the quorum); default 100, the whole supply, which in practice keeps every vote to its full period.
+         */
+        superQuorumPercent: z.number().int().min(1).max(100).default(100),
+        /** The security council that may cancel proposals and suspend a model for a while; omit for none. */
+        proposalGuardian: address.default(ZeroAddress),
       })
       .strict(),
     timelockDelay: seconds,
@@ -75,6 +91,7 @@ export function newDaoConfig(p: NewDaoParameters): DeployConfig {
     holders: p.holders,
     governor: p.governor,
     timelockDelay: p.timelockDelay,
+    guardianSuspensionPeriod: p.guardianSuspensionPeriod,
     pool: p.pool,
     poolMinVotes: p.poolMinVotes,
   };

@@ -9,7 +9,7 @@ import {
   type IgnitionModuleResult,
   listTransactions,
 } from "@nomicfoundation/ignition-core";
-import { getAddress, getNumber, type JsonRpcApiProvider } from "ethers";
+import { getAddress, getNumber, type JsonRpcApiProvider, ZeroAddress } from "ethers";
 import { artifacts, network } from "hardhat";
 import { AppError } from "../shared/errors.ts";
 import type { ContractRole } from "./artifacts.ts";
@@ -27,8 +27,14 @@ export interface DeployConfig {
     proposalThreshold: bigint;
     quorumPercent: number;
     lateQuorumExtension: number;
+    /** Percent of the supply in For votes that makes a proposal succeed before its deadline (≥ quorum). */
+    superQuorumPercent: number;
+    /** The security council that may cancel proposals and suspend a model at once; zero address: none. */
+    proposalGuardian: string;
   };
   timelockDelay: number;
+  /** Seconds a guardian's suspension of a model lasts unless a vote confirms it (1 hour to 30 days). */
+  guardianSuspensionPeriod: number;
   pool: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   /** Voting power (token wei) an address needs at an epoch's start to draw on the pool; 0: every address. */
   poolMinVotes: bigint;
@@ -41,7 +47,10 @@ export interface DeployConfig {
  * address (poolMinVotes 0). Eligibility is measured at the epoch's start, and every wallet of a
  * development chain gets its tokens after that (the chain starts with the service, the demo funds new
  * wallets just before it spends): any positive minimum would close the pool to all of them until the
- * next epoch. Tests and real deployments set one (docs/security.md).
+ * next epoch. Tests and real deployments set one (docs/security.md). The first holder is the guardian;
+ * proposing needs one token (low, but a threshold of zero would let any address spam proposals); the
+ * super quorum is the whole supply, so that a proposal every development holder votes For succeeds as
+ * the last of them votes, and a vote by fewer runs its full period as before (tests set lower ones).
  */
 export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 18n): DeployConfig {
   return {
@@ -49,11 +58,14 @@ export function devDeployConfig(holders: string[], amount = 1_000_000n * 10n ** 
     governor: {
       votingDelay: 1,
       votingPeriod: 300,
-      proposalThreshold: 0n,
+      proposalThreshold: 10n ** 18n,
       quorumPercent: 4,
       lateQuorumExtension: 60,
+      superQuorumPercent: 100,
+      proposalGuardian: holders[0] ?? ZeroAddress,
     },
     timelockDelay: 60,
+    guardianSuspensionPeriod: 86_400,
     pool: { allowancePerAddress: 2_000n, poolSizePerEpoch: 1_000_000n, epochLength: 86_400 },
     poolMinVotes: 0n,
   };
@@ -64,6 +76,8 @@ export interface ExistingDao {
   governor: string;
   timelock: string;
   token: string;
+  /** Whether the governor has a proposal guardian (GovernorProposalGuardian) the registry can defer to. */
+  hasProposalGuardian: boolean;
   profile: GovernanceProfile;
   /** The first block the indexer reads. */
   startBlock: number;
@@ -125,8 +139,10 @@ export async function deployForExistingDao(
   dao: ExistingDao,
   pool: DeployConfig["pool"],
   poolMinVotes: bigint,
+  guardianSuspensionPeriod: number,
 ): Promise<Deployment> {
-  const parameters = existingDaoParameters(dao.timelock, dao.token, pool, poolMinVotes);
+  const guardianSource = dao.hasProposalGuardian ? dao.governor : ZeroAddress;
+  const parameters = existingDaoParameters({ ...dao, guardianSource }, pool, poolMinVotes, guardianSuspensionPeriod);
   const { contracts, chainId } = await runModule(run, existingDaoModule, parameters);
   return {
     chainId,

@@ -33,7 +33,8 @@ export type GovernorSettingName =
   | "VOTING_PERIOD"
   | "PROPOSAL_THRESHOLD"
   | "QUORUM_NUMERATOR"
-  | "LATE_QUORUM_EXTENSION";
+  | "LATE_QUORUM_EXTENSION"
+  | "SUPER_QUORUM_NUMERATOR";
 
 /**
  * The chain events the index is built from, as a tagged union. Addresses are checksummed and uint256
@@ -64,7 +65,17 @@ export type GovernanceEvent = EventOrigin &
     | { type: "TimelockCallExecuted"; operationId: string }
     | { type: "TimelockCancelled"; operationId: string }
     | { type: "PolicySet"; modelId: string; version: number; rules: PolicyRules }
-    | { type: "ModelSuspended"; modelId: string; previousVersion: number; version: number; reason: string }
+    | {
+        type: "ModelSuspended";
+        modelId: string;
+        previousVersion: number;
+        version: number;
+        reason: string;
+        /** Set for the guardian's brake (ModelSuspendedByGuardian): who, and when it lapses (Unix seconds). */
+        guardian: { address: string; until: number } | null;
+      }
+    | { type: "ProposalGuardianSet"; guardian: string }
+    | { type: "GuardianSuspensionPeriodSet"; period: number }
     | {
         type: "GrantCreated";
         grantId: bigint;
@@ -85,6 +96,7 @@ const settingEvents: Record<string, GovernorSettingName> = {
   ProposalThresholdSet: "PROPOSAL_THRESHOLD",
   QuorumNumeratorUpdated: "QUORUM_NUMERATOR",
   LateQuorumVoteExtensionSet: "LATE_QUORUM_EXTENSION",
+  SuperQuorumNumeratorUpdated: "SUPER_QUORUM_NUMERATOR",
 };
 
 /** Events the index reads, per contract; everything else the contracts emit is ignored. */
@@ -98,10 +110,11 @@ const watched: Record<Exclude<ContractRole, never>, string[]> = {
     "ProposalExtended",
     "VoteCast",
     "VoteCastWithParams",
+    "ProposalGuardianSet",
     ...Object.keys(settingEvents),
   ],
   timelock: ["CallExecuted", "Cancelled"],
-  registry: ["PolicySet", "ModelSuspended"],
+  registry: ["PolicySet", "ModelSuspended", "ModelSuspendedByGuardian", "GuardianSuspensionPeriodSet"],
   allocator: ["GrantCreated", "GrantRevoked", "CommunityPoolSet", "PoolEligibilitySet"],
 };
 
@@ -292,7 +305,21 @@ function toEvent(name: string, a: Result): EventBody | null {
         previousVersion: Number(a.previousVersion),
         version: Number(a.version),
         reason: a.reason,
+        guardian: null,
       };
+    case "ModelSuspendedByGuardian":
+      return {
+        type: "ModelSuspended",
+        modelId: a.modelId,
+        previousVersion: Number(a.previousVersion),
+        version: Number(a.version),
+        reason: a.reason,
+        guardian: { address: getAddress(a.guardian), until: Number(a.suspendedUntil) },
+      };
+    case "ProposalGuardianSet":
+      return { type: "ProposalGuardianSet", guardian: getAddress(a.newProposalGuardian) };
+    case "GuardianSuspensionPeriodSet":
+      return { type: "GuardianSuspensionPeriodSet", period: Number(a.period) };
     case "GrantCreated":
       return {
         type: "GrantCreated",

@@ -16,6 +16,7 @@ const governorAbi = [
   "function token() view returns (address)",
   "function timelock() view returns (address)",
   "function CLOCK_MODE() view returns (string)",
+  "function proposalGuardian() view returns (address)",
 ];
 const timelockAbi = [
   "function getMinDelay() view returns (uint256)",
@@ -120,6 +121,8 @@ export async function probeExistingDao(
     governor: governorAddress,
     timelock: timelockAddress,
     token,
+    // A governor with GovernorProposalGuardian lends its guardian to the registry's brake.
+    hasProposalGuardian: (await view<string>(governor, "proposalGuardian")) !== undefined,
     profile: {
       origin: "existing",
       clock: clockOf(await view<string>(governor, "CLOCK_MODE")),

@@ -1,9 +1,18 @@
-import { AbiCoder, Contract, type ErrorDescription, getAddress, Interface, keccak256, toBeHex } from "ethers";
+import {
+  AbiCoder,
+  Contract,
+  type ErrorDescription,
+  getAddress,
+  Interface,
+  keccak256,
+  type Result,
+  toBeHex,
+} from "ethers";
 import { network } from "hardhat";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import { AppError, isAppError } from "../shared/errors.ts";
-import { type GovernorSetting, type PolicyRules, policyRulesFromAbi } from "./actions.ts";
+import { type GovernorSetting, type PolicyRules, policyRulesFromAbi, policyRulesToAbi } from "./actions.ts";
 import { type ContractRole, contractInterface, loadArtifact } from "./artifacts.ts";
 import type { Deployment } from "./deployment.ts";
 
@@ -24,10 +33,15 @@ export interface CallOutcome {
   error: { name: string; signature: string; args: string[]; data: string } | null;
 }
 
-/** A model's policy as the registry's getPolicy returns it (version 0: never set). */
+/**
+ * A model's policy on a chain (version 0: never set): version and suspension from getPolicy, the rules
+ * from the model's latest PolicySet event, checked against the hash the registry stores.
+ */
 export interface ChainPolicy extends PolicyRules {
   version: number;
   suspended: boolean;
+  /** Unix seconds a guardian's suspension lapses at; 0 for a suspension by vote, or none. */
+  suspendedUntil: number;
 }
 
 export interface ChainGrant {
@@ -107,9 +121,22 @@ export interface RequestProvider {
   request(args: { method: string; params?: unknown[] }): Promise<unknown>;
 }
 
+const NO_RULES: PolicyRules = {
+  approved: false,
+  maxTokensPerRequest: 0,
+  requestsPerMinute: 0,
+  allowedPurposes: [],
+  blockedTerms: [],
+  guidelineUri: "",
+  guidelineHash: `0x${"0".repeat(64)}`,
+};
+
 /**
- * The registry's, the allocator's and the governor's state from their views: every model the registry
- * lists plus `modelIds`, every grant ever given, the pool, the settings and who owns the registries.
+ * The registry's, the allocator's and the governor's state from their views: every model that has a
+ * PolicySet event plus `modelIds`, every grant ever given, the pool, the settings and who owns the registries.
+ * What the contracts store only as a hash (a model's rules, a grant's model id) is read from their
+ * events, and a model's rules are checked against the registry's hash (`matchesRules`): a mismatch is
+ * an error, never a silent difference.
  */
 export async function readChainState(
   provider: RequestProvider,
@@ -127,19 +154,48 @@ export async function readChainState(
   const registry = at("registry");
   const allocator = at("allocator");
   const governor = at("governor");
-  const listed: string[] = [...(await registry.modelIds())];
+  const logsOf = async (role: "registry" | "allocator", event: string) => {
+    const iface = contractInterface(role);
+    const logs = (await provider.request({
+      method: "eth_getLogs",
+      params: [
+        {
+          address: deployment.contracts[role],
+          topics: [iface.getEvent(event)?.topicHash],
+          fromBlock: toBeHex(deployment.deployBlock),
+          toBlock: "latest",
+        },
+      ],
+    })) as { topics: string[]; data: string }[];
+    return logs.map((log) => iface.parseLog(log)?.args as Result);
+  };
+  const latestRules = new Map<string, PolicyRules>();
+  for (const args of await logsOf("registry", "PolicySet"))
+    latestRules.set(args.modelId, policyRulesFromAbi(args.policy));
   const policies = new Map<string, ChainPolicy>();
-  for (const modelId of new Set([...listed, ...modelIds])) {
+  // Every model that ever had a policy has a PolicySet event: the registry keeps no list of them.
+  for (const modelId of new Set([...latestRules.keys(), ...modelIds])) {
     const p = await registry.getPolicy(modelId);
-    policies.set(modelId, { version: Number(p.version), suspended: p.suspended, ...policyRulesFromAbi(p.rules) });
+    const rules = latestRules.get(modelId);
+    if (rules !== undefined && !(await registry.matchesRules(modelId, policyRulesToAbi(rules)))) {
+      throw new AppError("RPC_ERROR", `the latest PolicySet event of ${modelId} does not match the registry's hash`);
+    }
+    policies.set(modelId, {
+      version: Number(p.version),
+      suspended: p.suspended,
+      suspendedUntil: Number(p.suspendedUntil),
+      ...(rules ?? NO_RULES),
+    });
   }
+  const grantModels = new Map<bigint, string>();
+  for (const args of await logsOf("allocator", "GrantCreated")) grantModels.set(BigInt(args.grantId), args.modelId);
   const nextGrantId = BigInt(await allocator.nextGrantId());
   const grants = new Map<string, ChainGrant>();
   for (let id = 1n; id < nextGrantId; id++) {
     const g = await allocator.getGrant(id);
     grants.set(id.toString(), {
       grantee: g.grantee,
-      modelId: g.modelId,
+      modelId: grantModels.get(id) ?? "",
       tokensPerEpoch: BigInt(g.tokensPerEpoch),
       start: Number(g.start),
       end: Number(g.end),
@@ -162,6 +218,7 @@ export async function readChainState(
       PROPOSAL_THRESHOLD: BigInt(await governor.proposalThreshold()),
       QUORUM_NUMERATOR: BigInt(await governor.getFunction("quorumNumerator()")()),
       LATE_QUORUM_EXTENSION: BigInt(await governor.lateQuorumVoteExtension()),
+      SUPER_QUORUM_NUMERATOR: BigInt(await governor.getFunction("superQuorumNumerator()")()),
     },
     owners: { registry: await registry.owner(), allocator: await allocator.owner() },
   };

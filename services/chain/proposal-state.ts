@@ -21,6 +21,8 @@ export interface ProposalFacts {
   againstVotes: bigint;
   abstainVotes: bigint;
   quorum: bigint;
+  /** For votes that make the proposal succeed before its deadline (GovernorSuperQuorum); null: none. */
+  superQuorum: bigint | null;
   eta: number | null;
 }
 
@@ -28,13 +30,19 @@ export interface ProposalFacts {
  * The state the governor's `state()` returns at clock value `now` (of the block being judged),
  * following Governor + GovernorCountingSimple + GovernorTimelockControl: quorum counts for + abstain,
  * a vote succeeds iff for > against, and a queued proposal stays QUEUED until executed or canceled
- * (OpenZeppelin 5 never expires a timelocked proposal).
+ * (OpenZeppelin 5 never expires a timelocked proposal). With GovernorSuperQuorum, an active proposal whose
+ * For votes reach the super quorum and outnumber Against is SUCCEEDED (QUEUED once queued) before its
+ * deadline.
  */
 export function deriveProposalState(p: ProposalFacts, now: number): ProposalState {
   if (p.status === "EXECUTED") return "EXECUTED";
   if (p.status === "CANCELED") return "CANCELED";
   if (p.voteStart >= now) return "PENDING";
-  if (p.voteEnd >= now) return "ACTIVE";
+  if (p.voteEnd >= now) {
+    const early = p.superQuorum !== null && p.forVotes >= p.superQuorum && p.forVotes > p.againstVotes;
+    if (!early) return "ACTIVE";
+    return p.status === "QUEUED" ? "QUEUED" : "SUCCEEDED";
+  }
   const quorumReached = p.quorum <= p.forVotes + p.abstainVotes;
   const voteSucceeded = p.forVotes > p.againstVotes;
   if (!quorumReached || !voteSucceeded) return "DEFEATED";

@@ -1,7 +1,7 @@
 import { Contract, type ContractRunner, type Interface, type Signer, type TransactionReceipt } from "ethers";
 // Shared with the web app, which signs with the browser wallet: nothing Node-only (see package.json "imports").
 import { contractInterface } from "#contract-interfaces";
-import type { ContractRole, Deployment } from "../chain/contracts.ts";
+import { type ContractRole, type Deployment, proposalNonceKey } from "../chain/contracts.ts";
 import { AppError } from "../shared/errors.ts";
 import { isUnreachable } from "./service.ts";
 
@@ -78,8 +78,21 @@ export function castVote(
 }
 
 /**
+ * The nonce a ballot for `proposalId` is signed at: the voter's nonce keyed by the proposal on a governor
+ * with GovernorNoncesKeyed (ours), else (an existing DAO's governor) the voter's one sequential nonce.
+ */
+export async function ballotNonce(governor: Contract, voter: string, proposalId: bigint): Promise<bigint> {
+  try {
+    return (await governor.getFunction("nonces(address,uint192)")(voter, proposalNonceKey(proposalId))) as bigint;
+  } catch {
+    return (await governor.getFunction("nonces(address)")(voter)) as bigint;
+  }
+}
+
+/**
  * Signs an EIP-712 ballot for castVoteBySig: Ballot, or ExtendedBallot (reason, empty params) when a
- * reason is given. The domain and the voter's nonce are read from the governor.
+ * reason is given. The domain and the voter's nonce (keyed by the proposal, see ballotNonce) are read
+ * from the governor.
  */
 export async function signBallot(
   deployment: Deployment,
@@ -91,7 +104,7 @@ export async function signBallot(
   const governor = contractOf(deployment, "governor", wallet);
   const [, name, version] = (await governor.getFunction("eip712Domain")()) as [string, string, string];
   const voter = await wallet.getAddress();
-  const nonce = (await governor.getFunction("nonces")(voter)) as bigint;
+  const nonce = await ballotNonce(governor, voter, proposalId);
   const domain = { name, version, chainId: deployment.chainId, verifyingContract: deployment.contracts.governor };
   const base = { proposalId, support: supportNumber[support], voter, nonce };
   const fields = [

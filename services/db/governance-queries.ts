@@ -72,6 +72,7 @@ export function proposalStateOf(p: ProposalRow, now: number): ProposalState {
       againstVotes: BigInt(p.against_votes),
       abstainVotes: BigInt(p.abstain_votes),
       quorum: BigInt(p.quorum),
+      superQuorum: p.super_quorum === null ? null : BigInt(p.super_quorum),
       eta: p.eta,
     },
     now,
@@ -82,6 +83,10 @@ function inState(eb: ExpressionBuilder<Database, "proposals">, state: ProposalSt
   const open = eb("status", "not in", ["EXECUTED", "CANCELED"]);
   const ended = eb("vote_end", "<", now);
   const passed = sql<boolean>`(quorum <= for_votes + abstain_votes and for_votes > against_votes)`;
+  const voting = eb.and([eb("vote_start", "<", now), eb("vote_end", ">=", now)]);
+  // GovernorSuperQuorum: decided while voting is still open.
+  const early = sql<boolean>`(super_quorum is not null and for_votes >= super_quorum and for_votes > against_votes)`;
+  const decided = eb.or([eb.and([ended, passed]), eb.and([voting, early])]);
   switch (state) {
     case "EXECUTED":
     case "CANCELED":
@@ -89,13 +94,13 @@ function inState(eb: ExpressionBuilder<Database, "proposals">, state: ProposalSt
     case "PENDING":
       return eb.and([open, eb("vote_start", ">=", now)]);
     case "ACTIVE":
-      return eb.and([open, eb("vote_start", "<", now), eb("vote_end", ">=", now)]);
+      return eb.and([open, voting, eb.not(early)]);
     case "DEFEATED":
       return eb.and([open, ended, eb.not(passed)]);
     case "SUCCEEDED":
-      return eb.and([eb("status", "=", "PENDING"), ended, passed]);
+      return eb.and([eb("status", "=", "PENDING"), decided]);
     case "QUEUED":
-      return eb.and([eb("status", "=", "QUEUED"), ended, passed]);
+      return eb.and([eb("status", "=", "QUEUED"), decided]);
     case "EXPIRED":
       // A timelocked OpenZeppelin 5 proposal never expires.
       return sql<boolean>`false`;
@@ -260,6 +265,17 @@ export async function accountsByAddress(db: Db, addresses: readonly string[]): P
 export interface PolicyFilter {
   approved?: boolean;
   suspended?: boolean;
+}
+
+/** The guardian's appointments and removals and the suspension period's changes, newest first. */
+export async function listGuardianChanges(db: Db, first: number) {
+  return db
+    .selectFrom("guardian_changes")
+    .selectAll()
+    .orderBy("block_number", "desc")
+    .orderBy("log_index", "desc")
+    .limit(first)
+    .execute();
 }
 
 /** The newest version of every model policy, by model id. Position: [model_id]. */

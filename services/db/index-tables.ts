@@ -51,6 +51,8 @@ export interface ProposalsTable {
   abstain_votes: Uint256;
   vote_count: Generated<number>;
   quorum: Uint256;
+  /** For votes that decide the proposal before its deadline (GovernorSuperQuorum); null: none (migrations/0020). */
+  super_quorum: Uint256 | null;
   created_block: BlockNumber;
   created_time: BlockNumber;
   created_tx: string;
@@ -110,6 +112,10 @@ export interface PolicyVersionsTable {
   approved: boolean;
   suspended: boolean;
   suspend_reason: string | null;
+  /** A guardian's suspension lapses at this Unix second unless a vote confirms it; null otherwise (migrations/0020). */
+  suspended_until: BlockNumber | null;
+  /** The guardian who suspended the model without a vote; null for a vote (migrations/0020). */
+  suspended_by: string | null;
   max_tokens_per_request: BlockNumber;
   requests_per_minute: BlockNumber;
   allowed_purposes: string[];
@@ -173,6 +179,18 @@ export interface GovernorSettingsTable {
   tx_hash: string;
 }
 
+/** A change of the governor's proposal guardian or of the registry's guardian suspension period (migrations/0020). */
+export interface GuardianChangesTable {
+  block_number: BlockNumber;
+  log_index: number;
+  /** GUARDIAN: `value` is the new guardian (the zero address: removed); SUSPENSION_PERIOD: seconds. */
+  kind: "GUARDIAN" | "SUSPENSION_PERIOD";
+  value: string;
+  proposal_id: Uint256 | null;
+  block_time: BlockNumber;
+  tx_hash: string;
+}
+
 /** Tables written by the indexer (migrations/0001_index.ts, 0012_pool_eligibility.ts). */
 export interface IndexTables {
   indexer_checkpoint: IndexerCheckpointTable;
@@ -187,4 +205,5 @@ export interface IndexTables {
   community_pool_versions: CommunityPoolVersionsTable;
   pool_eligibility_versions: PoolEligibilityVersionsTable;
   governor_settings: GovernorSettingsTable;
+  guardian_changes: GuardianChangesTable;
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { isStale } from "../policy/decide.ts";
+import { isStale, isSuspendedAt } from "../policy/decide.ts";
 import type { PolicySnapshot } from "../policy/types.ts";
 import type { Enforcer } from "./enforcer.ts";
 import { refuseUnauthenticated, sendError } from "./openai-errors.ts";
@@ -11,7 +11,10 @@ export function usableModels(snapshot: PolicySnapshot, consumer: string, nowMs: 
   const grants = (snapshot.grantsByConsumer.get(consumer) ?? []).filter((g) => g.start <= nowS && nowS < g.end);
   const poolGives = snapshot.pool.allowancePerAddress > 0;
   return [...snapshot.models.values()].filter(
-    (m) => m.approved && !m.suspended && (poolGives || grants.some((g) => g.modelId === "" || g.modelId === m.modelId)),
+    (m) =>
+      m.approved &&
+      !isSuspendedAt(m, nowMs) &&
+      (poolGives || grants.some((g) => g.modelId === "" || g.modelId === m.modelId)),
   );
 }
 

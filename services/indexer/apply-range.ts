@@ -74,6 +74,7 @@ export async function applyRange(
   const poolRows: Row<"community_pool_versions">[] = [];
   const eligibilityRows: Row<"pool_eligibility_versions">[] = [];
   const settingRows: Row<"governor_settings">[] = [];
+  const guardianRows: Row<"guardian_changes">[] = [];
   const history = new Map<string, Row<"account_history">>();
   const dirtyAccounts = new Set<string>();
   const voteNotes: GovernanceNotification[] = [];
@@ -209,6 +210,7 @@ export async function applyRange(
           abstain_votes: "0",
           vote_count: 0,
           quorum: "0",
+          super_quorum: null,
           created_block: block,
           created_time: time(block),
           created_tx: e.txHash,
@@ -306,13 +308,25 @@ export async function applyRange(
         if (e.setting === "QUORUM_NUMERATOR") quorumFrom = Math.min(quorumFrom ?? time(block), time(block));
         break;
       case "PolicySet":
-        policyRows.push(policyRow(e, e.rules, false, null, enactedBy(e), time(block)));
+        policyRows.push(policyRow(e, e.rules, null, enactedBy(e), time(block)));
         break;
       case "ModelSuspended": {
         const rules = await previousRules(e.modelId, e.previousVersion);
-        policyRows.push(policyRow(e, rules, true, e.reason, enactedBy(e), time(block)));
+        policyRows.push(policyRow(e, rules, e, enactedBy(e), time(block)));
         break;
       }
+      case "ProposalGuardianSet":
+      case "GuardianSuspensionPeriodSet":
+        guardianRows.push({
+          block_number: block,
+          log_index: e.logIndex,
+          kind: e.type === "ProposalGuardianSet" ? "GUARDIAN" : "SUSPENSION_PERIOD",
+          value: e.type === "ProposalGuardianSet" ? e.guardian : String(e.period),
+          proposal_id: enactedBy(e),
+          block_time: time(block),
+          tx_hash: e.txHash,
+        });
+        break;
       case "GrantCreated":
         grantRows.set(e.grantId.toString(), {
           grant_id: e.grantId.toString(),
@@ -425,6 +439,7 @@ export async function applyRange(
   await insertMany(trx, "community_pool_versions", poolRows);
   await insertMany(trx, "pool_eligibility_versions", eligibilityRows);
   await insertMany(trx, "governor_settings", settingRows);
+  await insertMany(trx, "guardian_changes", guardianRows);
   await writeBlocksAndCheckpoint(trx, input, totalSupply);
   if (!existingDao && (created.size > 0 || quorumFrom !== undefined)) {
     await recomputeQuorums(trx, input.checkpointId, {
@@ -503,11 +518,11 @@ async function upsertAccounts(trx: Transaction<Database>, changed: AccountState[
   }
 }
 
+/** A policy version: the rules set, or (with `suspension`) the previous rules, suspended by a vote or the guardian. */
 function policyRow(
   e: GovernanceEvent & { modelId: string; version: number },
   rules: PolicyRules,
-  suspended: boolean,
-  reason: string | null,
+  suspension: Extract<GovernanceEvent, { type: "ModelSuspended" }> | null,
   proposalId: string | null,
   blockTime: number,
 ): Row<"policy_versions"> {
@@ -515,8 +530,10 @@ function policyRow(
     model_id: e.modelId,
     version: e.version,
     approved: rules.approved,
-    suspended,
-    suspend_reason: reason,
+    suspended: suspension !== null,
+    suspend_reason: suspension?.reason ?? null,
+    suspended_until: suspension?.guardian?.until ?? null,
+    suspended_by: suspension?.guardian?.address ?? null,
     max_tokens_per_request: rules.maxTokensPerRequest,
     requests_per_minute: rules.requestsPerMinute,
     allowed_purposes: rules.allowedPurposes,

@@ -17,12 +17,19 @@ export async function recomputeQuorums(
   if (which.voteStartFrom !== undefined) conditions.push(sql`p.vote_start >= ${which.voteStartFrom}`);
   if (which.ids && which.ids.length > 0) conditions.push(sql`p.id = any(${which.ids}::numeric[])`);
   if (conditions.length === 0) return;
+  // The super quorum likewise, from SUPER_QUORUM_NUMERATOR (GovernorVotesSuperQuorumFraction); none
+  // when the governor never set one.
   await sql`
     update proposals p set quorum = div(c.total_supply * coalesce((
       select s.value from governor_settings s
       where s.setting = 'QUORUM_NUMERATOR' and s.effective_from <= p.vote_start
       order by s.effective_from desc, s.block_number desc, s.log_index desc
-      limit 1), 0), 100)
+      limit 1), 0), 100),
+    super_quorum = div(c.total_supply * (
+      select s.value from governor_settings s
+      where s.setting = 'SUPER_QUORUM_NUMERATOR' and s.effective_from <= p.vote_start
+      order by s.effective_from desc, s.block_number desc, s.log_index desc
+      limit 1), 100)
     from indexer_checkpoint c
     where c.id = ${checkpointId} and (${sql.join(conditions, sql` or `)})
   `.execute(trx);

@@ -26,6 +26,7 @@ export async function rollbackTo(
     "community_pool_versions",
     "pool_eligibility_versions",
     "governor_settings",
+    "guardian_changes",
     "account_history",
   ] as const) {
     await trx.deleteFrom(table).where("block_number", ">", a).execute();

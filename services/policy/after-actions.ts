@@ -82,7 +82,7 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
         const version = (models.get(action.modelId)?.version ?? 0) + 1;
         models.set(
           action.modelId,
-          modelPolicyOf({ ...rules, version, suspended: false, suspendReason: null }, enactedBy),
+          modelPolicyOf({ ...rules, version, suspended: false, suspendReason: null, suspendedUntil: null }, enactedBy),
         );
         return null;
       }
@@ -92,13 +92,20 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
         const current = models.get(action.modelId);
         if (current === undefined)
           return problem(index, "RegistryUnknownModel", `no policy was ever set for ${action.modelId}`);
-        if (current.suspended)
+        // A vote may confirm a guardian's suspension (which then no longer lapses), not repeat its own.
+        if (current.suspended && current.suspendedUntil === null)
           return problem(index, "RegistryAlreadySuspended", `${action.modelId} is already suspended`);
         const { allowedPurposeSet: _s, blockedTermForms: _b, provenance: _p, ...rules } = current;
         models.set(
           action.modelId,
           modelPolicyOf(
-            { ...rules, version: current.version + 1, suspended: true, suspendReason: action.reason },
+            {
+              ...rules,
+              version: current.version + 1,
+              suspended: true,
+              suspendReason: action.reason,
+              suspendedUntil: null,
+            },
             enactedBy,
           ),
         );

@@ -5,6 +5,7 @@ import type {
   Decision,
   DecisionRequest,
   ModelPolicy,
+  ModelRules,
   PolicySnapshot,
   PoolPolicy,
   PoolStanding,
@@ -79,6 +80,14 @@ export function isStale(snapshot: PolicySnapshot, nowMs: number): boolean {
   return snapshot.index === null || nowMs - snapshot.index.heartbeatAt > snapshot.settings.maxStalenessMs;
 }
 
+/**
+ * Whether a model is suspended at `nowMs`: by a vote (until a new policy), or by the guardian until its
+ * suspension lapses. An expired guardian suspension is not enforced, as the registry's isSuspended says.
+ */
+export function isSuspendedAt(model: ModelRules, nowMs: number): boolean {
+  return model.suspended && (model.suspendedUntil === null || nowMs < model.suspendedUntil * 1000);
+}
+
 function refuse(reason: ReasonCode, message: string, model: ModelPolicy | null): Refused {
   return { admitted: false, reason, message, model };
 }
@@ -111,8 +120,16 @@ export function decide(
   if (model === undefined || !model.approved) {
     return refuse("MODEL_NOT_APPROVED", `model ${request.modelId} is not approved by governance`, model ?? null);
   }
-  if (model.suspended) {
-    return refuse("MODEL_SUSPENDED", `model ${model.modelId} is suspended: ${model.suspendReason ?? ""}`, model);
+  if (isSuspendedAt(model, nowMs)) {
+    const until =
+      model.suspendedUntil === null
+        ? ""
+        : ` (by the guardian, until ${new Date(model.suspendedUntil * 1000).toISOString()} unless a vote confirms it)`;
+    return refuse(
+      "MODEL_SUSPENDED",
+      `model ${model.modelId} is suspended${until}: ${model.suspendReason ?? ""}`,
+      model,
+    );
   }
   if (model.allowedPurposeSet.size > 0 && (request.purpose === null || !model.allowedPurposeSet.has(request.purpose))) {
     return refuse(

@@ -1,4 +1,4 @@
-import type { GovernorSetting } from "../chain/actions.ts";
+import { type GovernorSetting, governorSettingFunctions } from "../chain/actions.ts";
 import type { GovernanceRows } from "../db/impact-state.ts";
 import type { GovernanceState } from "./after-actions.ts";
 import { buildSnapshot } from "./snapshot.ts";
@@ -10,7 +10,11 @@ import type { SnapshotSettings } from "./types.ts";
  */
 export function governanceStateOf(rows: GovernanceRows, settings: SnapshotSettings): GovernanceState {
   const governor: GovernanceState["governor"] = {};
-  for (const row of rows.governor) governor[row.setting as GovernorSetting] = BigInt(row.value);
+  // Only the settings a proposal's actions change; the index also keeps others (the super quorum).
+  for (const row of rows.governor) {
+    if (Object.hasOwn(governorSettingFunctions, row.setting))
+      governor[row.setting as GovernorSetting] = BigInt(row.value);
+  }
   return {
     policies: buildSnapshot(rows.policies, settings),
     governor,

@@ -69,6 +69,7 @@ const governorSettings: readonly GovernorSetting[] = [
   "PROPOSAL_THRESHOLD",
   "QUORUM_NUMERATOR",
   "LATE_QUORUM_EXTENSION",
+  "SUPER_QUORUM_NUMERATOR",
 ];
 
 function text(value: unknown): string | null {

@@ -46,6 +46,7 @@ function modelPolicy(row: PolicyRows["policies"][number]): ModelPolicy {
       approved: row.approved,
       suspended: row.suspended,
       suspendReason: row.suspend_reason,
+      suspendedUntil: row.suspended_until === null ? null : Number(row.suspended_until),
       maxTokensPerRequest: Number(row.max_tokens_per_request),
       requestsPerMinute: Number(row.requests_per_minute),
       allowedPurposes: row.allowed_purposes,

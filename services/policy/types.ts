@@ -15,6 +15,8 @@ export interface ModelRules {
   approved: boolean;
   suspended: boolean;
   suspendReason: string | null;
+  /** A guardian's suspension lapses at this Unix second unless a vote confirms it; null: by a vote, or none. */
+  suspendedUntil: number | null;
   maxTokensPerRequest: number;
   requestsPerMinute: number;
   /** As voted; empty means any purpose. */

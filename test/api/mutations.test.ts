@@ -265,6 +265,46 @@ t.test("castVoteBySig checks the ballot before relaying it", async (t) => {
   );
 });
 
+t.test("delegateBySig relays a signed delegation once, for a holder without ETH", async (t) => {
+  const holder = Wallet.createRandom().connect(chain.provider);
+  await (await (chain.contract("token", holder1) as Contract).transfer(holder.address, 10n ** 18n)).wait();
+  const token = chain.contract("token");
+  const expiry = BigInt(await chain.now()) + 3_600n;
+  const sign = async (nonce: bigint, at = expiry) =>
+    holder.signTypedData(
+      {
+        name: await token.name(),
+        version: "1",
+        chainId: chain.deployment.chainId,
+        verifyingContract: token.target as string,
+      },
+      {
+        Delegation: [
+          { name: "delegatee", type: "address" },
+          { name: "nonce", type: "uint256" },
+          { name: "expiry", type: "uint256" },
+        ],
+      },
+      { delegatee: holder.address, nonce, expiry: at },
+    );
+  const delegate = (signature: string, nonce = 0n, at = expiry, delegator = holder.address) =>
+    api.gql(
+      `mutation($from: Address!, $to: Address!, $nonce: BigInt!, $expiry: BigInt!, $sig: Bytes!) {
+        delegateBySig(delegator: $from, delegatee: $to, nonce: $nonce, expiry: $expiry, signature: $sig) }`,
+      { from: delegator, to: holder.address, nonce: String(nonce), expiry: String(at), sig: signature },
+    );
+  const reasonOf = (r: Awaited<ReturnType<typeof delegate>>) => r.errors?.[0]?.extensions.reason;
+  const signature = await sign(0n);
+  t.equal(reasonOf(await delegate(signature, 0n, expiry, holder0.address)), "BAD_SIGNATURE", "someone else's name");
+  const past = BigInt(await chain.now()) - 1n;
+  t.equal(reasonOf(await delegate(await sign(0n, past), 0n, past)), "EXPIRED");
+  const { delegateBySig: hash } = dataOf(await delegate(signature));
+  t.equal((await chain.provider.getTransactionReceipt(hash))?.status, 1);
+  t.equal(await token.delegates(holder.address), holder.address);
+  t.equal(await chain.provider.getBalance(holder.address), 0n, "the holder paid no gas");
+  t.equal(reasonOf(await delegate(signature)), "BAD_NONCE", "a replay is refused before it costs gas");
+});
+
 t.test(
   "Sign-In with Ethereum issues a key once per nonce, for this domain and chain, within the message's time",
   async (t) => {

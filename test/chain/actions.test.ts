@@ -132,6 +132,7 @@ const settingBounds: Record<GovernorSetting, [bigint, bigint]> = {
   PROPOSAL_THRESHOLD: [0n, MAX_UINT256],
   QUORUM_NUMERATOR: [0n, 100n],
   LATE_QUORUM_EXTENSION: [0n, MAX_UINT48],
+  SUPER_QUORUM_NUMERATOR: [1n, 100n],
 };
 
 const recordOfAnyKind = fc.oneof(
@@ -165,13 +166,14 @@ const recordOfAnyKind = fc.oneof(
       grantee: address,
       modelId: fc.oneof(fc.constant(""), modelId),
       tokensPerEpoch: fc.bigInt({ min: 1n, max: MAX_UINT128 }),
-      start: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }),
+      // The allocator stores a grant's times in 40 bits.
+      start: fc.integer({ min: 0, max: 2 ** 40 - 2 }),
       length: fc.integer({ min: 1, max: 10 ** 10 }),
     })
     .map(({ length, ...g }) => ({
       kind: "GRANT_ALLOCATION" as const,
       ...g,
-      end: Math.min(g.start + length, Number.MAX_SAFE_INTEGER),
+      end: Math.min(g.start + length, 2 ** 40 - 1),
     })),
   fc.record({ kind: fc.constant("REVOKE_ALLOCATION" as const), grantId: fc.bigInt({ min: 1n, max: MAX_UINT256 }) }),
   fc

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import t from "tap";
-import { createChain, impersonate } from "../helpers/chain.ts";
+import { createChain, impersonate, revertOf } from "../helpers/chain.ts";
 
 // Properties of the allocator's time arithmetic, checked against the deployed contract through eth_call.
 // Assertions inside properties use node:assert so that fast-check reports the shrunk counterexample.
@@ -11,6 +11,8 @@ const allocator = chain.contract("allocator", await impersonate(chain, chain.dep
 const grantee = chain.signers[1]!.address;
 
 const MAX_UINT64 = 2n ** 64n - 1n;
+/** A grant's times are stored in 40 bits (the packed Grant); a later end is refused. */
+const MAX_UINT40 = 2n ** 40n - 1n;
 const MAX_UINT256 = 2n ** 256n - 1n;
 
 // Small values find off-by-one mistakes, realistic ones are what the gateway asks, huge ones find overflow.
@@ -51,10 +53,10 @@ t.test("epochStart(t) is the aligned start of the one epoch that holds t", async
 t.test("a grant is active exactly from start (inclusive) to end (exclusive) until revoked", async (t) => {
   const period = fc
     .record({
-      start: fc.oneof(fc.bigInt({ min: 0n, max: 10n }), fc.bigInt({ min: 0n, max: MAX_UINT64 - 1n })),
-      length: fc.oneof(fc.bigInt({ min: 1n, max: 10n }), fc.bigInt({ min: 1n, max: MAX_UINT64 })),
+      start: fc.oneof(fc.bigInt({ min: 0n, max: 10n }), fc.bigInt({ min: 0n, max: MAX_UINT40 - 1n })),
+      length: fc.oneof(fc.bigInt({ min: 1n, max: 10n }), fc.bigInt({ min: 1n, max: MAX_UINT40 })),
     })
-    .map(({ start, length }) => ({ start, end: start + length > MAX_UINT64 ? MAX_UINT64 : start + length }));
+    .map(({ start, length }) => ({ start, end: start + length > MAX_UINT40 ? MAX_UINT40 : start + length }));
   await t.resolves(
     fc.assert(
       fc.asyncProperty(period, timestamp, async ({ start, end }, at) => {
@@ -73,4 +75,11 @@ t.test("a grant is active exactly from start (inclusive) to end (exclusive) unti
       { numRuns: 50 },
     ),
   );
+});
+
+t.test("a grant cannot end after the 40 bits its packed times hold", async (t) => {
+  t.same(await revertOf(allocator.grant(grantee, "", 1n, 0n, MAX_UINT40 + 1n)), {
+    name: "AllocatorInvalidPeriod",
+    args: [0n, MAX_UINT40 + 1n],
+  });
 });

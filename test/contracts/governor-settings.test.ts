@@ -30,12 +30,20 @@ const changes: { setting: GovernorSetting; read: string; event: string; from: bi
     to: 120n,
   },
   { setting: "QUORUM_NUMERATOR", read: "quorumNumerator", event: "QuorumNumeratorUpdated", from: 4n, to: 10n },
+  // 90%: the three holders' unanimity still decides early, and the tests below vote with all three.
+  {
+    setting: "SUPER_QUORUM_NUMERATOR",
+    read: "superQuorumNumerator()",
+    event: "SuperQuorumNumeratorUpdated",
+    from: 100n,
+    to: 90n,
+  },
   // Last: from here on, proposing needs 1,000 tokens of voting power.
   {
     setting: "PROPOSAL_THRESHOLD",
     read: "proposalThreshold",
     event: "ProposalThresholdSet",
-    from: 0n,
+    from: tokens(1n),
     to: tokens(1_000n),
   },
 ];
@@ -76,8 +84,8 @@ t.test("the changed settings govern the next proposal", async (t) => {
 t.test("a setting the governor refuses passes the vote but fails at execution and stays queued", async (t) => {
   // validateAction stops these at drafting; a proposal sent straight to the chain still cannot apply them.
   for (const [setting, value, error] of [
-    ["VOTING_PERIOD", 0n, { name: "GovernorInvalidVotingPeriod", args: [0n] }],
-    ["QUORUM_NUMERATOR", 101n, { name: "GovernorInvalidQuorumFraction", args: [101n, 100n] }],
+    ["VOTING_PERIOD", 0n, { name: "GovernorSettingOutOfBounds", args: ["votingPeriod", 0n, 60n, 90n * 86_400n] }],
+    ["QUORUM_NUMERATOR", 101n, { name: "GovernorSettingOutOfBounds", args: ["quorumNumerator", 101n, 1n, 100n] }],
     // Bounded by the voting period (600 s now); validateAction cannot know that bound offline.
     ["LATE_QUORUM_EXTENSION", 601n, { name: "GovernorPreventLateQuorumVoteExtensionTooLarge", args: [601n, 600n] }],
   ] as const) {

@@ -1,9 +1,9 @@
 import { ContractFactory, ZeroAddress } from "ethers";
 import t from "tap";
-import { encodeAction } from "../../services/chain/actions.ts";
+import { encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
 import { contractInterface, loadArtifact } from "../../services/chain/artifacts.ts";
 import { badActions } from "../chain/bad-actions.ts";
-import { createChain, type Decoded, impersonate, policyAction, revertOf } from "../helpers/chain.ts";
+import { createChain, type Decoded, eventsOf, impersonate, policyAction, revertOf } from "../helpers/chain.ts";
 
 // The owner-only functions are called directly by the (impersonated) timelock: what is checked here is
 // the contracts' own validation, not governance, which test/contracts/lifecycle.test.ts covers.
@@ -59,13 +59,13 @@ t.test("an unapproved policy needs no limits and no guideline", async (t) => {
   await (await timelock.sendTransaction({ to: call.target, data: call.calldata })).wait();
   const policy = await registry.getPolicy("withdrawn");
   t.equal(policy.version, 1n);
-  t.equal(policy.rules.approved, false);
+  t.equal(await registry.matchesRules("withdrawn", policyRulesToAbi(withdrawn)), true);
 });
 
 t.test("a grant with no model scope is valid", async (t) => {
   const grantId: bigint = await allocator.nextGrantId();
   await (await allocator.grant(chain.signers[4]!.address, "", 10n, 0n, 100n)).wait();
-  t.equal((await allocator.getGrant(grantId)).modelId, "");
+  t.equal((await allocator.getGrant(grantId)).modelScope, "0x00000000000000000000000000000000");
 });
 
 t.test("revoking a grant that does not exist or was revoked is refused", async (t) => {
@@ -134,6 +134,26 @@ t.test("ownership cannot go to the zero address, nor be taken by anyone else", a
     t.same(await reverted(chain.contract(role, stranger).transferOwnership(stranger.address)), {
       name: "OwnableUnauthorizedAccount",
       args: [stranger.address],
+    });
+  }
+});
+
+t.test("the guardian suspension period is bounded to [1 hour, 30 days]", async (t) => {
+  for (const period of [3_599n, 30n * 86_400n + 1n]) {
+    t.same(await reverted(registry.setGuardianSuspensionPeriod(period)), {
+      name: "RegistryInvalidSuspensionPeriod",
+      args: [period, 3_600n, 30n * 86_400n],
+    });
+  }
+  const receipt = await (await registry.setGuardianSuspensionPeriod(3_600n)).wait();
+  t.same(eventsOf(chain, receipt, "registry"), [{ name: "GuardianSuspensionPeriodSet", args: [86_400n, 3_600n] }]);
+});
+
+t.test("only the governor's guardian may suspend without a vote, not even the timelock", async (t) => {
+  for (const caller of [timelock, chain.signers[5]!]) {
+    t.same(await reverted(chain.contract("registry", caller).guardianSuspendModel("twice", "now")), {
+      name: "RegistryNotGuardian",
+      args: [await caller.getAddress()],
     });
   }
 });

@@ -1,6 +1,6 @@
 import type { Log } from "ethers";
 import t from "tap";
-import type { Action } from "../../services/chain/actions.ts";
+import { type Action, policyRulesToAbi } from "../../services/chain/actions.ts";
 import {
   createChain,
   eventsOf,
@@ -8,6 +8,7 @@ import {
   ProposalState,
   policyAction,
   policyRules,
+  rulesHash,
   Vote,
 } from "../helpers/chain.ts";
 
@@ -105,8 +106,12 @@ t.test("SET_MODEL_POLICY: a new model gets version 1 and its rules", async (t) =
   t.same(eventsOf(chain, executed, "registry"), [
     { name: "PolicySet", args: [key, "llama-3-8b", 0n, 1n, policyRules(action)] },
   ]);
-  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [1n, false, policyRules(action)]);
-  t.same([...(await registry.modelIds())], ["lifecycle", "llama-3-8b"]);
+  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [1n, false, 0n, rulesHash(action)]);
+  t.equal(
+    await registry.matchesRules("llama-3-8b", policyRulesToAbi(action)),
+    true,
+    "the event's rules match the hash",
+  );
 });
 
 t.test("SUSPEND_MODEL: the version goes up, the rules stay, the model is suspended", async (t) => {
@@ -118,7 +123,7 @@ t.test("SUSPEND_MODEL: the version goes up, the rules stay, the model is suspend
       args: [await registry.modelKey("llama-3-8b"), "llama-3-8b", 1n, 2n, "leaks training data"],
     },
   ]);
-  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [2n, true, before[2]]);
+  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [2n, true, 0n, before[3]]);
 });
 
 t.test("SET_MODEL_POLICY on a suspended model replaces its rules and lifts the suspension", async (t) => {
@@ -131,8 +136,7 @@ t.test("SET_MODEL_POLICY on a suspended model replaces its rules and lifts the s
   t.same(eventsOf(chain, executed, "registry"), [
     { name: "PolicySet", args: [await registry.modelKey("llama-3-8b"), "llama-3-8b", 2n, 3n, policyRules(action)] },
   ]);
-  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [3n, false, policyRules(action)]);
-  t.same([...(await registry.modelIds())], ["lifecycle", "llama-3-8b"], "a model is listed once");
+  t.same((await registry.getPolicy("llama-3-8b")).toArray(true), [3n, false, 0n, rulesHash(action)]);
 });
 
 t.test("GRANT_ALLOCATION: the grant is stored, active from start, and gets the next id", async (t) => {
@@ -153,11 +157,11 @@ t.test("GRANT_ALLOCATION: the grant is stored, active from start, and gets the n
   ]);
   t.same((await allocator.getGrant(grantId)).toArray(true), [
     dave!.address,
-    "llama-3-8b",
-    50_000n,
     BigInt(start),
     BigInt(end),
     false,
+    50_000n,
+    await allocator.modelScopeOf("llama-3-8b"),
   ]);
   t.equal(await allocator.nextGrantId(), grantId + 1n);
   t.equal(await allocator.isGrantActive(grantId, start), true);

@@ -25,7 +25,7 @@ const parameters = {
   mode: "new",
   chainId: 31337,
   holders: [alice, bob].map((h) => ({ address: h.address, amount: TOKENS.toString() })),
-  governor: { votingDelay: 1, votingPeriod: 60, proposalThreshold: "0", quorumPercent: 4, lateQuorumExtension: 0 },
+  governor: { votingDelay: 1, votingPeriod: 60, proposalThreshold: "1", quorumPercent: 4, lateQuorumExtension: 0 },
   timelockDelay: 10,
   pool: { allowancePerAddress: "2000", poolSizePerEpoch: "1000000", epochLength: 86400 },
   confirmations: 1,

@@ -71,3 +71,49 @@ t.test("a policy change executed on the chain is enforced on the next call once 
   t.equal(refusal.headers?.get("x-commons-policy-version"), "2");
   t.equal(refusal.headers?.get("x-commons-proposal-id"), String(await suspend.id()));
 });
+
+t.test("the guardian's brake is enforced at once, and no longer once it lapses", async (t) => {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  const database = await openMigrated(t, await createTestDatabase(t));
+  const indexer = createIndexer({
+    database,
+    provider: chain.provider,
+    deployment: chain.deployment,
+    pollIntervalMs: 50,
+  });
+  await indexer.start();
+  t.teardown(() => indexer.stop());
+  const upstream = await startTestUpstream();
+  t.teardown(() => upstream.close());
+  await new GovernanceHelper(chain, [policyAction({ modelId: "braked" })]).pass();
+  // The development guardian is the first holder; the gateway's clock is the test's to move (a day ahead
+  // of the index's heartbeat, hence ALLOW_STALE_POLICY: staleness is not what is tested here).
+  const guardian = chain.signers[0]!;
+  const receipt = await (
+    await chain.contract("registry", guardian).guardianSuspendModel("braked", "jailbreak in the wild")
+  ).wait();
+  await indexer.waitForBlock(receipt?.blockNumber);
+  const until = Number((await chain.contract("registry").getPolicy("braked")).suspendedUntil);
+  let nowMs = (until - 1) * 1000;
+  const gw = await buildGateway(t, {
+    database,
+    upstreamUrl: upstream.url,
+    now: () => nowMs,
+    env: { ALLOW_STALE_POLICY: "true" },
+  });
+  const { key } = await issueApiKey(database.db, { address: Wallet.createRandom().address });
+  const call = () =>
+    gw
+      .client(key, { purpose: "research" })
+      .chat.completions.create({ model: "braked", messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
+
+  const refusal = await call().catch((error: unknown) => error);
+  t.ok(refusal instanceof OpenAI.APIError, "refused while the brake holds");
+  t.equal((refusal as InstanceType<typeof OpenAI.APIError>).code, "MODEL_SUSPENDED");
+  t.match((refusal as Error).message, /by the guardian, until/);
+
+  nowMs = until * 1000;
+  const answer = await call();
+  t.equal(answer.choices.length, 1, "a lapsed brake is not enforced");
+});

@@ -1,4 +1,5 @@
 import {
+  AbiCoder,
   type Contract,
   type ContractRunner,
   type ErrorFragment,
@@ -6,12 +7,14 @@ import {
   type HDNodeWallet,
   Interface,
   id,
+  keccak256,
   type TransactionReceipt,
   type Wallet,
 } from "ethers";
 import { network } from "hardhat";
-import { type Action, encodeAction } from "../../services/chain/actions.ts";
+import { type Action, encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
 import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../../services/chain/artifacts.ts";
+import { proposalNonceKey } from "../../services/chain/contracts.ts";
 import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
 
@@ -154,18 +157,22 @@ export class GovernanceHelper {
 
   /**
    * Signs an EIP-712 ballot with `voter` (an ethers signer) for relaying by anyone; with `reason`, the
-   * ExtendedBallot (reason, empty params) of castVoteWithReasonAndParamsBySig.
+   * ExtendedBallot (reason, empty params) of castVoteWithReasonAndParamsBySig. At the voter's nonce keyed by
+   * this proposal (GovernorNoncesKeyed), so that ballots for other proposals never invalidate it.
    */
   async signBallot(voter: Signer | HDNodeWallet | Wallet, support: number, reason?: string) {
     const governor = this.governor();
     const proposalId = await this.id();
-    const nonce: bigint = await governor.nonces(voter.address);
+    const nonce: bigint = await governor.getFunction("nonces(address,uint192)")(
+      voter.address,
+      proposalNonceKey(proposalId),
+    );
     const { chainId } = await this.chain.provider.getNetwork();
     const domain = {
       name: await governor.name(),
       version: await governor.version(),
       chainId,
-      verifyingContract: this.chain.deployment.contracts.governor,
+      verifyingContract: await governor.getAddress(),
     };
     const ballot = [
       { name: "proposalId", type: "uint256" },
@@ -226,7 +233,9 @@ export class GovernanceHelper {
 }
 
 /** A policy action with sensible defaults, for tests. */
-export function policyAction(overrides: Partial<Extract<Action, { kind: "SET_MODEL_POLICY" }>> = {}): Action {
+export function policyAction(
+  overrides: Partial<Extract<Action, { kind: "SET_MODEL_POLICY" }>> = {},
+): Extract<Action, { kind: "SET_MODEL_POLICY" }> {
   return {
     kind: "SET_MODEL_POLICY",
     modelId: "commons-dev-1",
@@ -307,6 +316,14 @@ export async function revertOf(pending: Promise<unknown>): Promise<Decoded> {
 }
 
 /** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
+/** The hash the registry stores for a SET_MODEL_POLICY action's rules: keccak256(abi.encode(PolicyInput)). */
+export function rulesHash(action: Action): string {
+  if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
+  const input = contractInterface("registry").getFunction("matchesRules")?.inputs[1];
+  if (!input) throw new Error("the registry's ABI has no matchesRules");
+  return keccak256(AbiCoder.defaultAbiCoder().encode([input], [policyRulesToAbi(action)]));
+}
+
 export function policyRules(action: Action): unknown[] {
   if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
   return [

@@ -1,4 +1,6 @@
+import type { EventLog } from "ethers";
 import type { Kysely } from "kysely";
+import { policyRulesToAbi } from "../../services/chain/actions.ts";
 import type { ProposalState } from "../../services/chain/proposal-state.ts";
 import { proposalStateOf } from "../../services/db/governance-queries.ts";
 import type { Database } from "../../services/db/schema.ts";
@@ -21,6 +23,7 @@ const settingReads = {
   PROPOSAL_THRESHOLD: "proposalThreshold",
   QUORUM_NUMERATOR: "quorumNumerator()",
   LATE_QUORUM_EXTENSION: "lateQuorumVoteExtension",
+  SUPER_QUORUM_NUMERATOR: "superQuorumNumerator()",
 } as const;
 
 /**
@@ -52,7 +55,10 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     check(`proposal ${id} deadline`, p.vote_end, await governor.proposalDeadline(id));
     check(`proposal ${id} eta`, p.eta ?? 0, await governor.proposalEta(id));
     check(`proposal ${id} proposer`, p.proposer, await governor.proposalProposer(id));
-    if (p.vote_start < now) check(`proposal ${id} quorum`, p.quorum, await governor.quorum(p.vote_start));
+    if (p.vote_start < now) {
+      check(`proposal ${id} quorum`, p.quorum, await governor.quorum(p.vote_start));
+      check(`proposal ${id} super quorum`, p.super_quorum, await governor.superQuorum(p.vote_start));
+    }
     const votes = await db.selectFrom("votes").select("voter").where("proposal_id", "=", p.id).execute();
     check(`proposal ${id} vote_count`, p.vote_count, votes.length);
     for (const v of votes) check(`proposal ${id} hasVoted ${v.voter}`, true, await governor.hasVoted(id, v.voter));
@@ -78,7 +84,11 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     .orderBy("model_id")
     .orderBy("version", "desc")
     .execute();
-  const modelIds: string[] = [...(await registry.modelIds())];
+  // The registry keeps no list of models: each one's first PolicySet (previous version 0) names it.
+  const modelIds: string[] = (await registry.queryFilter(registry.filters.PolicySet!(), chain.deployment.deployBlock))
+    .map((e) => (e as EventLog).args)
+    .filter((args) => args.previousVersion === 0n)
+    .map((args) => args.modelId);
   check(
     "model ids",
     latestPolicies
@@ -91,17 +101,18 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
     const policy = await registry.getPolicy(row.model_id);
     check(`policy ${row.model_id} version`, row.version, policy.version);
     check(`policy ${row.model_id} suspended`, row.suspended, policy.suspended);
-    check(`policy ${row.model_id} approved`, row.approved, policy.rules.approved);
-    check(`policy ${row.model_id} maxTokens`, row.max_tokens_per_request, policy.rules.maxTokensPerRequest);
-    check(`policy ${row.model_id} rpm`, row.requests_per_minute, policy.rules.requestsPerMinute);
-    check(
-      `policy ${row.model_id} purposes`,
-      row.allowed_purposes.join("|"),
-      [...policy.rules.allowedPurposes].join("|"),
-    );
-    check(`policy ${row.model_id} blocked`, row.blocked_terms.join("|"), [...policy.rules.blockedTerms].join("|"));
-    check(`policy ${row.model_id} uri`, row.guideline_uri, policy.rules.guidelineURI);
-    check(`policy ${row.model_id} hash`, row.guideline_hash, policy.rules.guidelineHash);
+    check(`policy ${row.model_id} suspended until`, row.suspended_until ?? 0, policy.suspendedUntil);
+    // The registry keeps only a hash of the rules: the indexed rules must be the document it hashed.
+    const rules = {
+      approved: row.approved,
+      maxTokensPerRequest: row.max_tokens_per_request,
+      requestsPerMinute: row.requests_per_minute,
+      allowedPurposes: row.allowed_purposes,
+      blockedTerms: row.blocked_terms,
+      guidelineUri: row.guideline_uri,
+      guidelineHash: row.guideline_hash,
+    };
+    check(`policy ${row.model_id} rules`, true, await registry.matchesRules(row.model_id, policyRulesToAbi(rules)));
   }
 
   const grants = await db.selectFrom("grants").selectAll().execute();
@@ -110,7 +121,7 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
   for (const row of grants) {
     const g = await allocator.getGrant(row.grant_id);
     check(`grant ${row.grant_id} grantee`, row.grantee, g.grantee);
-    check(`grant ${row.grant_id} model`, row.model_id, g.modelId);
+    check(`grant ${row.grant_id} model`, await allocator.modelScopeOf(row.model_id), g.modelScope);
     check(`grant ${row.grant_id} tokens`, row.tokens_per_epoch, g.tokensPerEpoch);
     check(`grant ${row.grant_id} period`, `${row.start_time}-${row.end_time}`, `${g.start}-${g.end}`);
     check(`grant ${row.grant_id} revoked`, row.revoked, g.revoked);
@@ -155,6 +166,20 @@ export async function compareWithChain(db: Kysely<Database>, chain: Chain) {
       const indexed = (await pastVotes(db, address, epochStart)).votes >= minVotes;
       check(`${address} pool eligible`, indexed, await allocator.isPoolEligible(address, now));
     }
+  }
+
+  for (const [kind, read] of [
+    ["GUARDIAN", () => governor.proposalGuardian()],
+    ["SUSPENSION_PERIOD", () => registry.guardianSuspensionPeriod()],
+  ] as const) {
+    const row = await db
+      .selectFrom("guardian_changes")
+      .select("value")
+      .where("kind", "=", kind)
+      .orderBy("block_number", "desc")
+      .orderBy("log_index", "desc")
+      .executeTakeFirstOrThrow();
+    check(`guardian ${kind}`, row.value, await read());
   }
 
   for (const [setting, read] of Object.entries(settingReads)) {

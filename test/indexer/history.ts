@@ -1,6 +1,7 @@
-import { type Contract, getBytes, hexlify, id, ZeroHash } from "ethers";
+import { type Contract, getBytes, hexlify, id, ZeroAddress, ZeroHash } from "ethers";
 import fc from "fast-check";
 import type { Action } from "../../services/chain/actions.ts";
+import { contractInterface } from "../../services/chain/artifacts.ts";
 import { type Chain, GovernanceHelper, type Signer, Vote } from "../helpers/chain.ts";
 
 /** One step of a random governance history; steps that the contracts refuse are simply skipped. */
@@ -14,7 +15,13 @@ export type Step =
   | { op: "execute"; p: number; viaTimelock: boolean }
   | { op: "cancel"; p: number }
   /** Drives proposal p through to execution: makes policy, grant, pool and settings changes common. */
-  | { op: "enact"; p: number; viaTimelock: boolean };
+  | { op: "enact"; p: number; viaTimelock: boolean }
+  /** The emergency brake on a model, pulled by `who` (holder 0 is the development guardian, until replaced). */
+  | { op: "brake"; who: number; model: number }
+  /** A proposal that changes the brake's settings (calls on the governor or the registry, built at play time). */
+  | { op: "proposeGuardianChange"; proposer: number; change: GuardianChange };
+
+type GuardianChange = "appoint0" | "appoint1" | "remove" | "superQuorum" | "period";
 
 /** Wallets that take part: the three token holders and five others. */
 export const PARTICIPANTS = 8;
@@ -131,7 +138,45 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("execute" as const), p: index, viaTimelock: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("cancel" as const), p: index }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("enact" as const), p: index, viaTimelock: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("brake" as const),
+      who: fc.integer({ min: 0, max: 1 }),
+      model: fc.integer({ min: 0, max: models.length - 1 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("proposeGuardianChange" as const),
+      proposer: holder,
+      change: fc.constantFrom<GuardianChange>("appoint0", "appoint1", "remove", "superQuorum", "period"),
+    }),
+  },
 );
+
+/** The calls of a guardian change, on this chain's governor or registry. */
+function guardianChangeAction(chain: Chain, change: GuardianChange): Action {
+  const { governor, registry } = chain.deployment.contracts;
+  const on = (role: "governor" | "registry", fn: string, args: unknown[]): Action => ({
+    kind: "UNKNOWN",
+    target: role === "governor" ? governor : registry,
+    calldata: contractInterface(role).encodeFunctionData(fn, args),
+  });
+  switch (change) {
+    case "appoint0":
+      return on("governor", "setProposalGuardian", [chain.signers[0]!.address]);
+    case "appoint1":
+      return on("governor", "setProposalGuardian", [chain.signers[1]!.address]);
+    case "remove":
+      return on("governor", "setProposalGuardian", [ZeroAddress]);
+    case "superQuorum":
+      return on("governor", "updateSuperQuorumNumerator", [60n]);
+    case "period":
+      return on("registry", "setGuardianSuspensionPeriod", [3_600n]);
+  }
+}
 
 /** Plays `steps` on the chain; returns how many steps the contracts accepted. */
 export async function playHistory(chain: Chain, steps: Step[]): Promise<number> {
@@ -181,11 +226,22 @@ export async function playHistory(chain: Chain, steps: Step[]): Promise<number> 
         const voter = signers[step.voter] as Signer;
         await attempt(async () => {
           if (step.bySig) {
-            const ballot = await helper.signBallot(voter, step.support);
+            // A signed ballot with a reason is relayed in its extended form, which keeps the reason.
+            const reason = step.reason ? "signed because" : undefined;
+            const ballot = await helper.signBallot(voter, step.support, reason);
             const governor = chain.contract("governor");
-            await (
-              await governor.castVoteBySig(ballot.proposalId, ballot.support, ballot.voter, ballot.signature)
-            ).wait();
+            const sent =
+              reason === undefined
+                ? await governor.castVoteBySig(ballot.proposalId, ballot.support, ballot.voter, ballot.signature)
+                : await governor.castVoteWithReasonAndParamsBySig(
+                    ballot.proposalId,
+                    ballot.support,
+                    ballot.voter,
+                    reason,
+                    "0x",
+                    ballot.signature,
+                  );
+            await sent.wait();
           } else await helper.vote(voter, step.support, step.reason ? "because" : undefined);
         });
         break;
@@ -202,6 +258,28 @@ export async function playHistory(chain: Chain, steps: Step[]): Promise<number> 
       case "cancel":
         if (pick(step.p)) await attempt(() => pick(step.p)!.cancel());
         break;
+      case "brake":
+        await attempt(async () =>
+          (
+            await (chain.contract("registry", signers[step.who]) as Contract).guardianSuspendModel(
+              models[step.model],
+              "brake",
+            )
+          ).wait(),
+        );
+        break;
+      case "proposeGuardianChange": {
+        const helper = new GovernanceHelper(
+          chain,
+          [guardianChangeAction(chain, step.change)],
+          `history guardian change ${counter++}`,
+        );
+        await attempt(async () => {
+          await helper.propose(signers[step.proposer]);
+          proposals.push(helper);
+        });
+        break;
+      }
       case "enact": {
         const helper = pick(step.p);
         if (!helper) break;

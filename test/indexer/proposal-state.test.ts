@@ -9,6 +9,7 @@ const base: ProposalFacts = {
   againstVotes: 0n,
   abstainVotes: 0n,
   quorum: 10n,
+  superQuorum: null,
   eta: null,
 };
 
@@ -28,4 +29,13 @@ t.test("states follow the clock as the governor's state() does", async (t) => {
   t.equal(deriveProposalState({ ...base, forVotes: 10n, status: "QUEUED", eta: 300 }, 500), "QUEUED");
   t.equal(deriveProposalState({ ...base, status: "EXECUTED" }, 50), "EXECUTED");
   t.equal(deriveProposalState({ ...base, status: "CANCELED" }, 150), "CANCELED");
+});
+
+t.test("a super quorum of For votes decides an active proposal before its deadline", async (t) => {
+  const fast = { ...base, superQuorum: 50n };
+  t.equal(deriveProposalState({ ...fast, forVotes: 49n }, 150), "ACTIVE", "below the super quorum");
+  t.equal(deriveProposalState({ ...fast, forVotes: 50n }, 150), "SUCCEEDED", "reached, before the deadline");
+  t.equal(deriveProposalState({ ...fast, forVotes: 50n, againstVotes: 60n }, 150), "ACTIVE", "For must win");
+  t.equal(deriveProposalState({ ...fast, forVotes: 50n, status: "QUEUED", eta: 300 }, 150), "QUEUED");
+  t.equal(deriveProposalState({ ...base, forVotes: 1_000n }, 150), "ACTIVE", "no super quorum: the period runs");
 });

@@ -19,7 +19,10 @@ function brokenRules(s: PolicySnapshot, r: DecisionRequest, u: ConsumerUsage, no
     broken.add("POLICY_STATE_STALE");
   }
   if (!model?.approved) broken.add("MODEL_NOT_APPROVED");
-  if (model?.suspended) broken.add("MODEL_SUSPENDED");
+  // A guardian's suspension is enforced only until it lapses (suspendedUntil, Unix seconds).
+  if (model?.suspended && (model.suspendedUntil === null || now < model.suspendedUntil * 1000)) {
+    broken.add("MODEL_SUSPENDED");
+  }
   if (model && model.allowedPurposes.length > 0) {
     const allowed = model.allowedPurposes.map((p) => p.toLowerCase());
     if (r.purpose === null || !allowed.includes(r.purpose)) broken.add("PURPOSE_NOT_ALLOWED");

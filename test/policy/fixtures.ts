@@ -24,6 +24,9 @@ const policyRow = (modelId: string) =>
     approved: mostly(true),
     suspended: mostly(false),
     suspend_reason: fc.constant("review"),
+    // A vote's suspension (null), or a guardian's that lapses around now (nowArb is NOW ± 1 s, in ms).
+    suspended_until: fc.option(fc.constantFrom(NOW / 1000 - 1, NOW / 1000, NOW / 1000 + 1), { nil: null }),
+    suspended_by: fc.constant(null),
     max_tokens_per_request: fc.integer({ min: 1, max: 400 }),
     requests_per_minute: fc.integer({ min: 1, max: 8 }),
     allowed_purposes: fc.oneof({ weight: 2, arbitrary: fc.constant<string[]>([]) }, fc.subarray(purposes)),

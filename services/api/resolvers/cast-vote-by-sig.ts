@@ -1,12 +1,11 @@
-import { Contract, type TypedDataDomain, verifyTypedData, type Wallet } from "ethers";
+import { Contract, type TypedDataDomain, verifyTypedData } from "ethers";
 import { loadArtifact } from "../../chain/artifacts.ts";
+import { ballotNonce } from "../../cli/chain-actions.ts";
 import { claimBallot, recordBallotRelay, releaseBallot } from "../../db/api-quotas.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
-import type { Quotas } from "../quotas.ts";
-import { relayMetrics } from "../relay-metrics.ts";
-import { relayFailure } from "./reverts.ts";
+import type { Relay } from "../relay.ts";
 import { type SupportName, supportNumber } from "./shapes.ts";
 
 const ACTIVE = 1n;
@@ -60,21 +59,17 @@ function recover(
  * castVoteBySig: checks the ballot the way the governor will (proposal active, not voted, signer at the
  * voter's nonce, weight at the snapshot), so that a bad ballot is refused with its reason instead of
  * costing the relayer a reverted transaction. Then it claims the ballot (one relay per proposal and
- * voter, on every replica), simulates the call (a revert is decoded and answered with what it means),
- * charges the quotas (voter, client, the day's gas spend) and relays it. Relays are sent one at a time so
- * that the relayer's nonces never collide.
+ * voter, on every replica) and hands it to the shared relayer (services/api/relay.ts: simulation, quotas,
+ * one transaction at a time).
  */
-export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quotas: Quotas) {
+export function createCastVoteBySig(deps: Deps, relay: Relay) {
   const { config } = deps;
-  const signer = relayer && (relayer.provider ? relayer : relayer.connect(deps.provider));
   const governor = new Contract(
     deps.deployment.contracts.governor,
     loadArtifact("governor").abi,
-    signer ?? deps.provider,
+    relay.signer ?? deps.provider,
   );
-  const metrics = relayMetrics(deps.metrics.registry, config);
   let domain: Promise<TypedDataDomain> | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
 
   const eip712Domain = () => {
     domain ??= (async () => ({
@@ -104,21 +99,28 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quo
     if (await governor.hasVoted(args.proposalId, args.voter)) {
       refuse("ALREADY_VOTED", `${args.voter} has already voted on proposal ${args.proposalId}`);
     }
-    const nonce: bigint = await governor.nonces(args.voter);
-    const ballot = { proposalId: args.proposalId, support, voter: args.voter, nonce };
-    const signed =
-      args.reason != null
-        ? recover(
-            await eip712Domain(),
-            extendedBallotTypes,
-            { ...ballot, reason: args.reason, params: "0x" },
-            args.signature,
-          )
-        : recover(await eip712Domain(), ballotTypes, ballot, args.signature);
-    if (signed !== args.voter) {
+    // Like the governor (GovernorNoncesKeyed): the nonce keyed by this proposal first, then the sequential one.
+    const nonces = [await ballotNonce(governor, args.voter, args.proposalId)];
+    const sequential: bigint = await governor.getFunction("nonces(address)")(args.voter);
+    if (sequential !== nonces[0]) nonces.push(sequential);
+    const signers: string[] = [];
+    for (const nonce of nonces) {
+      const ballot = { proposalId: args.proposalId, support, voter: args.voter, nonce };
+      signers.push(
+        args.reason != null
+          ? recover(
+              await eip712Domain(),
+              extendedBallotTypes,
+              { ...ballot, reason: args.reason, params: "0x" },
+              args.signature,
+            )
+          : recover(await eip712Domain(), ballotTypes, ballot, args.signature),
+      );
+    }
+    if (!signers.includes(args.voter)) {
       refuse(
         "BAD_SIGNATURE",
-        `the signature is by ${signed}, not by voter ${args.voter}, for this ballot at the voter's nonce ${nonce}`,
+        `the signature is by ${signers[0]}, not by voter ${args.voter}, for this ballot at the voter's nonce ${nonces.join(" or ")}`,
       );
     }
     const snapshot: bigint = await governor.proposalSnapshot(args.proposalId);
@@ -132,59 +134,26 @@ export function createCastVoteBySig(deps: Deps, relayer: Wallet | undefined, quo
     }
   }
 
-  async function relay(args: CastVoteArgs, support: number, ctx: ApiContext): Promise<string> {
-    const call =
-      args.reason != null
-        ? governor.getFunction("castVoteWithReasonAndParamsBySig")
-        : governor.getFunction("castVoteBySig");
-    const callArgs =
-      args.reason != null
-        ? [args.proposalId, support, args.voter, args.reason, "0x", args.signature]
-        : [args.proposalId, support, args.voter, args.signature];
-    let gasLimit: bigint;
-    let price: bigint;
-    try {
-      const [estimate, fees] = await Promise.all([call.estimateGas(...callArgs), deps.provider.getFeeData()]);
-      // A little headroom: the state may move between the estimate and the block.
-      gasLimit = (estimate * 12n) / 10n;
-      price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
-    } catch (cause) {
-      throw relayFailure("relaying the vote", cause);
-    }
-    const charged = await quotas.charge([
-      { scope: "relay_account", subject: args.voter, limit: config.RELAY_PER_VOTER_PER_DAY },
-      { scope: "relay_client", subject: await ctx.clientKey(), limit: config.RELAY_PER_CLIENT_PER_DAY },
-      { scope: "relay_spend", subject: "relayer", amount: gasLimit * price, limit: config.RELAY_MAX_SPEND_WEI_PER_DAY },
-    ]);
-    if (charged.used.relay_spend !== undefined) metrics.spent.set(Number(charged.used.relay_spend));
-    const send = async (): Promise<string> => {
-      try {
-        const tx = await call(...callArgs, { gasLimit });
-        return tx.hash as string;
-      } catch (cause) {
-        await charged.refund();
-        throw relayFailure("relaying the vote", cause);
-      }
-    };
-    const result = queue.then(send, send);
-    queue = result.catch(() => undefined);
-    return result;
-  }
-
   return {
     async castVoteBySig(_: unknown, args: CastVoteArgs, ctx: ApiContext) {
-      if (!signer) {
-        throw new AppError("RELAYER_NOT_CONFIGURED", "gasless voting is off: the service has no RELAYER_PRIVATE_KEY");
-      }
-      return metrics.count("castVoteBySig", async () => {
+      relay.requireSigner("voting");
+      return relay.metrics.count("castVoteBySig", async () => {
         const support = supportNumber(args.support);
         await check(args, support);
         if (!(await claimBallot(deps.database.db, args.proposalId, args.voter))) {
           refuse("ALREADY_VOTED", `${args.voter}'s ballot on proposal ${args.proposalId} is already being relayed`);
         }
+        // A reason travels in the ExtendedBallot form: a relay that dropped it would change what was signed.
+        const [call, callArgs] =
+          args.reason != null
+            ? [
+                governor.getFunction("castVoteWithReasonAndParamsBySig"),
+                [args.proposalId, support, args.voter, args.reason, "0x", args.signature],
+              ]
+            : [governor.getFunction("castVoteBySig"), [args.proposalId, support, args.voter, args.signature]];
         let hash: string;
         try {
-          hash = await relay(args, support, ctx);
+          hash = await relay.send(call, callArgs, args.voter, ctx, "relaying the vote");
         } catch (error) {
           await releaseBallot(deps.database.db, args.proposalId, args.voter);
           throw error;

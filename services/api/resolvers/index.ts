@@ -4,8 +4,10 @@ import type { Deps } from "../../shared/deps.ts";
 import type { Resolvers } from "../generated/resolvers.ts";
 import { countedConnection } from "../pagination.ts";
 import { createQuotas } from "../quotas.ts";
+import { createRelay } from "../relay.ts";
 import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../scalars.ts";
 import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
+import { createDelegateBySig } from "./delegate-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
@@ -27,6 +29,7 @@ export function createResolvers(
   simulator?: ForkSimulator,
 ): Omit<Resolvers, "ProposalAction"> & { ProposalAction: typeof ProposalAction } {
   const quotas = createQuotas(deps);
+  const relay = createRelay(deps, relayer, quotas);
   const impact = createImpactResolvers(simulator);
   const receipts = createReceiptResolvers(deps);
   return {
@@ -47,7 +50,8 @@ export function createResolvers(
     Mutation: {
       ...draftProposalMutations,
       ...createRelayTransaction(deps, quotas),
-      ...createCastVoteBySig(deps, relayer, quotas),
+      ...createCastVoteBySig(deps, relay),
+      ...createDelegateBySig(deps, relay),
       ...createSignIn(quotas),
     },
     Subscription,

@@ -5,10 +5,12 @@ import {
   type GrantRow,
   grantPosition,
   listGrants,
+  listGuardianChanges,
   listPolicies,
   type PolicyVersionRow,
   policyPosition,
 } from "../../db/governance-queries.ts";
+import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import type { PoolRows } from "../parents.ts";
@@ -46,6 +48,15 @@ export const policyQueries = {
     return current ? { modelId: current.model_id, current } : null;
   },
 
+  async guardianChanges(_: unknown, args: { first?: number | null }, ctx: ApiContext) {
+    const first = args.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > 100) {
+      throw new AppError("BAD_USER_INPUT", "first must be between 1 and 100");
+    }
+    const rows = await listGuardianChanges(ctx.deps.database.db, first);
+    return rows.map((r) => ({ kind: r.kind, value: r.value, enactedBy: provenance(r) }));
+  },
+
   async allocations(_: unknown, args: AllocationsArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["uint256"]);
     const filter: GrantFilter = {
@@ -73,6 +84,8 @@ export const ModelPolicy = {
 export const PolicyVersion = {
   modelId: (v: PolicyVersionRow) => v.model_id,
   suspendReason: (v: PolicyVersionRow) => v.suspend_reason,
+  suspendedUntil: (v: PolicyVersionRow) => v.suspended_until,
+  suspendedBy: (v: PolicyVersionRow) => v.suspended_by,
   maxTokensPerRequest: (v: PolicyVersionRow) => v.max_tokens_per_request,
   requestsPerMinute: (v: PolicyVersionRow) => v.requests_per_minute,
   allowedPurposes: (v: PolicyVersionRow) => v.allowed_purposes,

@@ -7,5 +7,8 @@ import { EXISTING_DAO_MODULE, policyContracts, usageContracts } from "./paramete
  */
 export default buildModule(EXISTING_DAO_MODULE, (m) => {
   const timelock = m.getParameter<string>("timelock");
-  return { ...policyContracts(m, timelock, m.getParameter<string>("token")), ...usageContracts(m, timelock) };
+  return {
+    ...policyContracts(m, timelock, m.getParameter<string>("token"), m.getParameter<string>("guardianSource")),
+    ...usageContracts(m, timelock),
+  };
 });

@@ -24,7 +24,8 @@ export function newDaoParameters(config: DeployConfig): DeploymentParameters {
       holders: config.holders.map((h) => getAddress(h.address)),
       amounts: config.holders.map((h) => h.amount),
       timelockDelay: config.timelockDelay,
-      governor: { ...config.governor },
+      governor: { ...config.governor, proposalGuardian: getAddress(config.governor.proposalGuardian) },
+      guardianSuspensionPeriod: config.guardianSuspensionPeriod,
       pool: { ...config.pool },
       poolMinVotes: config.poolMinVotes,
       anchorer: getAddress(config.anchorer ?? ZeroAddress),
@@ -32,18 +33,24 @@ export function newDaoParameters(config: DeployConfig): DeploymentParameters {
   };
 }
 
+/**
+ * An existing DAO's registry takes its guardian from the DAO's governor only when that governor has one
+ * (GovernorProposalGuardian, `guardianSource`); otherwise the guardian brake is off (zero address).
+ */
 export function existingDaoParameters(
-  timelock: string,
-  token: string,
+  dao: { timelock: string; token: string; guardianSource: string },
   pool: DeployConfig["pool"],
   poolMinVotes: bigint,
+  guardianSuspensionPeriod: number,
 ): DeploymentParameters {
   return {
     [EXISTING_DAO_MODULE]: {
-      timelock: getAddress(timelock),
-      token: getAddress(token),
+      timelock: getAddress(dao.timelock),
+      token: getAddress(dao.token),
+      guardianSource: getAddress(dao.guardianSource),
       pool: { ...pool },
       poolMinVotes,
+      guardianSuspensionPeriod,
     },
   };
 }
@@ -52,8 +59,13 @@ export function existingDaoParameters(
  * The policy registry and the resource allocator, both owned by `timelock` from their constructor, so
  * that no other account ever owns them. Used by both modules.
  */
-export function policyContracts(m: IgnitionModuleBuilder, timelock: ArgumentType, token: ArgumentType) {
-  const registry = m.contract("PolicyRegistry", [timelock]);
+export function policyContracts(
+  m: IgnitionModuleBuilder,
+  timelock: ArgumentType,
+  token: ArgumentType,
+  guardianSource: ArgumentType,
+) {
+  const registry = m.contract("PolicyRegistry", [timelock, guardianSource, m.getParameter("guardianSuspensionPeriod")]);
   const allocator = m.contract("ResourceAllocator", [
     timelock,
     token,

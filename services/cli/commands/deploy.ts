@@ -126,7 +126,13 @@ async function deployChecked(ctx: CliContext, flags: DeployFlags, target: Target
   const deployOn = (run: DeployRun): Promise<Deployment> =>
     newDao
       ? deploy.deploySystem(run, newDao)
-      : deploy.deployForExistingDao(run, dao as ExistingDao, params.pool, params.poolMinVotes);
+      : deploy.deployForExistingDao(
+          run,
+          dao as ExistingDao,
+          params.pool,
+          params.poolMinVotes,
+          params.guardianSuspensionPeriod,
+        );
 
   ctx.progress(
     dao

@@ -15,7 +15,7 @@ const POLICIES = graphql(`
         node {
           modelId
           current {
-            version approved suspended suspendReason maxTokensPerRequest requestsPerMinute
+            version approved suspended suspendReason suspendedUntil suspendedBy maxTokensPerRequest requestsPerMinute
             allowedPurposes blockedTerms guidelineUri guidelineHash
             enactedBy { proposalId transactionHash blockNumber blockTime }
           }
@@ -41,17 +41,29 @@ function EnactedBy({ by }: { by: { proposalId: string | null; blockNumber?: numb
 
 function PolicyCard({ policy, open }: { policy: ModelPolicy; open: boolean }) {
   const v = policy.current;
-  const status = v.suspended ? "suspended" : v.approved ? "approved" : "not approved";
+  // A guardian's suspension that lapsed is no longer enforced (the gateway decides the same way).
+  const lapsed = v.suspendedUntil != null && v.suspendedUntil * 1000 <= Date.now();
+  const suspended = v.suspended && !lapsed;
+  const status = suspended ? "suspended" : v.approved ? "approved" : "not approved";
   return (
-    <li class={`card policy ${v.suspended ? "suspended" : ""}`} data-testid="policy-card">
+    <li class={`card policy ${suspended ? "suspended" : ""}`} data-testid="policy-card">
       <h2>
         <Link href={`/policies/${encodeURIComponent(policy.modelId)}`}>{policy.modelId}</Link>{" "}
         <span class={`state state-${status.replace(" ", "-")}`}>{status}</span>
       </h2>
-      {v.suspended ? (
+      {suspended ? (
         <p class="problem">
           <strong>Suspended:</strong> {v.suspendReason || "no reason given"}. Calls to this model are refused
           (MODEL_SUSPENDED).
+        </p>
+      ) : null}
+      {v.suspendedBy ? (
+        <p data-testid="guardian-action">
+          Emergency brake by the guardian <code>{v.suspendedBy}</code>
+          {v.suspendedUntil != null
+            ? `, ${lapsed ? "lapsed" : "lapses"} ${dateTime(v.suspendedUntil)} unless a vote confirms it`
+            : ""}
+          .
         </p>
       ) : null}
       <dl class="facts">
