@@ -37,6 +37,8 @@ export function createLeaderElection(options: LeaderOptions): LeaderElection {
     const lost = new AbortController();
     const abort = () => lost.abort();
     outer.addEventListener("abort", abort, { once: true });
+    // Stopped while the lock was being taken: a signal that has aborted fires no listener again.
+    if (outer.aborted) lost.abort();
     leader = true;
     try {
       await term(lost.signal);

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { sql } from "kysely";
 import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
+import { createLeaderElection } from "../../services/indexer/leader.ts";
 import { createChain } from "../helpers/chain.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
 import { untilTrue } from "../helpers/until.ts";
@@ -90,4 +91,25 @@ t.test("a leader whose lock session is cut loses the lead, not its process; the 
   const next = a.status().leader ? a : b;
   await next.waitForBlock(await chain.provider.getBlockNumber());
   t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
+});
+
+t.test("a replica stopped while it takes the lock ends its term at once instead of leading forever", async (t) => {
+  const { database } = await migratedDatabase(t);
+  const election = createLeaderElection({ database, name: "stopped-while-locking", intervalMs: 50 });
+  const stop = new AbortController();
+  let terms = 0;
+  const term = async (signal: AbortSignal) => {
+    terms++;
+    while (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  // Stopped before the lock's connection is even checked out: the lock is taken after the stop.
+  const running = election.run(term, stop.signal);
+  stop.abort();
+  let ended = false;
+  void running.then(() => {
+    ended = true;
+  });
+  await untilTrue(() => ended, "the stopped replica's run to end", { timeoutMs: 5_000 });
+  t.ok(terms <= 1, "at most the one term it was entering");
+  t.equal(election.isLeader(), false, "it does not lead after the stop");
 });
