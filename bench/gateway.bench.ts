@@ -7,9 +7,11 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Wallet } from "ethers";
@@ -114,12 +116,36 @@ async function load(
  * two reference proxies (fastify and the gateway's undici upstream client, no checks): the bare proxy,
  * the ceiling of any gateway built on this stack on this machine; and the recording proxy, which also
  * inserts one audit row per call before it answers (synchronous commit, batched as the gateway batches):
- * the ceiling of any gateway here that answers no call whose record could be lost.
+ * the ceiling of any gateway here that answers no call whose record could be lost. The log proxy is the
+ * other durable design issue 18 names: the same record appended to a local file, fsynced once per batch
+ * (group commit) before the answers, to be shipped to Postgres behind them; if it were much faster than
+ * the recording proxy, the floor would move to it.
  */
 type Role =
   | { role: "upstream" }
   | { role: "gateway"; databaseUrl: string; upstreamUrl: string }
-  | { role: "proxy"; upstreamUrl: string; databaseUrl?: string };
+  | { role: "proxy"; upstreamUrl: string; record?: { databaseUrl: string } | "local log" };
+
+/** Where a proxy makes each call's record durable before it answers, batched as the gateway batches. */
+async function openRecorder(
+  t: { teardown: (fn: () => unknown) => void },
+  record: { databaseUrl: string } | "local log",
+): Promise<(records: DecisionRecord[]) => Promise<void>> {
+  if (record !== "local log") {
+    const database = await openMigrated(t, record.databaseUrl, 16);
+    return (records) => recordDecision(database.db, records);
+  }
+  const folder = await mkdtemp(join(tmpdir(), "commons-audit-log-"));
+  const log = await open(join(folder, "audit.jsonl"), "a");
+  t.teardown(async () => {
+    await log.close();
+    await rm(folder, { recursive: true });
+  });
+  return async (records) => {
+    await log.appendFile(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    await log.datasync();
+  };
+}
 
 async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<void> }> {
   const cleanups: (() => unknown)[] = [];
@@ -134,12 +160,13 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
   }
   if (role.role === "proxy") {
     const upstream = createUpstream({ url: role.upstreamUrl, timeoutMs: 2_000 });
-    const database = role.databaseUrl === undefined ? null : await openMigrated(t, role.databaseUrl, 16);
-    // Batched as the gateway batches its ledger writes: calls in flight share a statement and a commit.
+    const recorder = role.record === undefined ? null : await openRecorder(t, role.record);
+    // Batched as the gateway batches its ledger writes: calls in flight share a statement (or a write)
+    // and a commit (or an fsync).
     const audits =
-      database &&
+      recorder &&
       createBatcher(async (records: DecisionRecord[]) => {
-        await recordDecision(database.db, records);
+        await recorder(records);
         return records.map(() => undefined);
       }, LEDGER_BATCHING);
     const app = Fastify({ logger: false });
@@ -326,20 +353,28 @@ export default async function gatewayBench() {
       t.teardown(() => gateway.stop());
       const proxy = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info });
       t.teardown(() => proxy.stop());
-      const recording = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info, databaseUrl });
+      const recording = await startThread<string>({
+        role: "proxy",
+        upstreamUrl: upstream.info,
+        record: { databaseUrl },
+      });
       t.teardown(() => recording.stop());
+      const logging = await startThread<string>({ role: "proxy", upstreamUrl: upstream.info, record: "local log" });
+      t.teardown(() => logging.stop());
       const portkey = await startPortkey(upstream.info);
       t.teardown(() => portkey.stop());
       const { keys } = gateway.info;
       const direct = `${upstream.info}/chat/completions`;
       const bare = `${proxy.info}/chat/completions`;
       const recorded = `${recording.info}/chat/completions`;
+      const logged = `${logging.info}/chat/completions`;
       const through = `${gateway.info.baseURL}/chat/completions`;
 
       log("warm-up");
       await load(direct, { connections: 4, duration: 2 });
       await load(bare, { connections: 4, duration: 2 });
       await load(recorded, { connections: 4, duration: 2 });
+      await load(logged, { connections: 4, duration: 2 });
       await load(through, { connections: 4, duration: 2, keys });
       await load(portkey.url, { connections: 4, duration: 2, headers: portkey.headers });
 
@@ -347,6 +382,7 @@ export default async function gatewayBench() {
       const directFull = await load(direct, SATURATION);
       const bareFull = await load(bare, SATURATION);
       const recordedFull = await load(recorded, SATURATION);
+      const loggedFull = await load(logged, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       const portkeyFull = await load(portkey.url, { ...SATURATION, headers: portkey.headers });
       // Shadow mode on and off on the same gateway, warm, in the order off, on, on, off, twice: a drift of
@@ -372,6 +408,7 @@ export default async function gatewayBench() {
       const directModerate = await load(direct, { ...MODERATE, overallRate: rate });
       const bareModerate = await load(bare, { ...MODERATE, overallRate: rate });
       const recordedModerate = await load(recorded, { ...MODERATE, overallRate: rate });
+      const loggedModerate = await load(logged, { ...MODERATE, overallRate: rate });
       const gatewayModerate = await load(through, { ...MODERATE, overallRate: rate, keys });
       log(`closed loop: ${MODERATE.connections} connections as fast as answers come back`);
       const directClosed = await load(direct, MODERATE);
@@ -381,6 +418,8 @@ export default async function gatewayBench() {
       const overPortkey = gatewayFull.rps / portkeyFull.rps;
       const addedP50 = gatewayModerate.p50 - directModerate.p50;
       const addedP99 = gatewayModerate.p99 - directModerate.p99;
+      const overFloor = gatewayFull.rps / recordedFull.rps;
+      const addedOverFloor = gatewayModerate.p50 - recordedModerate.p50;
       const database = await openMigrated(t, databaseUrl, 1);
       const decisions = await database.db
         .selectFrom("gateway_decisions")
@@ -437,6 +476,19 @@ export default async function gatewayBench() {
           unit: "req/s",
         },
         { metric: "recording proxy / direct throughput", value: recordedFull.rps / directFull.rps, unit: "ratio" },
+        {
+          metric: "gateway / recording proxy throughput",
+          value: overFloor,
+          unit: "ratio",
+          target: "≥ 0.9",
+          met: overFloor >= 0.9,
+        },
+        {
+          metric: "log proxy (local append, group fsync), saturation",
+          value: Math.round(loggedFull.rps),
+          unit: "req/s",
+        },
+        { metric: "log proxy / recording proxy throughput", value: loggedFull.rps / recordedFull.rps, unit: "ratio" },
         { metric: "direct p50 (moderate)", value: directModerate.p50, unit: "ms" },
         { metric: "gateway p50 (moderate)", value: gatewayModerate.p50, unit: "ms" },
         { metric: "added latency p50 (moderate)", value: addedP50, unit: "ms", target: "≤ 2", met: addedP50 <= 2 },
@@ -445,6 +497,18 @@ export default async function gatewayBench() {
         {
           metric: "recording proxy added latency p50 (moderate)",
           value: recordedModerate.p50 - directModerate.p50,
+          unit: "ms",
+        },
+        {
+          metric: "gateway p50 over the recording proxy's (moderate)",
+          value: addedOverFloor,
+          unit: "ms",
+          target: "≤ 0.5",
+          met: addedOverFloor <= 0.5,
+        },
+        {
+          metric: "log proxy added latency p50 (moderate)",
+          value: loggedModerate.p50 - directModerate.p50,
           unit: "ms",
         },
         {
@@ -480,7 +544,7 @@ export default async function gatewayBench() {
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written by the gateway: ${decisions.n}, ${shadowDecisions.n} of them with a shadow decision`,
           `shadow mode runs in order (req/s): ${shadowSequence.map((r) => `${r.on ? "on" : "off"} ${Math.round(r.rps)}`).join(", ")}`,
-          "load generator, gateway, the two reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
+          "load generator, gateway, the three reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],
       };
