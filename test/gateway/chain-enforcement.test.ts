@@ -1,6 +1,6 @@
 import { Wallet } from "ethers";
 import OpenAI from "openai";
-import t from "tap";
+import t, { type Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import { createIndexer } from "../../services/indexer/indexer.ts";
 import { createChain, GovernanceHelper, policyAction } from "../helpers/chain.ts";
@@ -9,7 +9,8 @@ import { until } from "../helpers/until.ts";
 import { startTestUpstream } from "../helpers/upstream.ts";
 import { buildGateway, openMigrated } from "./build.ts";
 
-t.test("a policy change executed on the chain is enforced on the next call once the index has caught up", async (t) => {
+/** A development chain indexed into a fresh database as it goes, and a local upstream. */
+async function chainIndexAndUpstream(t: Test) {
   const chain = await createChain();
   t.teardown(() => chain.close());
   const database = await openMigrated(t, await createTestDatabase(t));
@@ -23,6 +24,11 @@ t.test("a policy change executed on the chain is enforced on the next call once 
   t.teardown(() => indexer.stop());
   const upstream = await startTestUpstream();
   t.teardown(() => upstream.close());
+  return { chain, database, indexer, upstream };
+}
+
+t.test("a policy change executed on the chain is enforced on the next call once the index has caught up", async (t) => {
+  const { chain, database, indexer, upstream } = await chainIndexAndUpstream(t);
 
   const approve = new GovernanceHelper(chain, [policyAction({ modelId: "commons-dev-1" })]);
   await approve.pass();
@@ -73,19 +79,7 @@ t.test("a policy change executed on the chain is enforced on the next call once 
 });
 
 t.test("the guardian's brake is enforced at once, and no longer once it lapses", async (t) => {
-  const chain = await createChain();
-  t.teardown(() => chain.close());
-  const database = await openMigrated(t, await createTestDatabase(t));
-  const indexer = createIndexer({
-    database,
-    provider: chain.provider,
-    deployment: chain.deployment,
-    pollIntervalMs: 50,
-  });
-  await indexer.start();
-  t.teardown(() => indexer.stop());
-  const upstream = await startTestUpstream();
-  t.teardown(() => upstream.close());
+  const { chain, database, indexer, upstream } = await chainIndexAndUpstream(t);
   await new GovernanceHelper(chain, [policyAction({ modelId: "braked" })]).pass();
   // The development guardian is the first holder; the gateway's clock is the test's to move (a day ahead
   // of the index's heartbeat, hence ALLOW_STALE_POLICY: staleness is not what is tested here).
