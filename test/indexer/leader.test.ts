@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { sql } from "kysely";
-import t from "tap";
+import t, { type Test } from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
 import { createLeaderElection } from "../../services/indexer/leader.ts";
 import { createChain } from "../helpers/chain.ts";
@@ -12,6 +12,25 @@ import { kill, spawnIndexer } from "./indexer-child.ts";
 
 const history = (seed: number) =>
   fc.sample(fc.array(stepArb, { minLength: 15, maxLength: 15 }), { numRuns: 1, seed })[0] as Step[];
+
+/**
+ * A chain with a history, and two indexers on one Postgres, each with its own connections, once one of
+ * them leads and has indexed the history.
+ */
+async function twoReplicas(t: Test, steps: Step[]) {
+  const chain = await createChain();
+  t.teardown(() => chain.close());
+  await playHistory(chain, steps);
+  const { database, url } = await migratedDatabase(t);
+  const other = await openDatabase({ url: url as string, poolSize: 3 });
+  t.teardown(() => other.close());
+  const a = startIndexer(t, database, chain);
+  const b = startIndexer(t, other, chain);
+  await untilTrue(() => a.status().leader || b.status().leader, "one of the two indexers to lead");
+  const [leader, follower] = a.status().leader ? [a, b] : [b, a];
+  await leader.waitForBlock();
+  return { chain, database, leader, follower };
+}
 
 t.test("two indexers on one Postgres: one writes; when it is killed the other takes over", async (t) => {
   const chain = await createChain();
@@ -39,18 +58,7 @@ t.test("two indexers on one Postgres: one writes; when it is killed the other ta
 });
 
 t.test("stopping the leader hands the index to the other replica", async (t) => {
-  const chain = await createChain();
-  t.teardown(() => chain.close());
-  await playHistory(chain, history(33));
-  const { database, url } = await migratedDatabase(t);
-  const other = await openDatabase({ url: url as string, poolSize: 3 });
-  t.teardown(() => other.close());
-
-  const a = startIndexer(t, database, chain);
-  const b = startIndexer(t, other, chain);
-  await untilTrue(() => a.status().leader || b.status().leader, "one of the two indexers to lead");
-  const [leader, follower] = a.status().leader ? [a, b] : [b, a];
-  await leader.waitForBlock();
+  const { chain, database, leader, follower } = await twoReplicas(t, history(33));
   t.equal(follower.status().leader, false, "exactly one leader");
 
   await leader.stop();
@@ -61,17 +69,7 @@ t.test("stopping the leader hands the index to the other replica", async (t) => 
 });
 
 t.test("a leader whose lock session is cut loses the lead, not its process; the index stays whole", async (t) => {
-  const chain = await createChain();
-  t.teardown(() => chain.close());
-  await playHistory(chain, history(35));
-  const { database, url } = await migratedDatabase(t);
-  const other = await openDatabase({ url: url as string, poolSize: 3 });
-  t.teardown(() => other.close());
-  const a = startIndexer(t, database, chain);
-  const b = startIndexer(t, other, chain);
-  await untilTrue(() => a.status().leader || b.status().leader, "one of the two indexers to lead");
-  const leader = a.status().leader ? a : b;
-  await leader.waitForBlock();
+  const { chain, database, leader, follower } = await twoReplicas(t, history(35));
 
   // What a Postgres restart or a network cut does to the session that holds the lock.
   const { rows } = await sql<{ cut: boolean }>`
@@ -87,8 +85,8 @@ t.test("a leader whose lock session is cut loses the lead, not its process; the 
   await untilTrue(() => !leader.status().leader, "the cut leader to stop leading");
   t.pass("the leader noticed and stopped leading");
   await playHistory(chain, history(36));
-  await untilTrue(() => a.status().leader || b.status().leader, "a leader after the cut");
-  const next = a.status().leader ? a : b;
+  await untilTrue(() => leader.status().leader || follower.status().leader, "a leader after the cut");
+  const next = leader.status().leader ? leader : follower;
   await next.waitForBlock(await chain.provider.getBlockNumber());
   t.same(await indexRows(database.db), await freshIndexRows(t, chain), "nothing lost or doubled");
 });
