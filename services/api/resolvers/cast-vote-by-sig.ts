@@ -5,6 +5,7 @@ import { claimBallot, recordBallotRelay, releaseBallot } from "../../db/api-quot
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import type { MutationCastVoteBySigArgs } from "../generated/resolvers.ts";
 import type { Relay } from "../relay.ts";
 import { type SupportName, supportNumber } from "./shapes.ts";
 
@@ -29,14 +30,6 @@ const extendedBallotTypes = {
     { name: "params", type: "bytes" },
   ],
 };
-
-interface CastVoteArgs {
-  proposalId: bigint;
-  support: SupportName;
-  voter: string;
-  signature: string;
-  reason?: string | null;
-}
 
 function refuse(reason: string, message: string): never {
   throw new AppError("BAD_USER_INPUT", message, { details: { reason } });
@@ -81,7 +74,7 @@ export function createCastVoteBySig(deps: Deps, relay: Relay) {
     return domain;
   };
 
-  async function check(args: CastVoteArgs, support: number): Promise<void> {
+  async function check(args: MutationCastVoteBySigArgs, support: number): Promise<void> {
     if (args.reason != null && Buffer.byteLength(args.reason) > config.RELAY_MAX_REASON_BYTES) {
       refuse(
         "REASON_TOO_LONG",
@@ -135,7 +128,7 @@ export function createCastVoteBySig(deps: Deps, relay: Relay) {
   }
 
   return {
-    async castVoteBySig(_: unknown, args: CastVoteArgs, ctx: ApiContext) {
+    async castVoteBySig(_: unknown, args: MutationCastVoteBySigArgs, ctx: ApiContext) {
       relay.requireSigner("voting");
       return relay.metrics.count("castVoteBySig", async () => {
         const support = supportNumber(args.support);

@@ -3,6 +3,7 @@ import { loadArtifact } from "../../chain/artifacts.ts";
 import type { Deps } from "../../shared/deps.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import type { MutationDelegateBySigArgs } from "../generated/resolvers.ts";
 import type { Relay } from "../relay.ts";
 
 const delegationTypes = {
@@ -12,14 +13,6 @@ const delegationTypes = {
     { name: "expiry", type: "uint256" },
   ],
 };
-
-interface DelegateArgs {
-  delegator: string;
-  delegatee: string;
-  nonce: bigint;
-  expiry: bigint;
-  signature: string;
-}
 
 function refuse(reason: string, message: string): never {
   throw new AppError("BAD_USER_INPUT", message, { details: { reason } });
@@ -33,7 +26,7 @@ function refuse(reason: string, message: string): never {
 export function createDelegateBySig(deps: Deps, relay: Relay) {
   const token = new Contract(deps.deployment.contracts.token, loadArtifact("token").abi, relay.signer ?? deps.provider);
 
-  async function check(args: DelegateArgs): Promise<Signature> {
+  async function check(args: MutationDelegateBySigArgs): Promise<Signature> {
     const head = await deps.provider.getBlock("latest");
     if (head && args.expiry <= BigInt(head.timestamp)) {
       refuse("EXPIRED", `the delegation expired at ${args.expiry}; sign a new one`);
@@ -67,7 +60,7 @@ export function createDelegateBySig(deps: Deps, relay: Relay) {
   }
 
   return {
-    async delegateBySig(_: unknown, args: DelegateArgs, ctx: ApiContext) {
+    async delegateBySig(_: unknown, args: MutationDelegateBySigArgs, ctx: ApiContext) {
       relay.requireSigner("delegation");
       return relay.metrics.count("delegateBySig", async () => {
         const { v, r, s } = await check(args);

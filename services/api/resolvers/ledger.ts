@@ -2,20 +2,8 @@ import { type DecisionRow, listDecisions } from "../../db/gateway-decisions.ts";
 import { usageFor } from "../../db/ledger/client.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type ApiContext, readableConsumer } from "../context.ts";
+import type { QueryDecisionsArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-
-interface DecisionsArgs {
-  first?: number;
-  after?: string | null;
-  filter?: {
-    consumer?: string | null;
-    model?: string | null;
-    admitted?: boolean | null;
-    reasonCode?: string | null;
-    since?: string | null;
-    until?: string | null;
-  } | null;
-}
 
 function isoTime(field: string, value: string): Date {
   const date = new Date(value);
@@ -37,7 +25,7 @@ export const ledgerQueries = {
     });
   },
 
-  async decisions(_: unknown, args: DecisionsArgs, ctx: ApiContext) {
+  async decisions(_: unknown, args: QueryDecisionsArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["int64"]);
     const f = args.filter ?? {};
     const consumer = await readableConsumer(ctx, f.consumer ?? undefined);

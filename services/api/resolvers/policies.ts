@@ -12,24 +12,13 @@ import {
 } from "../../db/governance-queries.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import type { QueryAllocationsArgs, QueryPoliciesArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import type { PoolRows } from "../parents.ts";
 import { provenance } from "./shapes.ts";
 
-interface AllocationsArgs {
-  first?: number;
-  after?: string | null;
-  grantee?: string | null;
-  model?: string | null;
-  includeRevoked?: boolean | null;
-}
-
 export const policyQueries = {
-  async policies(
-    _: unknown,
-    args: { first?: number; after?: string | null; approved?: boolean | null; suspended?: boolean | null },
-    ctx: ApiContext,
-  ) {
+  async policies(_: unknown, args: QueryPoliciesArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["text"]);
     const rows = await listPolicies(
       ctx.deps.database.db,
@@ -57,7 +46,7 @@ export const policyQueries = {
     return rows.map((r) => ({ kind: r.kind, value: r.value, enactedBy: provenance(r) }));
   },
 
-  async allocations(_: unknown, args: AllocationsArgs, ctx: ApiContext) {
+  async allocations(_: unknown, args: QueryAllocationsArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["uint256"]);
     const filter: GrantFilter = {
       ...(args.grantee ? { grantee: args.grantee } : {}),

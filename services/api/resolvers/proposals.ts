@@ -10,15 +10,9 @@ import {
   votePosition,
 } from "../../db/governance-queries.ts";
 import type { ApiContext } from "../context.ts";
-import type { QueryProposalsArgs } from "../generated/resolvers.ts";
+import type { ProposalVotesArgs, QueryProposalsArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { actionNode, type SupportName, supportNumber } from "./shapes.ts";
-
-interface VotesArgs {
-  first?: number;
-  after?: string | null;
-  support?: SupportName | null;
-}
 
 export const proposalQueries = {
   async proposals(_: unknown, args: QueryProposalsArgs, ctx: ApiContext) {
@@ -86,7 +80,7 @@ export const Proposal = {
     blockTime: p.created_time,
   }),
   history: (p: ProposalRow, _: unknown, ctx: ApiContext) => ctx.loaders.history(p.id),
-  async votes(p: ProposalRow, args: VotesArgs, ctx: ApiContext) {
+  async votes(p: ProposalRow, args: ProposalVotesArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["int", "int32"]);
     const support = args.support ? supportNumber(args.support) : undefined;
     const db = ctx.deps.database.db;

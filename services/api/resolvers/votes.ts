@@ -11,17 +11,12 @@ import {
 } from "../../db/governance-queries.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
+import type { QueryVotesArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 import { type SupportName, supportNames, supportNumber } from "./shapes.ts";
 
-interface VotesArgs {
-  first?: number;
-  after?: string | null;
-  filter?: { proposalId?: bigint | null; voter?: string | null; support?: SupportName | null } | null;
-}
-
 export const voteQueries = {
-  async votes(_: unknown, args: VotesArgs, ctx: ApiContext) {
+  async votes(_: unknown, args: QueryVotesArgs, ctx: ApiContext) {
     const page = pageRequest(args, ["int", "int32"]);
     const f = args.filter ?? {};
     const filter: VoteFilter = {
