@@ -12,7 +12,6 @@ import {
 import { getAddress, getNumber, type JsonRpcApiProvider, ZeroAddress } from "ethers";
 import { artifacts, network } from "hardhat";
 import { AppError } from "../shared/errors.ts";
-import type { ContractRole } from "./artifacts.ts";
 import { type Deployment, type GovernanceProfile, OUR_GOVERNANCE } from "./deployment.ts";
 import existingDaoModule from "./ignition/existing-dao.ts";
 import newDaoModule from "./ignition/new-dao.ts";

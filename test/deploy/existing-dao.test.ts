@@ -12,7 +12,7 @@ import { contractInterface, loadArtifact } from "../../services/chain/artifacts.
 import { type Deployment, readDeployment } from "../../services/chain/deployment.ts";
 import { TIMELOCK_ROLES } from "../../services/chain/ignition/parameters.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
-import { PROPOSAL, PROPOSALS, type ProposalView } from "../../services/cli/operations.ts";
+import { PROPOSAL, PROPOSALS } from "../../services/cli/operations.ts";
 import { build } from "../helpers/app.ts";
 import {
   advanceClock,

@@ -7,7 +7,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import type { MutationCastVoteBySigArgs } from "../generated/resolvers.ts";
 import type { Relay } from "../relay.ts";
-import { type SupportName, supportNumber } from "./shapes.ts";
+import { supportNumber } from "./shapes.ts";
 
 const ACTIVE = 1n;
 

@@ -12,7 +12,7 @@ import {
 import type { ApiContext } from "../context.ts";
 import type { ProposalVotesArgs, QueryProposalsArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-import { actionNode, type SupportName, supportNumber } from "./shapes.ts";
+import { actionNode, supportNumber } from "./shapes.ts";
 
 export const proposalQueries = {
   async proposals(_: unknown, args: QueryProposalsArgs, ctx: ApiContext) {

@@ -13,7 +13,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
 import type { QueryVotesArgs } from "../generated/resolvers.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
-import { type SupportName, supportNames, supportNumber } from "./shapes.ts";
+import { supportNames, supportNumber } from "./shapes.ts";
 
 export const voteQueries = {
   async votes(_: unknown, args: QueryVotesArgs, ctx: ApiContext) {
