@@ -489,6 +489,9 @@ export default async function gatewayBench() {
           unit: "req/s",
         },
         { metric: "log proxy / recording proxy throughput", value: loggedFull.rps / recordedFull.rps, unit: "ratio" },
+        // What bounds "≥ 4 × Portkey" for any gateway that answers no call whose record could be lost.
+        { metric: "recording proxy / Portkey throughput", value: recordedFull.rps / portkeyFull.rps, unit: "ratio" },
+        { metric: "log proxy / Portkey throughput", value: loggedFull.rps / portkeyFull.rps, unit: "ratio" },
         { metric: "direct p50 (moderate)", value: directModerate.p50, unit: "ms" },
         { metric: "gateway p50 (moderate)", value: gatewayModerate.p50, unit: "ms" },
         { metric: "added latency p50 (moderate)", value: addedP50, unit: "ms", target: "≤ 2", met: addedP50 <= 2 },
