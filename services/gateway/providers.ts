@@ -78,7 +78,9 @@ export function createProviderRouter(
   ): Promise<Served<T>> {
     const model = String(body.model);
     const attempts = attemptsFor(model);
-    let last: unknown = new AppError("UPSTREAM_ERROR", `no provider serves model ${model}`);
+    // Built only when there is no provider: an error's stack costs more than the rest of this call.
+    if (attempts.length === 0) throw new AppError("UPSTREAM_ERROR", `no provider serves model ${model}`);
+    let last: unknown;
     for (const [i, provider] of attempts.entries()) {
       try {
         return { provider: provider.name, value: await call(provider.client) };
