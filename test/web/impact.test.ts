@@ -52,8 +52,8 @@ const PREVIEW = adHoc<
   mutation ($input: DraftProposalInput!) {
     draftProposal(input: $input) {
       impact {
-        diff { models { modelId change fields { field before after } } grants { grantId } communityPool { field } governor { field } unknownCalls problems { index } }
-        simulation { blockNumber executes gasUsed calls { index target status gasUsed } warnings { message } }
+        diff { models { modelId change fields { field before after } } grants { grantId } communityPool { field } governor { field } unknownCalls problems { index error message } }
+        simulation { blockNumber executes gasUsed calls { index target status gasUsed error { name signature args data } } warnings { subject field expected actual message } }
         replay {
           since until calls evaluated newlyRefused newlyAdmitted consumersAffected estimatedCharges
           notEvaluable { reason calls explanation }
@@ -263,6 +263,39 @@ t.test(
       // Editing the form makes the preview stale: it goes.
       await form.getByLabel("Reason").fill("review again");
       await page.getByTestId("impact").waitFor({ state: "detached" });
+
+      // A model the registry does not know: the contract would refuse the call, and the whole batch reverts.
+      await form.getByLabel("Model id").fill("im-unknown");
+      await page.getByRole("button", { name: "Preview what it will do" }).click();
+      await page.getByTestId("impact").getByTestId("impact-simulation").waitFor({ timeout: 30_000 });
+      const refused = await api.request(PREVIEW, {
+        input: {
+          description: "Suspend im-b",
+          actions: [{ suspendModel: { modelId: "im-unknown", reason: "review again" } }],
+        },
+      });
+      const { diff, simulation } = refused.draftProposal.impact;
+      const problem = diff.problems[0];
+      const error = simulation.calls[0]?.error;
+      t.equal(problem?.error, "RegistryUnknownModel", "the diff names the contract's refusal");
+      t.equal(simulation.executes, false);
+      t.equal(
+        await text(page.getByTestId("impact-problem")),
+        `⚠ Call 1 will be refused by the contracts (${problem?.error}: ${problem?.message}), so the whole proposal would fail to execute.`,
+      );
+      t.equal(
+        await text(page.getByTestId("simulation-outcome")),
+        `⚠ Executing it would fail: call 1 reverts with ${error?.name}(${error?.args.join(", ")}), and the timelock undoes the whole batch (copy of block ${simulation.blockNumber}).`,
+      );
+      t.same(await cells(page.getByTestId("simulated-call")), [
+        [
+          "1",
+          `${simulation.calls[0]?.target.slice(0, 6)}…${simulation.calls[0]?.target.slice(-4)}`,
+          `reverted (${error?.name})`,
+          simulation.calls[0]?.gasUsed == null ? "–" : number(simulation.calls[0].gasUsed),
+        ],
+      ]);
+      t.equal(await page.getByTestId("simulation-warning").count(), simulation.warnings.length);
     });
 
     t.same(pageErrors, [], "no uncaught error in the pages");
