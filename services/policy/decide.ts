@@ -93,6 +93,8 @@ function refuse(reason: ReasonCode, message: string, model: ModelPolicy | null):
 }
 
 function firstBlockedTerm(model: ModelPolicy, content: string): string | null {
+  // No form is empty (snapshot.ts drops them): empty content holds none, and a replay decides mostly those.
+  if (content === "") return null;
   const terms = model.blockedTermForms;
   for (let i = 0; i < terms.length; i++) {
     const term = terms[i] as string;

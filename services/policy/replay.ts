@@ -99,6 +99,7 @@ function isSubset(terms: readonly string[], of: readonly string[]): boolean {
 }
 
 export interface Replay {
+  /** Keeps nothing of `call` but its strings: the caller may read the next record into the same object. */
   add(call: AuditedCall): void;
   result(): ReplayResult;
 }

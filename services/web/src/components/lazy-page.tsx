@@ -1,8 +1,14 @@
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
-/** A page whose code is downloaded the first time it is shown; a failed download says what to do. */
-export function lazyPage<P extends object>(load: () => Promise<ComponentType<P>>): ComponentType<P> {
+/**
+ * A page (or a costly part of one, `what` names it) whose code is downloaded the first time it is shown;
+ * a failed download says what to do.
+ */
+export function lazyPage<P extends object>(
+  load: () => Promise<ComponentType<P>>,
+  what = "This page",
+): ComponentType<P> {
   let loaded: ComponentType<P> | undefined;
   return function LazyPage(props: P) {
     const [Page, setPage] = useState<ComponentType<P> | undefined>(() => loaded);
@@ -20,7 +26,7 @@ export function lazyPage<P extends object>(load: () => Promise<ComponentType<P>>
     if (failed) {
       return (
         <p class="problem" role="alert">
-          This page could not be downloaded: check that the service is running, then reload the page.
+          {what} could not be downloaded: check that the service is running, then reload the page.
         </p>
       );
     }

@@ -52,6 +52,8 @@ const byCode: Record<string, string> = {
   POLICY_STATE_STALE: "The index is behind the chain; wait for it to catch up and try again.",
   RPC_ERROR: "The chain did not accept the transaction; reload to see the current state and try again.",
   TRANSACTION_REVERTED: "Nothing changed on chain. Reload to see the current state.",
+  SIMULATION_TIMEOUT: "The copy of the chain was too slow this time; reload the page to try again.",
+  SIMULATION_FAILED: "The service could not copy the chain to try the proposal; reload later, or ask the operator.",
 };
 
 /** Any error a person can meet, in words, with what to do next. */

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useLocation, useSearchParams } from "wouter-preact";
 import { send } from "../../../../cli/chain-actions.ts";
 import { api } from "../../api.ts";
+import { ImpactDiffView, ReplayView, SimulationView } from "../../components/impact.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { words } from "../../format.ts";
@@ -13,6 +14,19 @@ import { type ActionDraft, actionInput, checkDraft, type DraftKind, emptyDraft, 
 const DRAFT_PROPOSAL = graphql(`
   mutation WebDraftProposal($input: DraftProposalInput!) {
     draftProposal(input: $input) { proposalId transaction { to data value } }
+  }
+`);
+
+// No proposer: a preview needs no wallet, and the impact does not depend on who proposes.
+const PREVIEW_IMPACT = graphql(`
+  mutation WebPreviewImpact($input: DraftProposalInput!) {
+    draftProposal(input: $input) {
+      impact {
+        diff { ...WebImpactDiff }
+        simulation { ...WebImpactSimulation }
+        replay { ...WebImpactReplay }
+      }
+    }
   }
 `);
 
@@ -166,6 +180,17 @@ export function NewProposalPage() {
   const checks = drafts.map((d, i) => checkDraft(d, i));
   const ready = description.trim() !== "" && checks.every((c) => c.action);
 
+  const preview = useMutation({
+    mutationFn: async () => {
+      const actions = checks.map((c) => actionInput(c.action as NonNullable<typeof c.action>));
+      const { draftProposal } = await api.request(PREVIEW_IMPACT, { input: { description, actions } });
+      return draftProposal.impact;
+    },
+  });
+  // A preview describes the form as it was: any edit makes it stale.
+  const previewReset = preview.reset;
+  useEffect(() => previewReset(), [description, drafts, previewReset]);
+
   const propose = useMutation({
     mutationFn: async () => {
       const signer = await wallet.signer();
@@ -225,6 +250,17 @@ export function NewProposalPage() {
           >
             Add an action
           </button>
+          <button
+            type="button"
+            class="secondary"
+            disabled={preview.isPending}
+            onClick={() => {
+              setTouched(true);
+              if (ready) preview.mutate();
+            }}
+          >
+            Preview what it will do
+          </button>
           <button type="submit" disabled={propose.isPending}>
             Propose from my wallet
           </button>
@@ -241,7 +277,22 @@ export function NewProposalPage() {
           </p>
         ) : null}
         <Problem error={propose.error} label="Proposing" />
+        {preview.isPending ? (
+          <p role="status" aria-busy="true">
+            Comparing with the policies in force, executing it on a copy of the chain and deciding the last week's calls
+            again…
+          </p>
+        ) : null}
+        <Problem error={preview.error} label="Previewing" />
       </form>
+      {preview.data ? (
+        <section aria-labelledby="preview" data-testid="impact">
+          <h2 id="preview">What it will do</h2>
+          <ImpactDiffView diff={preview.data.diff} />
+          <SimulationView simulation={preview.data.simulation} />
+          <ReplayView replay={preview.data.replay} />
+        </section>
+      ) : null}
     </>
   );
 }

@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/preact-query";
 import { Link } from "wouter-preact";
 import { api } from "../../api.ts";
 import { useChainNow } from "../../chain-time.ts";
+import { lazyPage } from "../../components/lazy-page.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { StateBadge, Tally } from "../../components/tally.tsx";
@@ -16,6 +17,15 @@ import { checkCalls } from "./check-calls.ts";
 import { LifecyclePanel } from "./lifecycle-panel.tsx";
 import { RawCalls } from "./raw-calls.tsx";
 import { Timeline } from "./timeline.tsx";
+
+/** Its own chunk, downloaded after the page is drawn: the page does not wait for a fork or a replay. */
+const ImpactSection = lazyPage(
+  () => import("./impact-section.tsx").then((m) => m.ImpactSection),
+  "What the proposal will do",
+);
+
+/** The impact is measured against the policies in force: once executed (or dead) it says nothing. */
+const impactStates = ["PENDING", "ACTIVE", "SUCCEEDED", "QUEUED"];
 
 const PROPOSAL = graphql(`
   query WebProposal($id: BigInt!) {
@@ -127,6 +137,8 @@ export function ProposalPage({ id }: { id: string }) {
         </ol>
         <RawCalls calls={calls} contracts={deployment.data.contracts} />
       </section>
+
+      {impactStates.includes(p.state) ? <ImpactSection proposalId={p.id} state={p.state} /> : null}
 
       <section aria-labelledby="tally">
         <h2 id="tally">Votes</h2>
