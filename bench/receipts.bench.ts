@@ -33,6 +33,7 @@ function records(count: number): AuditRecord[] {
     settled_at: new Date(at + i + 800),
     request_hash: `0x${"ab".repeat(32)}`,
     response_hash: `0x${"cd".repeat(32)}`,
+    receipt_salt: `0x${(i + 1).toString(16).padStart(64, "0")}`,
   }));
 }
 
