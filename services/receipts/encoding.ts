@@ -1,5 +1,5 @@
-import { keccak_256 } from "@noble/hashes/sha3";
 import { getAddress, hexlify, ZeroAddress, ZeroHash } from "ethers";
+import { keccak256, keccak256Into } from "./keccak.ts";
 
 /**
  * A usage receipt: one settled gateway call (admitted or refused). Its encoding is fixed (docs/interfaces.md,
@@ -100,7 +100,7 @@ export interface Receipt extends Omit<PublicReceipt, "sealed"> {
   responseHash: string;
 }
 
-type Values = Record<string, string | bigint | boolean>;
+type Values = Record<string, string | bigint | boolean | Uint8Array>;
 
 function toJson(fields: Fields, values: Values): Record<string, string | boolean> {
   return Object.fromEntries(
@@ -242,8 +242,20 @@ function writeHex(out: Uint8Array, at: number, hex: string, length: number, name
   }
 }
 
-// One buffer per field list, grown as needed: the anchoring job encodes every call of a period in a row.
+// One buffer for every encoding, grown as needed: the anchoring job encodes every call of a period in a row,
+// and allocations there cost more in garbage collection than the encoding itself.
 let scratch = new Uint8Array(4096);
+let scratchView = new DataView(scratch.buffer);
+
+/** UTF-8 of `text` at `at`; the number of bytes written. ASCII (ids, models, codes) without an encoder call. */
+function writeString(out: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return encoder.encodeInto(text, out.subarray(at)).written;
+    out[at + i] = code;
+  }
+  return text.length;
+}
 
 /**
  * abi.encode of `values` of `fields`, written directly into bytes (a generic ABI coder is several times slower).
@@ -252,33 +264,40 @@ let scratch = new Uint8Array(4096);
  */
 function encode(fields: Fields, values: Values): Uint8Array {
   let size = fields.length * WORD;
-  for (const [name, type] of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const [name, type] = fields[i] as Fields[number];
+    // At most 3 UTF-8 bytes per UTF-16 unit: room for any string, trimmed to what was written below.
     if (type === "string") size += WORD + Math.ceil((3 * (values[name] as string).length) / WORD) * WORD;
   }
-  if (scratch.length < size) scratch = new Uint8Array(2 * size);
+  if (scratch.length < size) {
+    scratch = new Uint8Array(2 * size);
+    scratchView = new DataView(scratch.buffer);
+  }
   const out = scratch;
+  const view = scratchView;
   out.fill(0, 0, size);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let offset = fields.length * WORD;
-  for (const [i, [name, type]] of fields.entries()) {
+  for (let i = 0; i < fields.length; i++) {
+    const [name, type] = fields[i] as Fields[number];
     const at = i * WORD;
     const value = values[name];
     if (type === "string") {
-      const { written } = encoder.encodeInto(value as string, out.subarray(offset + WORD));
+      const written = writeString(out, offset + WORD, value as string);
       view.setUint32(at + WORD - 4, offset);
       view.setUint32(offset + WORD - 4, written);
       offset += WORD + Math.ceil(written / WORD) * WORD;
     } else if (type === "address") {
       writeHex(out, at + 12, value as string, 20, name);
     } else if (type === "bytes32") {
-      writeHex(out, at, value as string, 32, name);
+      if (value instanceof Uint8Array) out.set(value, at);
+      else writeHex(out, at, value as string, 32, name);
     } else if (type === "bool") {
       out[at + WORD - 1] = value ? 1 : 0;
     } else {
       writeUint(view, at, value as bigint, type === "uint64" ? UINT64_MAX : UINT256_MAX, name);
     }
   }
-  // encodeInto may have left bytes of a longer reservation: the padding after `offset` was zeroed above.
+  // Bytes a string's reservation did not use stay zero (filled above): they are the next word's or past the end.
   return out.subarray(0, offset);
 }
 
@@ -286,10 +305,10 @@ function encode(fields: Fields, values: Values): Uint8Array {
 export const encodeSealed = (receipt: Receipt): Uint8Array => encode(SEALED_FIELDS, receipt as unknown as Values);
 export const encodeLeaf = (receipt: PublicReceipt): Uint8Array => encode(LEAF_FIELDS, receipt as unknown as Values);
 
-/** What a period's file shows of a receipt: the sealed commitment and the public values. */
-export function publicReceiptOf(receipt: Receipt): PublicReceipt {
+/** The leaf's values of a receipt, with its sealed commitment as hex or as bytes. */
+function leafOf<T extends string | Uint8Array>(receipt: Receipt, sealed: T) {
   return {
-    sealed: hexlify(keccak_256(encodeSealed(receipt))),
+    sealed,
     model: receipt.model,
     policyVersion: receipt.policyVersion,
     proposalId: receipt.proposalId,
@@ -301,6 +320,10 @@ export function publicReceiptOf(receipt: Receipt): PublicReceipt {
   };
 }
 
+/** What a period's file shows of a receipt: the sealed commitment and the public values. */
+export const publicReceiptOf = (receipt: Receipt): PublicReceipt =>
+  leafOf(receipt, hexlify(keccak256(encodeSealed(receipt))));
+
 /** The leaf's values in RECEIPT_TYPES order, as `@openzeppelin/merkle-tree` takes them. */
 export function leafValues(receipt: PublicReceipt): unknown[] {
   return LEAF_FIELDS.map(([name]) => receipt[name]);
@@ -311,10 +334,21 @@ export const receiptValues = (receipt: Receipt): unknown[] => leafValues(publicR
 
 /** A public receipt's Merkle leaf as bytes: keccak256(keccak256(abi.encode(leaf values))), StandardMerkleTree's. */
 export function leafBytes(receipt: PublicReceipt): Uint8Array {
-  return keccak_256(keccak_256(encodeLeaf(receipt)));
+  return keccak256(keccak256(encodeLeaf(receipt)));
+}
+
+// The intermediate hashes of receiptLeafBytes, reused: only the leaf itself is kept.
+const sealedBytes = new Uint8Array(32);
+const inner = new Uint8Array(32);
+
+/** A whole receipt's leaf as bytes, its commitment kept as bytes throughout (the anchoring job's path). */
+export function receiptLeafBytes(receipt: Receipt): Uint8Array {
+  keccak256Into(encodeSealed(receipt), sealedBytes, 0);
+  keccak256Into(encode(LEAF_FIELDS, leafOf(receipt, sealedBytes)), inner, 0);
+  return keccak256(inner);
 }
 
 /** A whole receipt's leaf (0x-hex). */
-export const receiptLeaf = (receipt: Receipt): string => hexlify(leafBytes(publicReceiptOf(receipt)));
+export const receiptLeaf = (receipt: Receipt): string => hexlify(receiptLeafBytes(receipt));
 /** A public receipt's leaf (0x-hex). */
 export const publicLeaf = (receipt: PublicReceipt): string => hexlify(leafBytes(receipt));

@@ -1,11 +1,11 @@
 import type { PeriodTotals } from "../db/receipt-tables.ts";
 import {
   type AuditRecord,
-  leafBytes,
   type PublicReceipt,
   publicLeaf,
   publicReceiptOf,
   type Receipt,
+  receiptLeafBytes,
   receiptOf,
 } from "./encoding.ts";
 import { buildTree, type ReceiptTree } from "./tree.ts";
@@ -44,7 +44,7 @@ function tally(receipts: readonly Receipt[], key: (r: Receipt) => string) {
 /** A period's receipts, tree and totals (per model and per budget source; a refusal's source is ""). */
 export function buildPeriod(records: readonly AuditRecord[]): PeriodContent {
   const receipts = records.map(receiptOf);
-  const tree = buildTree(receipts.map((r) => leafBytes(publicReceiptOf(r))));
+  const tree = buildTree(receipts.map(receiptLeafBytes));
   return {
     receipts,
     tree,

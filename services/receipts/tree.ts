@@ -1,5 +1,5 @@
-import { keccak_256 } from "@noble/hashes/sha3";
 import { getBytes, hexlify, ZeroHash } from "ethers";
+import { keccak256, keccak256Into } from "./keccak.ts";
 
 /**
  * A period's Merkle tree of receipt leaves, laid out exactly as `@openzeppelin/merkle-tree` lays out a
@@ -46,7 +46,7 @@ export function buildTree(leaves: readonly (string | Uint8Array)[]): ReceiptTree
     const [a, b] = compareBytes(left, right) <= 0 ? [left, right] : [right, left];
     pair.set(a, 0);
     pair.set(b, NODE);
-    nodes.set(keccak_256(pair), i * NODE);
+    keccak256Into(pair, nodes, i * NODE);
   }
   return { root: hexlify(nodes.subarray(0, NODE)), count, nodes };
 }
@@ -95,7 +95,7 @@ export function processProof(leaf: string, proof: readonly string[]): string {
     const [a, b] = compareBytes(node, other) <= 0 ? [node, other] : [other, node];
     pair.set(a, 0);
     pair.set(b, NODE);
-    node = keccak_256(pair);
+    node = keccak256(pair);
   }
   return hexlify(node);
 }
