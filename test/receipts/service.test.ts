@@ -285,6 +285,15 @@ t.test("usagePeriods totals the period per model and per budget source", async (
   t.equal(node?.byModel.find((m) => m.key === MODEL)?.calls, 2);
   t.equal(node?.byModel.find((m) => m.key === "no-such-model")?.calls, 1);
   t.equal(node?.bySource.find((s) => s.key === "")?.calls, 1, "the refusal charged no budget");
+  t.notOk(
+    node?.bySource.some((s) => s.key.startsWith("grant:")),
+    "grants are counted together: a grant's id names its grantee",
+  );
+  t.equal(
+    node?.bySource.reduce((sum, s) => sum + s.calls, 0),
+    3,
+    "every call counted once",
+  );
 });
 
 t.test("a consumer lists its own receipts with its API key, and no one else's", async (t) => {
