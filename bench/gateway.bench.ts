@@ -40,9 +40,9 @@ import { type BenchRow, percentile, runBench } from "./harness.ts";
 const CONSUMERS = 32;
 const MODERATE = { connections: 4, duration: 8 };
 const SATURATION = { connections: 32, duration: 8 };
-/** Shadow mode off and on, alternated (ABBA twice), on the same warm gateway. */
-const SHADOW_RUNS = [false, true, true, false, false, true, true, false];
-const SHADOW_SATURATION = { connections: 32, duration: 5 };
+/** A feature off and on, alternated (ABBA twice): a drift of the shared machine's load weighs on both alike. */
+const ABBA_RUNS = [false, true, true, false, false, true, true, false];
+const ABBA_SATURATION = { connections: 32, duration: 5 };
 const SHADOWED_PROPOSAL = "1";
 const body = JSON.stringify({
   model: "bench-model",
@@ -123,7 +123,7 @@ async function load(
  */
 type Role =
   | { role: "upstream" }
-  | { role: "gateway"; databaseUrl: string; upstreamUrl: string }
+  | { role: "gateway"; databaseUrl: string; upstreamUrl: string; env?: Record<string, string> }
   | { role: "proxy"; upstreamUrl: string; record?: { databaseUrl: string } | "local log" };
 
 /** Where a proxy makes each call's record durable before it answers, batched as the gateway batches. */
@@ -224,7 +224,7 @@ async function serve(role: Role): Promise<{ info: unknown; stop: () => Promise<v
     database,
     upstreamUrl: role.upstreamUrl,
     // No indexer runs here: the seeded heartbeat must stay fresh for the whole run.
-    env: { MAX_POLICY_STALENESS_S: "3600" },
+    env: { MAX_POLICY_STALENESS_S: "3600", ...role.env },
     deployment: SEEDED_DEPLOYMENT,
   });
   const keys = await Promise.all(consumers.map(async (address) => (await issueApiKey(database.db, { address })).key));
@@ -336,6 +336,32 @@ function startThread<T>(role: Role): Promise<{ info: T; stop: () => Promise<void
   });
 }
 
+interface Alternation {
+  on: Run[];
+  off: Run[];
+  /** Throughput on / off, over all the runs of each side. */
+  ratio: number;
+  /** The runs in order, for the notes. */
+  sequence: string;
+}
+
+/** Saturation runs with a feature off and on in the order of ABBA_RUNS; `run(on)` switches it and loads. */
+async function alternate(run: (on: boolean) => Promise<Run>): Promise<Alternation> {
+  const runs: Alternation = { on: [], off: [], ratio: 0, sequence: "" };
+  const order: string[] = [];
+  for (const on of ABBA_RUNS) {
+    const result = await run(on);
+    runs[on ? "on" : "off"].push(result);
+    order.push(`${on ? "on" : "off"} ${Math.round(result.rps)}`);
+  }
+  runs.ratio = sumRps(runs.on) / sumRps(runs.off);
+  runs.sequence = order.join(", ");
+  return runs;
+}
+
+const sumRps = (runs: Run[]) => runs.reduce((sum, r) => sum + r.rps, 0);
+const meanRps = (runs: Run[]) => Math.round(sumRps(runs) / runs.length);
+
 export default async function gatewayBench() {
   return runBench("gateway", async (log) => {
     const cleanups: (() => unknown)[] = [];
@@ -385,21 +411,35 @@ export default async function gatewayBench() {
       const loggedFull = await load(logged, SATURATION);
       const gatewayFull = await load(through, { ...SATURATION, keys });
       const portkeyFull = await load(portkey.url, { ...SATURATION, headers: portkey.headers });
-      // Shadow mode on and off on the same gateway, warm, in the order off, on, on, off, twice: a drift of
-      // the shared machine's load during the runs weighs on both sides alike.
-      log(`shadow mode: ${SHADOW_RUNS.length} saturation runs of ${SHADOW_SATURATION.duration} s, off and on`);
+      // Shadow mode on and off on the same warm gateway.
+      log(`shadow mode: ${ABBA_RUNS.length} saturation runs of ${ABBA_SATURATION.duration} s, off and on`);
       const shadowDb = await openMigrated(t, databaseUrl, 2);
-      const shadowRuns: Record<"on" | "off", Run[]> = { on: [], off: [] };
-      const shadowSequence: { on: boolean; rps: number }[] = [];
-      for (const on of SHADOW_RUNS) {
+      const shadow = await alternate(async (on) => {
         await setShadowed(shadowDb, through, keys[0] as string, on);
-        const run = await load(through, { ...SHADOW_SATURATION, keys });
-        shadowRuns[on ? "on" : "off"].push(run);
-        shadowSequence.push({ on, rps: run.rps });
-      }
+        return load(through, { ...ABBA_SATURATION, keys });
+      });
       await setShadowed(shadowDb, through, keys[0] as string, false);
-      const sumRps = (runs: Run[]) => runs.reduce((sum, r) => sum + r.rps, 0);
-      const shadowRatio = sumRps(shadowRuns.on) / sumRps(shadowRuns.off);
+      // Receipts' work on the request path (body hashing) on and off: two gateways as alike as can be (each
+      // new, on a fresh database of its own, warmed alike), one with RECEIPT_BODY_HASHES=false.
+      log(`receipts: ${ABBA_RUNS.length} saturation runs of ${ABBA_SATURATION.duration} s, off and on`);
+      const receiptGateways = await Promise.all(
+        [{ RECEIPT_BODY_HASHES: "true" }, { RECEIPT_BODY_HASHES: "false" }].map(async (env) => {
+          const started = await startThread<{ baseURL: string; keys: string[] }>({
+            role: "gateway",
+            databaseUrl: await createTestDatabase(t),
+            upstreamUrl: upstream.info,
+            env,
+          });
+          t.teardown(() => started.stop());
+          return { url: `${started.info.baseURL}/chat/completions`, keys: started.info.keys };
+        }),
+      );
+      const [hashing, plain] = receiptGateways as [(typeof receiptGateways)[number], (typeof receiptGateways)[number]];
+      for (const gw of receiptGateways) await load(gw.url, { connections: 4, duration: 2, keys: gw.keys });
+      const receipts = await alternate((on) => {
+        const gw = on ? hashing : plain;
+        return load(gw.url, { ...ABBA_SATURATION, keys: gw.keys });
+      });
       // Moderate load is a fixed rate, a quarter of what the gateway sustains: its latency is the
       // gateway's own work, not queueing behind a saturated machine (closed-loop clients with no think
       // time saturate it at any connection count; that figure is reported too).
@@ -446,25 +486,47 @@ export default async function gatewayBench() {
         },
         { metric: "non-2xx through Portkey", value: portkeyFull.non2xx, unit: "responses" },
         {
-          metric: `gateway, shadow mode off (mean of ${shadowRuns.off.length}), saturation`,
-          value: Math.round(sumRps(shadowRuns.off) / shadowRuns.off.length),
+          metric: `gateway, shadow mode off (mean of ${shadow.off.length}), saturation`,
+          value: meanRps(shadow.off),
           unit: "req/s",
         },
         {
-          metric: `gateway, a queued proposal shadowed (mean of ${shadowRuns.on.length}), saturation`,
-          value: Math.round(sumRps(shadowRuns.on) / shadowRuns.on.length),
+          metric: `gateway, a queued proposal shadowed (mean of ${shadow.on.length}), saturation`,
+          value: meanRps(shadow.on),
           unit: "req/s",
         },
         {
           metric: "shadow on / off throughput",
-          value: shadowRatio,
+          value: shadow.ratio,
           unit: "ratio",
           target: "≥ 0.95",
-          met: shadowRatio >= 0.95,
+          met: shadow.ratio >= 0.95,
         },
         {
           metric: "non-2xx with shadow mode on",
-          value: shadowRuns.on.reduce((sum, r) => sum + r.non2xx, 0),
+          value: shadow.on.reduce((sum, r) => sum + r.non2xx, 0),
+          unit: "responses",
+        },
+        {
+          metric: `gateway, receipts' body hashes off (mean of ${receipts.off.length}), saturation`,
+          value: meanRps(receipts.off),
+          unit: "req/s",
+        },
+        {
+          metric: `gateway, receipts' body hashes on (mean of ${receipts.on.length}), saturation`,
+          value: meanRps(receipts.on),
+          unit: "req/s",
+        },
+        {
+          metric: "receipts on / off throughput",
+          value: receipts.ratio,
+          unit: "ratio",
+          target: "≥ 0.95",
+          met: receipts.ratio >= 0.95,
+        },
+        {
+          metric: "non-2xx with receipts on or off",
+          value: [...receipts.on, ...receipts.off].reduce((sum, r) => sum + r.non2xx, 0),
           unit: "responses",
         },
         { metric: "bare proxy (no checks), saturation", value: Math.round(bareFull.rps), unit: "req/s" },
@@ -546,7 +608,8 @@ export default async function gatewayBench() {
         notes: [
           `${CONSUMERS} consumers with grants; each call is decided in memory against the replica's slice of its grant (a slice is leased from the guarded rows in the background; the first calls and any call the slice cannot cover take the per-call guard, a round trip), and once the upstream has answered, its audit record is inserted with its settlement (one transaction, synchronous commit, batched with the calls in flight) before the answer`,
           `audit records written by the gateway: ${decisions.n}, ${shadowDecisions.n} of them with a shadow decision`,
-          `shadow mode runs in order (req/s): ${shadowSequence.map((r) => `${r.on ? "on" : "off"} ${Math.round(r.rps)}`).join(", ")}`,
+          `shadow mode runs in order (req/s): ${shadow.sequence}`,
+          `receipts runs in order (req/s): ${receipts.sequence}; on the request path receipts cost the sha256 of the request body (in the JSON parser) and of the answer, and one header; the receipt is built from the audit record by the anchoring job, off the request path`,
           "load generator, gateway, the three reference proxies and upstream each on their own thread, Portkey's gateway (@portkey-ai/gateway, its Node server, headless, provider openai with the local upstream as custom host) in its own process; they and Postgres share this machine",
           `1-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[0] as number).toFixed(2)} after, on ${availableParallelism()} cores`,
         ],

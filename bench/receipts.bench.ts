@@ -1,15 +1,64 @@
 /**
  * Usage receipts: audit records turned into receipts, hashed and built into a period's Merkle tree, per
  * second on one core (what the anchoring job does once per period, off the request path). Beside it, the
- * same work through `@openzeppelin/merkle-tree`'s StandardMerkleTree.of as the reference (same root).
+ * same work through `@openzeppelin/merkle-tree`'s StandardMerkleTree.of as the reference (same root), and the
+ * floor under both: the keccak256 a receipt needs alone, ours and @noble/hashes' (what ethers uses).
  */
+import { keccak_256 } from "@noble/hashes/sha3";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { responseHasher } from "../services/gateway/body-hash.ts";
 import { type AuditRecord, RECEIPT_TYPES, receiptOf, receiptValues } from "../services/receipts/encoding.ts";
+import { keccak256 } from "../services/receipts/keccak.ts";
 import { buildPeriod } from "../services/receipts/period.ts";
 import { runBench } from "./harness.ts";
 
 const RECEIPTS = 100_000;
 const REFERENCE = 5_000;
+/** What a receipt hashes: its sealed part and its leaf (~450 bytes each), the leaf again, and a tree node. */
+const HASHED = [448, 480, 32, 64].map((length) => new Uint8Array(length).fill(7));
+
+/** A call's bodies as the gateway bench sends and its upstream answers (the request path's only receipt work). */
+const CALL_BODIES = [
+  JSON.stringify({
+    model: "bench-model",
+    messages: [{ role: "user", content: "Summarise the commons in one line." }],
+    max_tokens: 16,
+  }),
+  JSON.stringify({
+    id: "chatcmpl-bench",
+    object: "chat.completion",
+    created: 1_764_720_000,
+    model: "bench-model",
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: "A commons is governed by those who use it." },
+        finish_reason: "stop",
+      },
+    ],
+    usage: { prompt_tokens: 14, completion_tokens: 11, total_tokens: 25 },
+  }),
+];
+
+/** Microseconds of CPU a call's receipt costs on the request path: the sha256 of its request and of its answer. */
+function requestPathMicros(count: number): number {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) {
+    for (const body of CALL_BODIES) {
+      const hasher = responseHasher(true);
+      hasher.update(body);
+      hasher.digest();
+    }
+  }
+  return Number(process.hrtime.bigint() - started) / 1e3 / count;
+}
+
+/** Receipts per second that `hash` alone allows (the hashing floor of one receipt). */
+function hashingPerSecond(hash: (data: Uint8Array) => Uint8Array, count: number): number {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) for (const data of HASHED) hash(data);
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
 
 function records(count: number): AuditRecord[] {
   const at = Date.UTC(2026, 11, 3, 12);
@@ -33,6 +82,7 @@ function records(count: number): AuditRecord[] {
     settled_at: new Date(at + i + 800),
     request_hash: `0x${"ab".repeat(32)}`,
     response_hash: `0x${"cd".repeat(32)}`,
+    receipt_salt: `0x${(i + 1).toString(16).padStart(64, "0")}`,
   }));
 }
 
@@ -52,6 +102,12 @@ export default async function receiptsBench() {
     const referenceSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const referencePerSecond = REFERENCE / referenceSeconds;
     if (reference.root !== buildPeriod(sample).tree.root) throw new Error("the reference built another root");
+    hashingPerSecond(keccak256, 2_000); // warm-up
+    hashingPerSecond(keccak_256, 2_000);
+    requestPathMicros(5_000); // warm-up
+    const onRequestPath = requestPathMicros(50_000);
+    const oursFloor = hashingPerSecond(keccak256, 20_000);
+    const nobleFloor = hashingPerSecond(keccak_256, 20_000);
     return {
       rows: [
         {
@@ -67,11 +123,26 @@ export default async function receiptsBench() {
           unit: "1/s",
         },
         { metric: "speed-up over the reference", value: perSecond / referencePerSecond, unit: "ratio" },
+        {
+          metric: "floor: a receipt's keccak256 alone per second (services/receipts/keccak.ts)",
+          value: Math.round(oursFloor),
+          unit: "1/s",
+        },
+        {
+          metric: "floor with @noble/hashes' keccak_256 instead",
+          value: Math.round(nobleFloor),
+          unit: "1/s",
+        },
         { metric: "receipts in the period", value: period.tree.count, unit: "receipts" },
+        {
+          metric: "request path: a call's body hashes (sha256 of request and answer), CPU per call",
+          value: onRequestPath,
+          unit: "µs",
+        },
       ],
       notes: [
-        "a receipt is ~700 bytes of ABI encoding (5 strings); its leaf is two keccak256, plus one per tree node",
-        "gateway throughput with receipts on vs off is not measured: receipts add no work to the request path (an index on the audit table and one header)",
+        "a receipt is two ABI encodings of ~450 bytes (its sealed part, its leaf): three keccak256 (sealed, the leaf twice) plus one per tree node, about ten Keccak-f permutations; the floor rows time those alone",
+        "gateway throughput with receipts on vs off (their body hashes, the only work on the request path): npm run bench gateway",
       ],
     };
   });

@@ -13,6 +13,7 @@ import {
 } from "../db/receipts.ts";
 import { sleep } from "../indexer/abortable-sleep.ts";
 import { createLeaderElection } from "../indexer/leader.ts";
+import { RECEIPT_FORMAT } from "../receipts/encoding.ts";
 import { buildPeriod, periodAt, periodBounds } from "../receipts/period.ts";
 import type { Logger } from "../shared/logger.ts";
 
@@ -90,6 +91,7 @@ export function createAnchorer(deps: AnchorerDeps): Anchorer {
         nodes: content.tree.nodes,
         totals: content.totals,
         uri: `${deps.uriBase}/receipts/periods/${next}`,
+        format: RECEIPT_FORMAT,
       });
       logger.info({ period: next, receipts: content.tree.count, root: content.tree.root }, "receipts period built");
     }

@@ -1,14 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import { periodRecords, periodRow } from "../db/receipts.ts";
-import { receiptOf, receiptToJson } from "../receipts/encoding.ts";
-import { periodBounds } from "../receipts/period.ts";
+import { publicReceiptToJson, RECEIPT_FORMAT } from "../receipts/encoding.ts";
+import { periodBounds, publicReceipts } from "../receipts/period.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError, isAppError } from "../shared/errors.ts";
 
 /**
- * GET /receipts/periods/:period: a built period's receipts as JSON, what its anchor's URI names. Read again
- * from the audit records, so a record changed after the period was anchored shows: the file then no longer
- * builds the anchored root (`commons verify --period N --file`).
+ * GET /receipts/periods/:period: a built period's public receipts as JSON, what its anchor's URI names. Public,
+ * so it holds only what a leaf shows (services/receipts/encoding.ts): each receipt's sealed commitment and
+ * what the community counts, never a consumer, a request id, a time or a budget, and in the order of the
+ * leaves. Read again from the audit records, so a record changed after the period was anchored shows: the
+ * file then no longer builds the anchored root (`commons verify --period N --file`).
  */
 export default async function receiptsFileRoute(app: FastifyInstance, opts: { deps: Deps }): Promise<void> {
   const { deps } = opts;
@@ -25,6 +27,13 @@ export default async function receiptsFileRoute(app: FastifyInstance, opts: { de
     const period = Number(request.params.period);
     const row = await periodRow(deps.database.db, period);
     if (!row) throw new AppError("NOT_FOUND", `period ${period} is not built yet`);
+    if (row.format !== RECEIPT_FORMAT) {
+      // Its leaves named consumers in the clear: a file that builds its root would name them too.
+      throw new AppError(
+        "NOT_FOUND",
+        `period ${period} was built in receipt format ${row.format}: its file is withdrawn`,
+      );
+    }
     const { startsAt, endsAt } = periodBounds(period, periodMs);
     const records = await periodRecords(deps.database.db, startsAt, endsAt);
     return {
@@ -32,7 +41,8 @@ export default async function receiptsFileRoute(app: FastifyInstance, opts: { de
       startsAt: startsAt.toISOString(),
       endsAt: endsAt.toISOString(),
       contract: deps.deployment.usageAnchor ?? null,
-      receipts: records.map((r) => receiptToJson(receiptOf(r))),
+      format: RECEIPT_FORMAT,
+      receipts: publicReceipts(records).map(publicReceiptToJson),
     };
   });
 }

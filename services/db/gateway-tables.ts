@@ -64,6 +64,8 @@ export interface GatewayDecisionsTable {
   completion_tokens: ColumnType<number | null, number | null | undefined, number | null>;
   request_hash: ColumnType<string | null, string | null | undefined, string | null>;
   response_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 32 random bytes (0x-hex) that seal the record's receipt (migrations/0025); drawn by the column's default. */
+  receipt_salt: ColumnType<string, string | undefined, string>;
   /**
    * Shadow mode (migrations/0021): the call decided under the policies of each proposal queued at the time,
    * by proposal id; null when none was queued.

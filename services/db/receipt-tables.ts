@@ -28,6 +28,8 @@ export interface UsagePeriodsTable {
   block_hash: Nullable<string>;
   built_at: Timestamp;
   anchored_at: Nullable<Date>;
+  /** The receipt encoding that built the tree (migrations/0025): 1 named consumers in the clear, 2 seals them. */
+  format: ColumnType<number, number | undefined, number>;
 }
 
 /** Tokens charged and calls per model and per budget source, in one period. */

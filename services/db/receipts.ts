@@ -28,6 +28,7 @@ const auditColumns = [
   "settled_at",
   "request_hash",
   "response_hash",
+  "receipt_salt",
 ] as const;
 
 /** The settled audit records of [startsAt, endsAt): a period's receipts (index gateway_decisions_receipt_idx). */
@@ -43,7 +44,10 @@ export function periodRecords(db: Kysely<Database>, startsAt: Date, endsAt: Date
     .execute();
 }
 
-/** The settled audit record of one call, with the instant that places it in a period; undefined: none yet. */
+/**
+ * The settled audit record of one call, with the instant that places it in a period; undefined: none yet.
+ * Private: the API gives it to its consumer and to operators only.
+ */
 export async function receiptRecord(
   db: Kysely<Database>,
   requestId: string,
@@ -104,6 +108,8 @@ export interface BuiltPeriod {
   nodes: Uint8Array;
   totals: PeriodTotals;
   uri: string;
+  /** The receipt encoding the tree was built with (RECEIPT_FORMAT). */
+  format: number;
 }
 
 /** Stores a period's tree before anything is sent; a period stored already is kept as it is. */
@@ -121,6 +127,7 @@ export async function insertBuiltPeriod(db: Kysely<Database>, p: BuiltPeriod): P
       totals: JSON.stringify(p.totals),
       uri: p.uri,
       state: "built",
+      format: p.format,
     })
     .onConflict((oc) => oc.column("period").doNothing())
     .execute();

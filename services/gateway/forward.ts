@@ -18,6 +18,8 @@ export interface ForwardDeps {
   enforcer: Enforcer;
   upstream: Upstream;
   metrics: Metrics;
+  /** RECEIPT_BODY_HASHES: whether receipts carry the sha256 of the answers (body-hash.ts). */
+  hashBodies: boolean;
 }
 
 /** The provider named by an upstream failure (the last one tried), or null when none was. */
@@ -39,7 +41,7 @@ export async function forwardJson(
   admission: Admission,
   path: UpstreamPath,
   forward: JsonObject,
-  { enforcer, upstream, metrics }: ForwardDeps,
+  { enforcer, upstream, metrics, hashBodies }: ForwardDeps,
   failed: (answer: JsonObject) => boolean = () => false,
 ) {
   const endpoint = endpointLabel(path);
@@ -74,7 +76,7 @@ export async function forwardJson(
   const charged = billedTokens(answer.usage) ?? (ok ? admission.decision.reserve : 0);
   // Serialized once, here: the receipt's hash is of the very bytes sent.
   const body = ok ? JSON.stringify(answer) : null;
-  const hasher = responseHasher();
+  const hasher = responseHasher(hashBodies);
   if (body !== null) hasher.update(body);
   const settled = await enforcer.settle(admission, {
     charged,
@@ -121,7 +123,7 @@ export async function forwardStream(
   forward: JsonObject,
   promptTokens: number,
   dialect: StreamDialect,
-  { enforcer, upstream, metrics }: ForwardDeps,
+  { enforcer, upstream, metrics, hashBodies }: ForwardDeps,
 ) {
   const controller = new AbortController();
   const res = reply.raw;
@@ -135,7 +137,7 @@ export async function forwardStream(
   let produced = "";
   let usage: unknown = null;
   let failure: unknown = null;
-  const sent = responseHasher();
+  const sent = responseHasher(hashBodies);
   const outcome = () => (controller.signal.aborted ? "CLIENT_CLOSED" : failure ? "UPSTREAM_ERROR" : "COMPLETED");
   const settle = () => {
     res.off("close", onClose);

@@ -66,8 +66,9 @@ export default async function gatewayPlugin(app: FastifyInstance, opts: { deps: 
   });
 
   app.setErrorHandler(gatewayErrorHandler);
-  hashRequestBodies(app);
-  const forwarding = { enforcer, upstream, metrics: deps.metrics };
+  const hashBodies = deps.config.RECEIPT_BODY_HASHES;
+  if (hashBodies) hashRequestBodies(app);
+  const forwarding = { enforcer, upstream, metrics: deps.metrics, hashBodies };
   registerChatRoute(app, forwarding);
   registerEmbeddingsRoute(app, forwarding);
   registerResponsesRoute(app, forwarding);

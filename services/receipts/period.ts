@@ -1,5 +1,13 @@
 import type { PeriodTotals } from "../db/receipt-tables.ts";
-import { type AuditRecord, type Receipt, receiptLeaf, receiptOf } from "./encoding.ts";
+import {
+  type AuditRecord,
+  type PublicReceipt,
+  publicLeaf,
+  publicReceiptOf,
+  type Receipt,
+  receiptLeafBytes,
+  receiptOf,
+} from "./encoding.ts";
 import { buildTree, type ReceiptTree } from "./tree.ts";
 
 /**
@@ -36,7 +44,7 @@ function tally(receipts: readonly Receipt[], key: (r: Receipt) => string) {
 /** A period's receipts, tree and totals (per model and per budget source; a refusal's source is ""). */
 export function buildPeriod(records: readonly AuditRecord[]): PeriodContent {
   const receipts = records.map(receiptOf);
-  const tree = buildTree(receipts.map(receiptLeaf));
+  const tree = buildTree(receipts.map(receiptLeafBytes));
   return {
     receipts,
     tree,
@@ -54,4 +62,18 @@ export function buildPeriod(records: readonly AuditRecord[]): PeriodContent {
       })),
     },
   };
+}
+
+/**
+ * A period's public receipts, as its file serves them: in the order of their leaves (the tree's order), so
+ * the file does not tell when each call came either.
+ */
+export function publicReceipts(records: readonly AuditRecord[]): PublicReceipt[] {
+  return records
+    .map((record) => {
+      const receipt = publicReceiptOf(receiptOf(record));
+      return { receipt, leaf: publicLeaf(receipt) };
+    })
+    .sort((a, b) => (a.leaf < b.leaf ? -1 : a.leaf > b.leaf ? 1 : 0))
+    .map(({ receipt }) => receipt);
 }

@@ -1,11 +1,12 @@
-import { getBytes, hexlify, keccak256, ZeroHash } from "ethers";
+import { getBytes, hexlify, ZeroHash } from "ethers";
+import { keccak256, keccak256Into } from "./keccak.ts";
 
 /**
  * A period's Merkle tree of receipt leaves, laid out exactly as `@openzeppelin/merkle-tree` lays out a
  * StandardMerkleTree (leaves sorted, stored from the end of one flat array, each node the keccak256 of its
  * children sorted), so the root and proofs are that library's and OpenZeppelin's MerkleProof.verify
  * accepts them. Built here on bytes because the library's hex-string tree builds about ten times slower
- * (bench/receipts.bench.ts); test/receipts/tree.test.ts checks both give the same root and proofs.
+ * (bench/receipts.bench.ts); test/receipts/encoding.test.ts checks both give the same root and proofs.
  *
  * `nodes` is the flat array as one buffer (32 bytes a node): it is what Postgres stores for a period.
  */
@@ -28,10 +29,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 /** A period with no receipt still gets anchored (it says "no call"), with the zero root. */
 export const EMPTY_ROOT = ZeroHash;
 
-export function buildTree(leaves: readonly string[]): ReceiptTree {
+/** The tree of `leaves` (0x-hex, or 32 bytes each as leafBytes gives them). */
+export function buildTree(leaves: readonly (string | Uint8Array)[]): ReceiptTree {
   const count = leaves.length;
   if (count === 0) return { root: EMPTY_ROOT, count, nodes: new Uint8Array(0) };
-  const sorted = leaves.map((leaf) => getBytes(leaf)).sort(compareBytes);
+  const sorted = leaves.map((leaf) => (typeof leaf === "string" ? getBytes(leaf) : leaf)).sort(compareBytes);
   const size = 2 * count - 1;
   const nodes = new Uint8Array(size * NODE);
   sorted.forEach((leaf, i) => {
@@ -44,7 +46,7 @@ export function buildTree(leaves: readonly string[]): ReceiptTree {
     const [a, b] = compareBytes(left, right) <= 0 ? [left, right] : [right, left];
     pair.set(a, 0);
     pair.set(b, NODE);
-    nodes.set(getBytes(keccak256(pair)), i * NODE);
+    keccak256Into(pair, nodes, i * NODE);
   }
   return { root: hexlify(nodes.subarray(0, NODE)), count, nodes };
 }
@@ -93,7 +95,7 @@ export function processProof(leaf: string, proof: readonly string[]): string {
     const [a, b] = compareBytes(node, other) <= 0 ? [node, other] : [other, node];
     pair.set(a, 0);
     pair.set(b, NODE);
-    node = getBytes(keccak256(pair));
+    node = keccak256(pair);
   }
   return hexlify(node);
 }

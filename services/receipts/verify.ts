@@ -1,12 +1,13 @@
-import { type Receipt, receiptLeaf } from "./encoding.ts";
+import { leafBytes, type PublicReceipt, type Receipt, receiptLeaf } from "./encoding.ts";
 import { buildTree, processProof } from "./tree.ts";
 
 /**
  * What a verification checked, in order. The first check that fails is named (clients branch on it):
  * - PROOF: the receipt's leaf and its proof lead to the period's root the service gave.
  * - ANCHOR: that root is the one anchored on chain for the period.
- * - COUNT, TOTAL_TOKENS, UNIQUE, ROOT: a whole period's receipts are as many as anchored, charge the
- *   anchored total, name each request once, and build the anchored root.
+ * - COUNT, TOTAL_TOKENS, UNIQUE, ROOT: a whole period's public receipts are as many as anchored, charge the
+ *   anchored total, appear once each (their sealed commitments differ: each has a salt of its own), and
+ *   build the anchored root.
  */
 export type ReceiptCheck = "PROOF" | "ANCHOR" | "COUNT" | "TOTAL_TOKENS" | "UNIQUE" | "ROOT";
 
@@ -37,7 +38,11 @@ export interface Anchored {
   totalTokens: bigint;
 }
 
-/** One receipt against its proof, the root the service gave, and the root anchored on chain. */
+/**
+ * One whole receipt (its owner's or an operator's view, salt included) against its proof, the root the
+ * service gave, and the root anchored on chain: the leaf is recomputed from the values, sealed part included,
+ * so a receipt that verifies is the one whose consumer, request id and times it shows.
+ */
 export function verifyReceipt(input: {
   receipt: Receipt;
   proof: readonly string[];
@@ -57,11 +62,11 @@ export function verifyReceipt(input: {
   ]);
 }
 
-/** A whole period's receipts (a downloaded file) against what the chain anchored for it. */
-export function verifyPeriod(receipts: readonly Receipt[], anchored: Anchored): Verification {
+/** A whole period's public receipts (its downloaded file) against what the chain anchored for it. */
+export function verifyPeriod(receipts: readonly PublicReceipt[], anchored: Anchored): Verification {
   const total = receipts.reduce((sum, r) => sum + r.chargedTokens, 0n);
-  const ids = new Set(receipts.map((r) => r.requestId));
-  const root = buildTree(receipts.map(receiptLeaf)).root;
+  const ids = new Set(receipts.map((r) => r.sealed.toLowerCase()));
+  const root = buildTree(receipts.map(leafBytes)).root;
   return verification([
     {
       check: "COUNT",

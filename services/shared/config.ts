@@ -67,6 +67,11 @@ const schema = z.object({
   ANCHOR_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   /** Public base URL a period's receipts are downloaded from (its anchor names `<base>/receipts/periods/<n>`). */
   ANCHOR_URI_BASE: z.string().url().optional(),
+  /**
+   * sha256 of each call's request and response bodies in its receipt (requestHash, responseHash): the only
+   * work receipts add to a call. false: receipts carry zero hashes, as records older than migration 0022.
+   */
+  RECEIPT_BODY_HASHES: bool.default("true"),
   /** Bearer token operators use for GraphQL usage/decisions of every consumer. */
   OPERATOR_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** Domain that Sign-In with Ethereum messages must name; default host:port of the service. */

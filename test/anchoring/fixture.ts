@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { type Provider, Wallet } from "ethers";
 import { type Anchorer, createAnchorer } from "../../services/anchoring/anchorer.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
@@ -41,6 +41,8 @@ export function settledRecord(settledAt: Date, overrides: Partial<DecisionRecord
     pool_epoch_start: null,
     pool_votes: null,
     decided_at: new Date(settledAt.getTime() - 10),
+    // Drawn here rather than by the column's default, so that the tests compute the same receipts.
+    receipt_salt: `0x${randomBytes(32).toString("hex")}`,
     ...overrides,
   };
 }

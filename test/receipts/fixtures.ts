@@ -7,6 +7,7 @@ const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => hexlify(
 
 /** Receipts as the audit may hold them, with strings of any length and UTF-8 (model ids are free text). */
 export const receiptArb: fc.Arbitrary<Receipt> = fc.record({
+  salt: hash,
   requestId: fc.uuid().map((u) => `req_${u.replaceAll("-", "")}`),
   consumer: fc.oneof(
     fc.constant(ZeroAddress),

@@ -12,13 +12,18 @@ import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { apiKeyFor, build, enact } from "../helpers/app.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { adHoc } from "../helpers/graphql.ts";
+import { adHoc, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
 import { until } from "../helpers/until.ts";
 
 // Two replicas on one chain and one Postgres, both holding the anchorer's key: one anchors.
 const PERIOD_S = 4;
 const databaseUrl = await createTestDatabase(t);
-const anchoring = { ANCHOR_PERIOD_S: String(PERIOD_S), ANCHOR_DELAY_MS: "300", DATABASE_URL: databaseUrl };
+const anchoring = {
+  ANCHOR_PERIOD_S: String(PERIOD_S),
+  ANCHOR_DELAY_MS: "300",
+  DATABASE_URL: databaseUrl,
+  OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+};
 const first = await build(t, { env: anchoring });
 const second = await build(t, {
   env: {
@@ -45,6 +50,8 @@ await enact(first, [
   },
 ]);
 const { key } = await apiKeyFor(first);
+// Another consumer, with an API key of its own: a stranger to the first one's receipts.
+const { key: strangerKey } = await apiKeyFor(first, 1);
 
 const bodyOf = (model: string) =>
   JSON.stringify({ model, max_tokens: 8, messages: [{ role: "user", content: "count me" }] });
@@ -72,7 +79,7 @@ const RECEIPT = adHoc<
   { requestId: string }
 >(`query ($requestId: String!) { receipt(requestId: $requestId) {
   requestId consumer model policyVersion proposalId admitted reasonCode outcome promptTokens completionTokens
-  chargedTokens budgetSource epochStart decidedAt settledAt requestHash responseHash leaf period proof
+  chargedTokens budgetSource epochStart decidedAt settledAt requestHash responseHash salt sealed leaf period proof
   usagePeriod { root state transaction uri } } }`);
 
 async function graphql<T>(service: Service, query: string, variables: unknown = {}, apiKey?: string) {
@@ -81,7 +88,7 @@ async function graphql<T>(service: Service, query: string, variables: unknown = 
     headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
-  return (await res.json()) as { data: T; errors?: { extensions: { code: string } }[] };
+  return (await res.json()) as { data: T; errors?: { message: string; extensions: { code: string } }[] };
 }
 
 async function cli(...argv: string[]) {
@@ -89,7 +96,7 @@ async function cli(...argv: string[]) {
   const err: string[] = [];
   const code = await runCli(
     ["--url", second.urls.http, "--rpc", first.urls.rpc, ...argv],
-    {},
+    { COMMONS_API_KEY: key },
     { out: (s) => out.push(s), err: (s) => err.push(s) },
   );
   return { code, out: out.join("\n"), err: err.join("\n") };
@@ -116,7 +123,7 @@ const sha256 = (text: string) => `0x${createHash("sha256").update(text).digest("
 
 type ReceiptView = NonNullable<Awaited<ReturnType<typeof receiptOf>>>;
 async function receiptOf(service: Service, requestId: string) {
-  const { data, errors } = await graphql<{ receipt: unknown }>(service, RECEIPT.toString(), { requestId });
+  const { data, errors } = await graphql<{ receipt: unknown }>(service, RECEIPT.toString(), { requestId }, key);
   if (!data) throw new Error(`receipt(${requestId}) answered no data: ${JSON.stringify(errors)}`);
   return data.receipt as {
     requestId: string;
@@ -177,7 +184,7 @@ t.test("both replicas' receipts are in one period's tree, anchored once by one r
       true,
       "MerkleProof.verify on chain",
     );
-    const { leaf: _l, period: _p, proof, usagePeriod, ...values } = r;
+    const { sealed: _s, leaf: _l, period: _p, proof, usagePeriod, ...values } = r;
     const receipt = receiptFromJson(values);
     t.ok(
       StandardMerkleTree.verify(usagePeriod?.root as string, RECEIPT_TYPES, receiptValues(receipt), proof ?? []),
@@ -195,6 +202,65 @@ t.test("GET /deployment publishes the anchor; a period file exists only once bui
   t.equal(((await future.json()) as { error: { code: string } }).error.code, "NOT_FOUND");
   const bad = await fetch(`${first.urls.http}/receipts/periods/-1`);
   t.equal(((await bad.json()) as { error: { code: string } }).error.code, "BAD_USER_INPUT");
+});
+
+t.test("a receipt is its consumer's and the operators': a stranger is told it does not exist", async (t) => {
+  const [a] = anchored as [ReceiptView];
+  const query = RECEIPT.toString();
+  const asStranger = await graphql(first, query, { requestId: a.requestId }, strangerKey);
+  t.equal(asStranger.errors?.[0]?.extensions.code, "NOT_FOUND");
+  t.equal((asStranger.data as { receipt: unknown } | null)?.receipt ?? null, null, "nothing of it");
+  const unknown = await graphql(first, query, { requestId: `req_${"0".repeat(32)}` }, strangerKey);
+  t.equal(unknown.errors?.[0]?.extensions.code, "NOT_FOUND", "as for a call that does not exist");
+  t.equal(
+    asStranger.errors?.[0]?.message.replace(a.requestId, "ID"),
+    unknown.errors?.[0]?.message.replace(`req_${"0".repeat(32)}`, "ID"),
+    "in the same words",
+  );
+  const anonymous = await graphql(first, query, { requestId: a.requestId });
+  t.equal(anonymous.errors?.[0]?.extensions.code, "UNAUTHENTICATED");
+  const asOperator = await graphql<{ receipt: { consumer: string; salt: string } }>(
+    second,
+    query,
+    { requestId: a.requestId },
+    TEST_OPERATOR_TOKEN,
+  );
+  t.equal(asOperator.data.receipt.consumer, a.consumer, "the operator reads anyone's");
+  t.equal(asOperator.data.receipt.salt, a.salt);
+});
+
+t.test("the period's public file names no consumer, key, request or time, and still builds the root", async (t) => {
+  const [a] = anchored as [ReceiptView];
+  const text = await (await fetch(a.usagePeriod?.uri as string)).text();
+  const file = JSON.parse(text) as { receipts: Record<string, unknown>[] };
+  t.equal(file.receipts.length, anchored.length);
+  const lower = text.toLowerCase();
+  t.notOk(lower.includes(a.consumer.slice(2).toLowerCase()), "no consumer address");
+  t.notOk(text.includes(key), "no API key");
+  t.notOk(text.includes(key.slice(0, 16)), "not even its prefix");
+  for (const r of anchored) {
+    t.notOk(text.includes(r.requestId), "no request id");
+    t.notOk(lower.includes((r.salt as string).slice(2).toLowerCase()), "no salt");
+    t.notOk(text.includes(String(r.decidedAt)), "no time");
+    t.notOk(lower.includes((r.requestHash as string).slice(2).toLowerCase()), "no body hash");
+  }
+  for (const r of file.receipts) {
+    t.same(Object.keys(r).sort(), [
+      "admitted",
+      "chargedTokens",
+      "epochStart",
+      "model",
+      "outcome",
+      "policyVersion",
+      "proposalId",
+      "reasonCode",
+      "sealed",
+    ]);
+  }
+  t.ok(
+    file.receipts.some((r) => r.sealed === a.sealed),
+    "the owner finds its receipt in the file by the sealed value its salt recomputes",
+  );
 });
 
 t.test("usagePeriods totals the period per model and per budget source", async (t) => {
@@ -219,6 +285,15 @@ t.test("usagePeriods totals the period per model and per budget source", async (
   t.equal(node?.byModel.find((m) => m.key === MODEL)?.calls, 2);
   t.equal(node?.byModel.find((m) => m.key === "no-such-model")?.calls, 1);
   t.equal(node?.bySource.find((s) => s.key === "")?.calls, 1, "the refusal charged no budget");
+  t.notOk(
+    node?.bySource.some((s) => s.key.startsWith("grant:")),
+    "grants are counted together: a grant's id names its grantee",
+  );
+  t.equal(
+    node?.bySource.reduce((sum, s) => sum + s.calls, 0),
+    3,
+    "every call counted once",
+  );
 });
 
 t.test("a consumer lists its own receipts with its API key, and no one else's", async (t) => {

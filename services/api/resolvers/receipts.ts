@@ -1,23 +1,43 @@
 import { LRUCache } from "lru-cache";
 import { anchoredPeriods, listReceiptRecords, type PeriodRow, periodRow, receiptRecord } from "../../db/receipts.ts";
-import { type AuditRecord, type Receipt, receiptLeaf, receiptOf } from "../../receipts/encoding.ts";
+import { type AuditRecord, publicLeaf, publicReceiptOf, type Receipt, receiptOf } from "../../receipts/encoding.ts";
 import { periodAt } from "../../receipts/period.ts";
 import { proofOf, type ReceiptTree, treeFromNodes } from "../../receipts/tree.ts";
 import type { Deps } from "../../shared/deps.ts";
+import { AppError } from "../../shared/errors.ts";
 import { type ApiContext, readableConsumer } from "../context.ts";
 import { pageRequest, toConnection } from "../pagination.ts";
 
 /** A period as the API shows it (the tree itself stays in the database). */
-export type PeriodView = Omit<PeriodRow, "nodes" | "built_at" | "tx_nonce" | "tx_raw" | "block_hash">;
+export type PeriodView = Omit<PeriodRow, "nodes" | "built_at" | "tx_nonce" | "tx_raw" | "block_hash" | "format">;
 
 export interface ReceiptNode extends Receipt {
+  sealed: string;
   leaf: string;
   period: number;
   instant: Date;
 }
 
 /**
- * receipt, receipts and usagePeriods. A receipt's proof comes from its period's stored tree; the last few
+ * Totals per budget source as the public sees them: a grant's id names its grantee on chain, so grants are
+ * counted together (`grant`), like the pool; per grant they are private usage.
+ */
+function bySourceKind(sources: readonly { source: string; calls: number; tokens: string }[]) {
+  const kinds = new Map<string, { calls: number; tokens: bigint }>();
+  for (const s of sources) {
+    const key = s.source.startsWith("grant:") ? "grant" : s.source;
+    const entry = kinds.get(key) ?? { calls: 0, tokens: 0n };
+    entry.calls += s.calls;
+    entry.tokens += BigInt(s.tokens);
+    kinds.set(key, entry);
+  }
+  return [...kinds].map(([key, t]) => ({ key, calls: t.calls, tokens: t.tokens.toString() }));
+}
+
+/**
+ * receipt, receipts and usagePeriods. A receipt is private (its consumer, request, times, budget): its
+ * consumer's API key or the operator token reads it; the public reads periods and their files, which
+ * name no one (services/receipts/encoding.ts). A receipt's proof comes from its period's stored tree; the last few
  * trees are kept in memory, since receipts of one period are asked for together (a consumer's list, the CLI).
  */
 export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | "deployment">) {
@@ -38,9 +58,11 @@ export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | 
 
   const node = (record: AuditRecord & { instant: Date }): ReceiptNode => {
     const receipt = receiptOf(record);
+    const sealedPart = publicReceiptOf(receipt);
     return {
       ...receipt,
-      leaf: receiptLeaf(receipt),
+      sealed: sealedPart.sealed,
+      leaf: publicLeaf(sealedPart),
       period: periodAt(record.instant.getTime(), periodMs),
       instant: record.instant,
     };
@@ -53,9 +75,18 @@ export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | 
 
   return {
     queries: {
-      async receipt(_: unknown, args: { requestId: string }) {
+      async receipt(_: unknown, args: { requestId: string }, ctx: ApiContext) {
+        const caller = await ctx.caller();
+        if (caller.kind === "anonymous") {
+          throw new AppError("UNAUTHENTICATED", "send `Authorization: Bearer <api key>` to read your receipts");
+        }
         const record = await receiptRecord(db, args.requestId);
-        return record ? node(record) : null;
+        // Someone else's call is answered as a call that does not exist: the answer must not tell which ids are real.
+        const readable =
+          record !== undefined &&
+          (caller.kind === "operator" || record.consumer?.toLowerCase() === caller.address.toLowerCase());
+        if (!readable) throw new AppError("NOT_FOUND", `no settled call ${args.requestId} of yours`);
+        return node(record);
       },
 
       async receipts(
@@ -114,7 +145,7 @@ export function createReceiptResolvers(deps: Pick<Deps, "config" | "database" | 
       blockNumber: (p: PeriodView) => (p.block_number === null ? null : Number(p.block_number)),
       anchoredAt: (p: PeriodView) => p.anchored_at?.toISOString() ?? null,
       byModel: (p: PeriodView) => p.totals.models.map((m) => ({ key: m.model, calls: m.calls, tokens: m.tokens })),
-      bySource: (p: PeriodView) => p.totals.sources.map((s) => ({ key: s.source, calls: s.calls, tokens: s.tokens })),
+      bySource: (p: PeriodView) => bySourceKind(p.totals.sources),
     },
   };
 }

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError } from "commander";
 import { readAnchor, usageAnchorAt } from "../../chain/usage-anchor.ts";
-import { type Receipt, receiptFromJson, receiptLeaf } from "../../receipts/encoding.ts";
+import { type PublicReceipt, publicReceiptFromJson, receiptFromJson, receiptLeaf } from "../../receipts/encoding.ts";
 import { type CheckResult, type Verification, verifyPeriod, verifyReceipt } from "../../receipts/verify.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { CliContext } from "../context.ts";
@@ -10,9 +10,9 @@ import { graphql } from "../gql/gql.ts";
 const RECEIPT = graphql(`
   query CliReceipt($requestId: String!) {
     receipt(requestId: $requestId) {
-      requestId consumer model policyVersion proposalId admitted reasonCode outcome promptTokens
+      salt requestId consumer model policyVersion proposalId admitted reasonCode outcome promptTokens
       completionTokens chargedTokens budgetSource epochStart decidedAt settledAt requestHash responseHash
-      leaf period proof
+      sealed leaf period proof
       usagePeriod { root state transaction contract }
     }
   }
@@ -32,12 +32,12 @@ function describe(title: string[], verification: Verification): string {
   return [...title, ...verification.checks.map(checkLine), verdict].join("\n");
 }
 
-/** The receipts of a period file: the service's `{ receipts: [...] }`, or a bare array of them. */
-function receiptsOf(json: unknown): Receipt[] {
+/** The public receipts of a period file: the service's `{ receipts: [...] }`, or a bare array of them. */
+function receiptsOf(json: unknown): PublicReceipt[] {
   const list = Array.isArray(json) ? json : (json as { receipts?: unknown }).receipts;
   if (!Array.isArray(list))
     throw new AppError("BAD_USER_INPUT", "the file holds no receipts (an array, or { receipts })");
-  return list.map((r) => receiptFromJson(r as Record<string, unknown>));
+  return list.map((r) => publicReceiptFromJson(r as Record<string, unknown>));
 }
 
 export function registerVerify(program: Command, ctx: CliContext) {
@@ -46,7 +46,10 @@ export function registerVerify(program: Command, ctx: CliContext) {
     .description(
       "check a call's usage receipt, or a whole period's, against the root anchored on chain (read from the chain itself)",
     )
-    .argument("[requestId]", "the call's request id (the x-commons-receipt header)")
+    .argument(
+      "[requestId]",
+      "the call's request id (the x-commons-receipt header); read with COMMONS_API_KEY (yours) or COMMONS_OPERATOR_TOKEN",
+    )
     .option("--period <n>", "a whole anchoring period", periodNumber)
     .option("--file <receipts.json>", "the period's receipts, as downloaded from its anchor's URI")
     .action(async (requestId: string | undefined, flags: { period?: number; file?: string }) => {
@@ -66,9 +69,11 @@ export function registerVerify(program: Command, ctx: CliContext) {
         ];
       } else {
         if (!requestId) throw new AppError("BAD_USER_INPUT", "name a request id, or --period with --file");
-        const { receipt } = await ctx.client().request(RECEIPT, { requestId });
+        // A receipt is private: its consumer's API key or the operator token reads it.
+        const bearer = ctx.env.COMMONS_API_KEY ?? ctx.env.COMMONS_OPERATOR_TOKEN;
+        const { receipt } = await ctx.client(bearer).request(RECEIPT, { requestId });
         if (!receipt) throw new AppError("NOT_FOUND", `no settled call ${requestId}`);
-        const { leaf: _, period, proof, usagePeriod, ...values } = receipt;
+        const { sealed: _s, leaf: _l, period, proof, usagePeriod, ...values } = receipt;
         if (!usagePeriod) throw new AppError("NOT_FOUND", `the period ${period} of ${requestId} is not built yet`);
         const anchored = await readAnchor(anchor, BigInt(period));
         if (anchored.anchoredAt === 0n)
@@ -82,8 +87,8 @@ export function registerVerify(program: Command, ctx: CliContext) {
           anchoredRoot: anchored.root,
         });
         title = [
-          `Receipt ${requestId}: ${parsed.admitted ? "admitted" : `refused (${parsed.reasonCode})`}, ${parsed.outcome}, model ${parsed.model}, policy v${parsed.policyVersion} of proposal ${parsed.proposalId}, ${parsed.chargedTokens} tokens from ${parsed.budgetSource || "no budget"}`,
-          `leaf ${receiptLeaf(parsed)} (recomputed from the receipt's values), period ${period}, proof of ${proof?.length ?? 0} hashes`,
+          `Receipt ${requestId} of ${parsed.consumer}: ${parsed.admitted ? "admitted" : `refused (${parsed.reasonCode})`}, ${parsed.outcome}, model ${parsed.model}, policy v${parsed.policyVersion} of proposal ${parsed.proposalId}, ${parsed.chargedTokens} tokens from ${parsed.budgetSource || "no budget"}`,
+          `leaf ${receiptLeaf(parsed)} (recomputed from the receipt's values and salt), period ${period}, proof of ${proof?.length ?? 0} hashes`,
           `against UsageAnchor ${await anchor.getAddress()}: root ${anchored.root} (transaction ${usagePeriod.transaction ?? "unknown"})`,
         ];
       }

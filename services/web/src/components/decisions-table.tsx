@@ -12,15 +12,20 @@ graphql(`
 
 export type DecisionRow = DecisionFieldsFragment;
 
-/** Gateway decisions: each call admitted or refused, with its reason code and the policy that decided it. */
+/**
+ * Gateway decisions: each call admitted or refused, with its reason code and the policy that decided it, and
+ * its receipt read with `token` (the API key or operator token the rows were read with).
+ */
 export function DecisionsTable({
   rows,
   caption,
   showConsumer,
+  token,
 }: {
   rows: DecisionRow[];
   caption: string;
   showConsumer: boolean;
+  token: string;
 }) {
   return (
     <table class="decisions">
@@ -59,7 +64,7 @@ export function DecisionsTable({
               ) : null}
             </td>
             <td>
-              <ReceiptStatus requestId={d.requestId} />
+              <ReceiptStatus requestId={d.requestId} token={token} />
             </td>
           </tr>
         ))}

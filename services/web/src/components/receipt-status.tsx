@@ -2,7 +2,7 @@ import { BrowserProvider, Contract } from "ethers";
 import { useState } from "preact/hooks";
 import { receiptFromJson } from "../../../receipts/encoding.ts";
 import { type Verification, verifyReceipt } from "../../../receipts/verify.ts";
-import { api } from "../api.ts";
+import { withBearer } from "../api.ts";
 import { useDeployment } from "../deployment.ts";
 import { graphql } from "../gql/gql.ts";
 import { useWallet } from "../wallet/wallet.tsx";
@@ -10,9 +10,9 @@ import { useWallet } from "../wallet/wallet.tsx";
 const RECEIPT = graphql(`
   query WebReceipt($requestId: String!) {
     receipt(requestId: $requestId) {
-      requestId consumer model policyVersion proposalId admitted reasonCode outcome promptTokens
+      salt requestId consumer model policyVersion proposalId admitted reasonCode outcome promptTokens
       completionTokens chargedTokens budgetSource epochStart decidedAt settledAt requestHash responseHash
-      leaf period proof
+      sealed leaf period proof
       usagePeriod { root state transaction }
     }
   }
@@ -30,23 +30,24 @@ type Status =
   | { kind: "checked"; verification: Verification; onChain: boolean; transaction: string | null };
 
 /**
- * A call's usage receipt, checked in the browser: its leaf recomputed from its values, its proof against
+ * A call's usage receipt, read with `token` (receipts are private: the consumer's API key or the operator
+ * token), checked in the browser: its leaf recomputed from its values and salt, its proof against
  * its period's root, and that root against the one anchored on chain, read through the connected wallet
  * (without a wallet, against the root the service gives, and says so).
  */
-export function ReceiptStatus({ requestId }: { requestId: string }) {
+export function ReceiptStatus({ requestId, token }: { requestId: string; token: string }) {
   const [status, setStatus] = useState<Status>({ kind: "idle" });
   const wallet = useWallet();
   const deployment = useDeployment();
 
   async function check() {
     setStatus({ kind: "checking" });
-    const { receipt } = await api.request(RECEIPT, { requestId });
+    const { receipt } = await withBearer(token).request(RECEIPT, { requestId });
     if (receipt?.usagePeriod?.state !== "ANCHORED") {
       setStatus({ kind: "pending", text: "not anchored yet" });
       return;
     }
-    const { leaf: _leaf, period, proof, usagePeriod, ...values } = receipt;
+    const { sealed: _sealed, leaf: _leaf, period, proof, usagePeriod, ...values } = receipt;
     let anchoredRoot = usagePeriod.root;
     const connection = wallet.connection;
     const anchor = deployment.data?.usageAnchor;

@@ -118,6 +118,7 @@ function MyUsage({ session }: { session: Session }) {
               rows={mine.data.decisions.edges.map((e) => e.node)}
               caption="Latest first, every model"
               showConsumer={false}
+              token={session.key}
             />
           </section>
           <section aria-labelledby="usage">

@@ -146,6 +146,7 @@ function PolicyStatusForm({ token }: { token: string }) {
             rows={s.recentDecisions ?? []}
             caption="Their latest decisions on this model"
             showConsumer={false}
+            token={token}
           />
         </>
       ) : null}
@@ -205,7 +206,12 @@ function Decisions({ token }: { token: string }) {
         </label>
       </form>
       <Problem error={pages.error} label="Loading decisions" />
-      <DecisionsTable rows={rows} caption={`${rows.length} decisions, latest first`} showConsumer={true} />
+      <DecisionsTable
+        rows={rows}
+        caption={`${rows.length} decisions, latest first`}
+        showConsumer={true}
+        token={token}
+      />
       <LoadMore pages={pages} />
     </section>
   );
