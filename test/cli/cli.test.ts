@@ -101,9 +101,13 @@ t.test("propose --file drafts from a JSON file; --draft-only sends nothing and n
       actions: [{ suspendModel: { modelId: "some-model", reason: "under review" } }],
     }),
   );
-  const drafted = await commons(["propose", "--file", file, "--draft-only", "--json"]);
+  const unbound = await commons(["propose", "--file", file, "--draft-only", "--json"]);
+  t.equal(unbound.code, 1);
+  t.equal(unbound.json.error.code, "PROPOSER_REQUIRED", "a draft names the wallet that will propose it");
+  const drafted = await commons(["propose", "--file", file, "--draft-only", "--proposer", bob.address, "--json"]);
   t.equal(drafted.code, 0, drafted.stderr);
   t.equal(drafted.json.transaction.to, service.deps.deployment.contracts.governor);
+  t.equal(drafted.json.description, `Suspend a model#proposer=${bob.address}`);
   t.equal(await governor.getFunction("proposalSnapshot")(BigInt(drafted.json.proposalId)), 0n, "nothing was proposed");
 });
 
@@ -115,6 +119,8 @@ t.test("propose --pool-min-votes drafts the pool's minimum voting power, in gove
     "--pool-min-votes",
     "100.5",
     "--draft-only",
+    "--proposer",
+    alice.address,
     "--json",
   ]);
   t.equal(drafted.code, 0, drafted.stderr);

@@ -50,9 +50,10 @@ t.test("every form kind drafts, through the service, exactly the calls the share
     return check.action as Action;
   });
   const api = createGraphqlClient(service.urls.http);
+  const proposer = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
   const description = "Every kind of action";
   const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
-    input: { description, actions: actions.map(actionInput) },
+    input: { description, actions: actions.map(actionInput), proposer },
   });
   const calls = actions.map((action) => encodeAction(contracts, action));
   t.equal(
@@ -61,7 +62,7 @@ t.test("every form kind drafts, through the service, exactly the calls the share
       calls.map((c) => c.target),
       calls.map((c) => c.value),
       calls.map((c) => c.calldata),
-      description,
+      `${description}#proposer=${proposer}`,
     ]),
     "the service proposes what the form's actions encode to",
   );

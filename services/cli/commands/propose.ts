@@ -31,6 +31,7 @@ interface ProposeFlags {
   epochLength?: string;
   poolMinVotes?: string;
   draftOnly?: boolean;
+  proposer?: string;
 }
 
 const DAY = 86_400;
@@ -160,11 +161,16 @@ export function registerPropose(program: Command, ctx: CliContext) {
       "community pool: voting power (in governance tokens, e.g. 100) an address needs at an epoch's start to draw on it; 0: everyone",
     )
     .option("--draft-only", "print the drafted transaction without sending it")
+    .option(
+      "--proposer <address>",
+      "with --draft-only: the wallet that will send propose() (the draft is bound to it; default: your API key's)",
+    )
     .action(async (flags: ProposeFlags) => {
       const input = await draftInput(flags);
       const wallet = flags.draftOnly ? undefined : await ctx.wallet();
       const { draftProposal } = await ctx.client().request(DRAFT_PROPOSAL, {
-        input: { ...input, ...(wallet ? { proposer: wallet.address } : {}) },
+        // Sent from this wallet, the draft is bound to it; a draft only is bound to --proposer.
+        input: { ...input, proposer: wallet?.address ?? flags.proposer ?? null },
       });
       if (!wallet) {
         ctx.print(draftProposal, () =>
