@@ -1,10 +1,10 @@
-import { id as keccakText, ZeroAddress } from "ethers";
+import { getAddress, id as keccakText, ZeroAddress } from "ethers";
 import type { Insertable, Transaction } from "kysely";
 import type { PolicyRules } from "../chain/actions.ts";
 import { decodeCall } from "../chain/actions.ts";
 import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import type { GovernanceEvent } from "../chain/events.ts";
-import type { BlockHeader } from "../chain/rpc.ts";
+import type { BlockHeader, TransactionParties } from "../chain/rpc.ts";
 import { timelockOperationId } from "../chain/timelock-operation.ts";
 import type { Database } from "../db/schema.ts";
 import { AppError } from "../shared/errors.ts";
@@ -24,6 +24,8 @@ export interface RangeInput {
   events: GovernanceEvent[];
   /** Headers of `from`, `to`, every block with an event, and the block before the first range. */
   blocks: Map<number, BlockHeader>;
+  /** Sender and recipient of every transaction with an event that `needsTransaction` names. */
+  transactions: Map<string, TransactionParties>;
   totalSupply: bigint;
   /** Quorums read from an existing governor (see existing-governor.ts); ours are derived instead. */
   quorums?: Map<string, bigint>;
@@ -33,6 +35,11 @@ export interface RangeEffects {
   totalSupply: bigint;
   policyChanged: boolean;
   governance: GovernanceNotification[];
+}
+
+/** Events whose transaction must be read: a cancellation does not name who canceled. */
+export function needsTransaction(e: GovernanceEvent): boolean {
+  return e.type === "ProposalCanceled" || e.type === "TimelockCancelled";
 }
 
 const supportColumn = { 0: "against_votes", 1: "for_votes", 2: "abstain_votes" } as const;
@@ -63,6 +70,16 @@ export async function applyRange(
     if (e.type === "ProposalCanceled") canceledInTx.add(`${e.txHash}:${e.proposalId}`);
   }
   const enactedBy = (e: GovernanceEvent) => executedInTx.get(e.txHash) ?? null;
+  // The account whose call canceled: a transaction sent to the governor or the timelock was called by its
+  // sender (the proposer, the guardian, the timelock's canceller); one sent to another contract (a multisig
+  // wallet) reached ours through it, and that contract is the caller they saw. Deeper chains of calls
+  // would need a trace, which not every node serves.
+  const ours = new Set([deployment.contracts.governor, deployment.contracts.timelock].map((a) => getAddress(a)));
+  const cancellerOf = (e: GovernanceEvent): string => {
+    const tx = input.transactions.get(e.txHash);
+    if (!tx) throw new AppError("INTERNAL", `the canceling transaction ${e.txHash} was not read`);
+    return tx.to === null || ours.has(tx.to) ? tx.from : tx.to;
+  };
 
   const created = new Set<string>();
   const dirty = new Set<string>();
@@ -211,6 +228,7 @@ export async function applyRange(
           vote_count: 0,
           quorum: "0",
           super_quorum: null,
+          canceled_by: null,
           created_block: block,
           created_time: time(block),
           created_tx: e.txHash,
@@ -244,8 +262,9 @@ export async function applyRange(
         const p = known(proposals, e.proposalId, existingDao);
         if (!p) break;
         p.status = "CANCELED";
+        p.canceled_by = cancellerOf(e);
         touch(p, block);
-        record(p, e, "CANCELED", null);
+        record(p, e, "CANCELED", { by: p.canceled_by });
         break;
       }
       case "ProposalExtended": {
@@ -270,8 +289,9 @@ export async function applyRange(
         const p = byOperation.get(e.operationId);
         if (!p || canceledInTx.has(`${e.txHash}:${p.id}`) || p.status === "CANCELED") break;
         p.status = "CANCELED";
+        p.canceled_by = cancellerOf(e);
         touch(p, block);
-        record(p, e, "CANCELED", { via: "timelock" });
+        record(p, e, "CANCELED", { via: "timelock", by: p.canceled_by });
         break;
       }
       case "VoteCast": {
@@ -409,6 +429,7 @@ export async function applyRange(
       .set({
         status: p.status,
         eta: p.eta,
+        canceled_by: p.canceled_by,
         vote_end: p.vote_end,
         for_votes: p.for_votes,
         against_votes: p.against_votes,

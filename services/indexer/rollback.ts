@@ -64,7 +64,7 @@ export async function rollbackTo(
   return [...removed, ...stale].map((r) => ({ type: "proposal", proposalId: r.id }));
 }
 
-/** Recomputes one proposal's tallies, status, eta and deadline from the rows at or below block `a`. */
+/** Recomputes one proposal's tallies, status, canceller, eta and deadline from the rows at or below block `a`. */
 async function rebuildProposal(trx: Transaction<Database>, id: string, a: number) {
   await sql`
     update proposals p set
@@ -76,6 +76,10 @@ async function rebuildProposal(trx: Transaction<Database>, id: string, a: number
         select event from proposal_events
         where proposal_id = p.id and event in ('QUEUED', 'EXECUTED', 'CANCELED')
         order by block_number desc, log_index desc limit 1), 'PENDING'),
+      canceled_by = (
+        select data->>'by' from proposal_events
+        where proposal_id = p.id and event = 'CANCELED'
+        order by block_number desc, log_index desc limit 1),
       eta = (
         select (data->>'eta')::bigint from proposal_events
         where proposal_id = p.id and event = 'QUEUED'
