@@ -195,6 +195,70 @@ t.test(
   },
 );
 
+t.test("draftProposal drafts the guardian's changes as typed actions, and the index reads them back", async (t) => {
+  await api.synced();
+  const { governor, registry } = chain.deployment.contracts;
+  const fields = `kind target calldata
+    ... on SetGuardianAction { guardian }
+    ... on SetGuardianSuspensionPeriodAction { period }`;
+  const drafted = dataOf(
+    await api.gql(
+      `mutation($input: DraftProposalInput!) { draftProposal(input: $input) { proposalId actions { ${fields} } } }`,
+      {
+        input: {
+          proposer: holder0.address,
+          description: "a new guardian with a shorter brake",
+          actions: [{ setGuardian: { guardian: holder1.address } }, { setGuardianSuspensionPeriod: { period: 7200 } }],
+        },
+      },
+    ),
+  ).draftProposal;
+  const expected = [
+    {
+      kind: "SET_GUARDIAN",
+      target: governor,
+      calldata: chain.contract("governor").interface.encodeFunctionData("setProposalGuardian", [holder1.address]),
+      guardian: holder1.address,
+    },
+    {
+      kind: "SET_GUARDIAN_SUSPENSION_PERIOD",
+      target: registry,
+      calldata: chain.contract("registry").interface.encodeFunctionData("setGuardianSuspensionPeriod", [7200]),
+      period: 7200,
+    },
+  ];
+  t.same(drafted.actions, expected);
+  const helper = new GovernanceHelper(
+    chain,
+    [
+      { kind: "SET_GUARDIAN", guardian: holder1.address },
+      { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 7200 },
+    ],
+    `a new guardian with a shorter brake#proposer=${holder0.address}`,
+  );
+  t.equal(String(await helper.id()), drafted.proposalId);
+  await helper.propose(holder0);
+  await api.synced();
+  const indexed = dataOf(
+    await api.gql(`{ proposal(id: "${drafted.proposalId}") { kinds actions { ${fields} } } }`),
+  ).proposal;
+  t.same(indexed, { kinds: ["SET_GUARDIAN", "SET_GUARDIAN_SUSPENSION_PERIOD"], actions: expected });
+
+  const removal = await draft({
+    description: "no guardian",
+    actions: [{ setGuardian: { guardian: "0x0000000000000000000000000000000000000000" } }],
+  });
+  t.ok(removal.data?.draftProposal, "the zero address removes the guardian");
+  for (const [period, name] of [
+    [3599, "below an hour"],
+    [30 * 86_400 + 1, "above 30 days"],
+  ] as const) {
+    const refused = await draft({ description: name, actions: [{ setGuardianSuspensionPeriod: { period } }] });
+    t.same(codesOf(refused), ["BAD_USER_INPUT"], name);
+    t.match(refused.errors?.[0], { extensions: { index: 0, field: "period" } }, name);
+  }
+});
+
 t.test(
   "relayTransaction relays only signed calls of allowed methods to our governor or token on our chain",
   async (t) => {

@@ -38,6 +38,8 @@ const forms: ActionDraft[] = (
     ["REVOKE_ALLOCATION", { grantId: "7" }],
     ["SET_COMMUNITY_POOL", { allowancePerAddress: "100", poolSizePerEpoch: "10000", epochLength: "3600" }],
     ["UPDATE_GOVERNOR_SETTING", { setting: "QUORUM_NUMERATOR", value: "5" }],
+    ["SET_GUARDIAN", { guardian: grantee }],
+    ["SET_GUARDIAN_SUSPENSION_PERIOD", { period: "7200" }],
   ] as [DraftKind, Record<string, string>][]
 ).map(([kind, values]) => ({ kind, values, approved: true, edited: true }));
 

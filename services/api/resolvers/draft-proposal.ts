@@ -25,6 +25,8 @@ interface ActionInput {
   setCommunityPool?: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   updateGovernorSetting?: { setting: GovernorSetting; value: bigint };
   setPoolEligibility?: { minVotes: bigint };
+  setGuardian?: { guardian: string };
+  setGuardianSuspensionPeriod?: { period: number };
 }
 
 interface DraftInput {
@@ -42,6 +44,10 @@ function toAction(input: ActionInput): Action {
   if (input.setCommunityPool) return { kind: "SET_COMMUNITY_POOL", ...input.setCommunityPool };
   if (input.updateGovernorSetting) return { kind: "UPDATE_GOVERNOR_SETTING", ...input.updateGovernorSetting };
   if (input.setPoolEligibility) return { kind: "SET_POOL_ELIGIBILITY", ...input.setPoolEligibility };
+  if (input.setGuardian) return { kind: "SET_GUARDIAN", ...input.setGuardian };
+  if (input.setGuardianSuspensionPeriod) {
+    return { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", ...input.setGuardianSuspensionPeriod };
+  }
   throw new AppError("BAD_USER_INPUT", "an action must set exactly one of its fields");
 }
 
