@@ -137,6 +137,49 @@ t.test("propose --pool-min-votes drafts the pool's minimum voting power, in gove
   t.match(bad.json.error.message, /--pool-min-votes/);
 });
 
+t.test("propose --guardian and --guardian-suspension-period draft the guardian's typed actions", async (t) => {
+  const drafted = await commons([
+    "propose",
+    "--description",
+    "A new guardian with a shorter brake",
+    "--guardian",
+    carol.address,
+    "--guardian-suspension-period",
+    "7200",
+    "--draft-only",
+    "--proposer",
+    alice.address,
+    "--json",
+  ]);
+  t.equal(drafted.code, 0, drafted.stderr);
+  const { governor: governorAddress, registry } = service.deps.deployment.contracts;
+  const [targets, , calldatas] = governor.interface.decodeFunctionData("propose", drafted.json.transaction.data);
+  t.same([...targets], [governorAddress, registry]);
+  t.same(
+    [...calldatas],
+    [
+      governor.interface.encodeFunctionData("setProposalGuardian", [carol.address]),
+      new Contract(registry, loadArtifact("registry").abi).interface.encodeFunctionData(
+        "setGuardianSuspensionPeriod",
+        [7200],
+      ),
+    ],
+  );
+  const short = await commons([
+    "propose",
+    "--description",
+    "x",
+    "--guardian-suspension-period",
+    "60",
+    "--draft-only",
+    "--proposer",
+    alice.address,
+    "--json",
+  ]);
+  t.equal(short.code, 2);
+  t.match(short.json.error, { code: "BAD_USER_INPUT", message: /period/ });
+});
+
 t.test("a proposal from flags goes through propose, vote (direct and by signature), queue and execute", async (t) => {
   const model = "cli-model";
   const proposed = await commons(
