@@ -37,6 +37,13 @@ export type Action =
   /** The voting power (token wei) an address needs at an epoch's start to draw on the pool; 0: everyone. */
   | { kind: "SET_POOL_ELIGIBILITY"; minVotes: bigint }
   | { kind: "UPDATE_GOVERNOR_SETTING"; setting: GovernorSetting; value: bigint }
+  /**
+   * Appoints or replaces the guardian, who may cancel any proposal and suspend a model without a vote
+   * (a suspension that lapses); the zero address removes the guardian. The governor's setProposalGuardian.
+   */
+  | { kind: "SET_GUARDIAN"; guardian: string }
+  /** Seconds a guardian's suspension of a model lasts unless a vote confirms it (the registry's). */
+  | { kind: "SET_GUARDIAN_SUSPENSION_PERIOD"; period: number }
   /** A call this service does not know how to read (kept verbatim, never dropped). */
   | { kind: "UNKNOWN"; target: string; calldata: string };
 
@@ -73,6 +80,9 @@ const MAX_UINT256 = 2n ** 256n - 1n;
  */
 export const POOL_MIN_VOTES_SUPPLY_DIVISOR = 10_000n;
 
+/** The registry's MIN_ and MAX_GUARDIAN_SUSPENSION_PERIOD, in seconds (one hour to 30 days). */
+export const GUARDIAN_SUSPENSION_PERIOD_BOUNDS = [3_600, 30 * 86_400] as const;
+
 function invalid(index: number, field: string, problem: string): never {
   throw new AppError("BAD_USER_INPUT", `actions[${index}].${field} ${problem}`, { details: { index, field } });
 }
@@ -81,6 +91,15 @@ function checkModelId(index: number, modelId: string, field = "modelId"): void {
   const bytes = new TextEncoder().encode(modelId).length;
   if (bytes === 0 || bytes > 128) invalid(index, field, "must be 1 to 128 bytes long");
   if (!/^[\x21-\x7e]+$/.test(modelId)) invalid(index, field, "must be printable ASCII without spaces");
+}
+
+/** A well-formed address (all lower case, or checksummed); the zero address only where it means "none". */
+function checkAddress(index: number, field: string, address: string, options: { zero: boolean }): void {
+  if (!isAddress(address) || (!options.zero && /^0x0{40}$/.test(address))) {
+    invalid(index, field, options.zero ? "must be an address" : "must be a non-zero address");
+  }
+  if (address !== address.toLowerCase() && getAddress(address) !== address)
+    invalid(index, field, "has a wrong checksum");
 }
 
 function checkRange(index: number, field: string, value: bigint | number, min: bigint, max: bigint): void {
@@ -152,12 +171,7 @@ export function validateAction(action: Action, index: number): void {
       if (action.reason.trim() === "") invalid(index, "reason", "must say why the model is suspended");
       return;
     case "GRANT_ALLOCATION":
-      if (!isAddress(action.grantee) || /^0x0{40}$/.test(action.grantee)) {
-        invalid(index, "grantee", "must be a non-zero address");
-      }
-      if (action.grantee !== action.grantee.toLowerCase() && getAddress(action.grantee) !== action.grantee) {
-        invalid(index, "grantee", "has a wrong checksum");
-      }
+      checkAddress(index, "grantee", action.grantee, { zero: false });
       if (action.modelId !== "") checkModelId(index, action.modelId);
       checkRange(index, "tokensPerEpoch", action.tokensPerEpoch, 1n, MAX_UINT128);
       checkRange(index, "start", action.start, 0n, MAX_GRANT_TIME);
@@ -184,6 +198,14 @@ export function validateAction(action: Action, index: number): void {
       const bounds = governorSettingBounds[action.setting];
       if (!bounds) invalid(index, "setting", "is not a governor setting");
       checkRange(index, "value", action.value, bounds[0], bounds[1]);
+      return;
+    }
+    case "SET_GUARDIAN":
+      checkAddress(index, "guardian", action.guardian, { zero: true });
+      return;
+    case "SET_GUARDIAN_SUSPENSION_PERIOD": {
+      const [min, max] = GUARDIAN_SUSPENSION_PERIOD_BOUNDS;
+      checkRange(index, "period", action.period, BigInt(min), BigInt(max));
       return;
     }
     case "UNKNOWN":
@@ -220,6 +242,10 @@ export function encodeAction(contracts: Deployment["contracts"], action: Action)
       return call(contracts.allocator, "allocator", "setPoolEligibility", [action.minVotes]);
     case "UPDATE_GOVERNOR_SETTING":
       return call(contracts.governor, "governor", governorSettingFunctions[action.setting], [action.value]);
+    case "SET_GUARDIAN":
+      return call(contracts.governor, "governor", "setProposalGuardian", [getAddress(action.guardian)]);
+    case "SET_GUARDIAN_SUSPENSION_PERIOD":
+      return call(contracts.registry, "registry", "setGuardianSuspensionPeriod", [action.period]);
     case "UNKNOWN":
       return { target: action.target, value: 0n, calldata: action.calldata };
   }
@@ -270,6 +296,9 @@ export function decodeCall(contracts: Deployment["contracts"], target: string, c
       if (parsed?.name === "suspendModel") {
         return { kind: "SUSPEND_MODEL", modelId: parsed.args[0], reason: parsed.args[1] };
       }
+      if (parsed?.name === "setGuardianSuspensionPeriod") {
+        return { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: Number(parsed.args[0]) };
+      }
     } else if (to === contracts.allocator) {
       const parsed = contractInterface("allocator").parseTransaction({ data });
       if (parsed?.name === "grant") {
@@ -302,6 +331,7 @@ export function decodeCall(contracts: Deployment["contracts"], target: string, c
         (s) => governorSettingFunctions[s] === parsed?.name,
       );
       if (setting && parsed) return { kind: "UPDATE_GOVERNOR_SETTING", setting, value: BigInt(parsed.args[0]) };
+      if (parsed?.name === "setProposalGuardian") return { kind: "SET_GUARDIAN", guardian: getAddress(parsed.args[0]) };
     }
   } catch {
     // Calldata that does not parse against our ABI is a foreign call: kept as UNKNOWN below.

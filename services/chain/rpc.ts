@@ -1,4 +1,4 @@
-import { getNumber, type JsonRpcApiProvider, type Provider } from "ethers";
+import { getAddress, getNumber, type JsonRpcApiProvider, type Provider } from "ethers";
 import pRetry, { AbortError } from "p-retry";
 import { AppError, isAppError } from "../shared/errors.ts";
 import type { Deployment } from "./deployment.ts";
@@ -21,6 +21,13 @@ export interface ChainReader {
   logs(from: number, to: number): Promise<RawLog[]>;
   /** eth_call of `data` on `to` as of block `block`; a revert is an RPC_ERROR like any other failure. */
   call(to: string, data: string, block: number): Promise<string>;
+  /** Sender and recipient of each transaction (checksummed; `to` null for a creation), fetched concurrently. */
+  transactions(hashes: string[]): Promise<Map<string, TransactionParties>>;
+}
+
+export interface TransactionParties {
+  from: string;
+  to: string | null;
 }
 
 export interface ChainReaderOptions {
@@ -113,6 +120,13 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
     });
   };
 
+  const transaction = (hash: string) =>
+    call(`eth_getTransactionByHash(${hash})`, async () => {
+      const tx = await provider.getTransaction(hash);
+      if (!tx) throw new AppError("RPC_ERROR", `transaction ${hash} is not available`);
+      return { from: getAddress(tx.from), to: tx.to === null ? null : getAddress(tx.to) };
+    });
+
   return {
     headNumber: () => call("eth_blockNumber", () => provider.getBlockNumber()),
     block,
@@ -121,6 +135,11 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
       return new Map(headers.map((h) => [h.number, h]));
     },
     logs: (from, to) => call(`eth_getLogs(${from}..${to})`, () => fetchLogs(from, to)),
+    async transactions(hashes) {
+      const unique = [...new Set(hashes)];
+      const parties = await Promise.all(unique.map((h) => transaction(h)));
+      return new Map(unique.map((h, i) => [h, parties[i] as TransactionParties]));
+    },
     call: (to, data, blockTag) =>
       call(`eth_call(${to}, ${data.slice(0, 10)}…)`, () => provider.call({ to, data, blockTag })),
   };

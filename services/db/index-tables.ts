@@ -53,6 +53,8 @@ export interface ProposalsTable {
   quorum: Uint256;
   /** For votes that decide the proposal before its deadline (GovernorSuperQuorum); null: none (migrations/0020). */
   super_quorum: Uint256 | null;
+  /** The account whose call canceled the proposal (migrations/0024); null: not canceled, or canceled before 0024. */
+  canceled_by: string | null;
   created_block: BlockNumber;
   created_time: BlockNumber;
   created_tx: string;
@@ -68,8 +70,12 @@ export interface ProposalEventsTable {
   block_time: BlockNumber;
   tx_hash: string;
   log_index: number;
-  /** QUEUED: the eta; EXTENDED: the new deadline (Unix seconds or a block number, as the governor's clock). */
-  data: JSONColumnType<{ eta?: number; deadline?: number }> | null;
+  /**
+   * QUEUED: the eta; EXTENDED: the new deadline (Unix seconds or a block number, as the governor's clock);
+   * CANCELED: `by`, the account whose call canceled it (since migrations/0024), and `via: "timelock"` when
+   * the timelock's canceller canceled the operation directly.
+   */
+  data: JSONColumnType<{ eta?: number; deadline?: number; by?: string; via?: string }> | null;
 }
 
 export interface VotesTable {

@@ -2,12 +2,15 @@ import { sql, type Transaction } from "kysely";
 import type { BlockHeader } from "../chain/rpc.ts";
 import type { Database } from "../db/schema.ts";
 import type { GovernanceNotification } from "./notifications.ts";
+import { asCreated, foldProposal, type ProposalTransition } from "./proposal-fold.ts";
 import { recomputeQuorums } from "./quorum.ts";
+import { writeProposalState } from "./range-writer.ts";
 
 /**
  * Undoes every block above `ancestor` (a reorg replaced them). Event rows carry their block, so they
  * are deleted; the aggregates (accounts, proposal tallies and status, grant revocation, supply) are
- * restored from what remains: accounts from account_history, proposals from their votes and events.
+ * restored from what remains: accounts from account_history, proposals by folding their remaining votes and
+ * events (proposal-fold.ts, the fold the indexer applies going forward).
  * The result is exactly the index of a chain that ends at `ancestor`. An existing governor's quorums
  * were read from the chain, not derived (`derivesQuorums` false), so they stay as read.
  */
@@ -40,7 +43,7 @@ export async function rollbackTo(
 
   const removed = await trx.deleteFrom("proposals").where("created_block", ">", a).returning("id").execute();
   const stale = await trx.selectFrom("proposals").select("id").where("updated_block", ">", a).execute();
-  for (const { id } of stale) await rebuildProposal(trx, id, a);
+  for (const { id } of stale) await rebuildProposal(trx, id);
 
   const accounts = await trx.deleteFrom("accounts").where("updated_block", ">", a).returning("address").execute();
   if (accounts.length > 0) {
@@ -64,31 +67,55 @@ export async function rollbackTo(
   return [...removed, ...stale].map((r) => ({ type: "proposal", proposalId: r.id }));
 }
 
-/** Recomputes one proposal's tallies, status, eta and deadline from the rows at or below block `a`. */
-async function rebuildProposal(trx: Transaction<Database>, id: string, a: number) {
-  await sql`
-    update proposals p set
-      for_votes = coalesce((select sum(weight) from votes where proposal_id = p.id and support = 1), 0),
-      against_votes = coalesce((select sum(weight) from votes where proposal_id = p.id and support = 0), 0),
-      abstain_votes = coalesce((select sum(weight) from votes where proposal_id = p.id and support = 2), 0),
-      vote_count = (select count(*) from votes where proposal_id = p.id),
-      status = coalesce((
-        select event from proposal_events
-        where proposal_id = p.id and event in ('QUEUED', 'EXECUTED', 'CANCELED')
-        order by block_number desc, log_index desc limit 1), 'PENDING'),
-      eta = (
-        select (data->>'eta')::bigint from proposal_events
-        where proposal_id = p.id and event = 'QUEUED'
-        order by block_number desc, log_index desc limit 1),
-      vote_end = coalesce((
-        select (data->>'deadline')::bigint from proposal_events
-        where proposal_id = p.id and event = 'EXTENDED'
-        order by block_number desc, log_index desc limit 1), (
-        select (data->>'voteEnd')::bigint from proposal_events
-        where proposal_id = p.id and event = 'CREATED')),
-      updated_block = greatest(p.created_block,
-        (select max(block_number) from votes where proposal_id = p.id),
-        (select max(block_number) from proposal_events where proposal_id = p.id))
-    where p.id = ${id} and p.updated_block > ${a}
-  `.execute(trx);
+/**
+ * Folds one proposal again from the rows left at or below block `a` (its votes and recorded transitions),
+ * with the same fold the indexer applies going forward.
+ */
+async function rebuildProposal(trx: Transaction<Database>, id: string): Promise<void> {
+  const row = await trx.selectFrom("proposals").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const events = await trx
+    .selectFrom("proposal_events")
+    .select(["event", "data", "block_number", "log_index"])
+    .where("proposal_id", "=", id)
+    .execute();
+  const votes = await trx
+    .selectFrom("votes")
+    .select(["support", "weight", "block_number", "log_index"])
+    .where("proposal_id", "=", id)
+    .execute();
+  const created = events.find((e) => e.event === "CREATED");
+  const p = asCreated(row, (created?.data as { voteEnd?: number } | null)?.voteEnd ?? row.vote_end);
+  const steps: { block: number; logIndex: number; t: ProposalTransition }[] = [
+    ...votes.map((v) => ({
+      block: v.block_number,
+      logIndex: v.log_index,
+      t: { event: "VOTE", support: v.support, weight: BigInt(v.weight) } as const,
+    })),
+    ...events.flatMap((e) => {
+      const t = transitionOf(e.event, e.data);
+      return t ? [{ block: e.block_number, logIndex: e.log_index, t }] : [];
+    }),
+  ];
+  steps.sort((x, y) => x.block - y.block || x.logIndex - y.logIndex);
+  for (const step of steps) foldProposal(p, step.t, step.block);
+  await writeProposalState(trx, p);
+}
+
+/** A recorded proposal_events row as the transition it recorded (CREATED is the fold's start, not a step). */
+function transitionOf(
+  event: string,
+  data: { eta?: number; deadline?: number; by?: string } | null,
+): ProposalTransition | null {
+  switch (event) {
+    case "QUEUED":
+      return { event: "QUEUED", eta: Number(data?.eta) };
+    case "EXECUTED":
+      return { event: "EXECUTED" };
+    case "CANCELED":
+      return { event: "CANCELED", by: data?.by ?? null };
+    case "EXTENDED":
+      return { event: "EXTENDED", deadline: Number(data?.deadline) };
+    default:
+      return null;
+  }
 }

@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import { decodeLogs, type GovernanceEvent } from "../chain/events.ts";
-import type { BlockHeader, ChainReader } from "../chain/rpc.ts";
+import type { BlockHeader, ChainReader, TransactionParties } from "../chain/rpc.ts";
 import { type DatabaseHandle, notifyIn, notifyManyIn } from "../db/connection.ts";
 import { AppError, isAppError } from "../shared/errors.ts";
 import { backoffMs, sleep } from "./abortable-sleep.ts";
-import { applyRange, KEPT_BLOCKS } from "./apply-range.ts";
+import { applyRange, KEPT_BLOCKS, needsTransaction } from "./apply-range.ts";
 import {
   CHECKPOINT_ID,
   type Checkpoint,
@@ -21,6 +21,7 @@ import { rollbackTo } from "./rollback.ts";
 interface RangeRead {
   events: GovernanceEvent[];
   blocks: Map<number, BlockHeader>;
+  transactions: Map<string, TransactionParties>;
   quorums?: Map<string, bigint>;
 }
 
@@ -63,9 +64,12 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
     const events = decodeLogs(deployment, await reader.logs(from, to));
     const needed = new Set([from, to, ...events.map((e) => e.blockNumber)]);
     if (base !== undefined) needed.add(base);
-    const blocks = await reader.blocks([...needed]);
-    if (governanceOf(deployment).origin === "ours") return { events, blocks };
-    return { events, blocks, quorums: await readQuorums(reader, deployment, events, blocks, to) };
+    const [blocks, transactions] = await Promise.all([
+      reader.blocks([...needed]),
+      reader.transactions(events.filter(needsTransaction).map((e) => e.txHash)),
+    ]);
+    if (governanceOf(deployment).origin === "ours") return { events, blocks, transactions };
+    return { events, blocks, transactions, quorums: await readQuorums(reader, deployment, events, blocks, to) };
   };
 
   const start = async (): Promise<Checkpoint> => {
@@ -111,7 +115,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
         }
         throw error;
       }
-      const { events, blocks, quorums } = read;
+      const { events, blocks, transactions, quorums } = read;
       if (to < target) {
         const next = { from: to + 1, to: Math.min(target, to + range) };
         ahead = { ...next, read: readRange(next.from, next.to) };
@@ -136,6 +140,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
           head,
           events,
           blocks,
+          transactions,
           totalSupply,
           ...(quorums ? { quorums } : {}),
         });

@@ -37,6 +37,8 @@ export interface StateAfter {
 
 /** Longest model id the registry and the allocator accept, in UTF-8 bytes (contracts/policy/ModelIds.sol). */
 const MODEL_ID_MAX_BYTES = 128;
+/** The registry's MIN_ and MAX_GUARDIAN_SUSPENSION_PERIOD in seconds (contracts/policy/PolicyRegistry.sol). */
+const GUARDIAN_SUSPENSION_PERIOD_BOUNDS = [3_600, 30 * 86_400] as const;
 const ZERO_HASH = /^0x0{64}$/;
 const ZERO_ADDRESS = /^0x0{40}$/i;
 const utf8 = new TextEncoder();
@@ -175,6 +177,16 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
       case "UPDATE_GOVERNOR_SETTING":
         governor[action.setting] = action.value;
         return null;
+      // The guardian and its suspension period change no policy a decision reads, and no governor setting
+      // the diff compares; the proposal page states them in words. Only the registry's bounds can refuse.
+      case "SET_GUARDIAN":
+        return null;
+      case "SET_GUARDIAN_SUSPENSION_PERIOD": {
+        const [min, max] = GUARDIAN_SUSPENSION_PERIOD_BOUNDS;
+        return action.period < min || action.period > max
+          ? problem(index, "RegistryInvalidSuspensionPeriod", `the suspension period must be ${min} to ${max} seconds`)
+          : null;
+      }
       case "UNKNOWN":
         unknownCalls.push(index);
         return null;

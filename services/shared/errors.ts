@@ -24,6 +24,8 @@ export const errorTable = {
   MODEL_NOT_SERVED: { status: 404, type: "invalid_request_error", retryable: false },
   // API codes (GraphQL extensions.code).
   BAD_USER_INPUT: { status: 400, type: "invalid_request_error", retryable: false },
+  /** A draft names no proposer (no `proposer` argument, no signed-in wallet): it could be front-run and canceled. */
+  PROPOSER_REQUIRED: { status: 400, type: "invalid_request_error", retryable: false },
   UNAUTHENTICATED: { status: 401, type: "invalid_request_error", retryable: false },
   FORBIDDEN: { status: 403, type: "invalid_request_error", retryable: false },
   NOT_FOUND: { status: 404, type: "invalid_request_error", retryable: false },

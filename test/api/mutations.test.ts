@@ -3,7 +3,8 @@ import Fastify from "fastify";
 import { SiweMessage } from "siwe";
 import t from "tap";
 import apiPlugin from "../../services/api/plugin.ts";
-import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
+import { issueApiKey } from "../../services/db/api-keys.ts";
+import { GovernanceHelper, policyAction, revertOf, type Signer, Vote } from "../helpers/chain.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN, TEST_SIWE_DOMAIN } from "../helpers/graphql.ts";
 
 const relayer = new Wallet(Wallet.createRandom().privateKey);
@@ -20,8 +21,13 @@ async function fundedWallet() {
 
 const relay = (tx: string) => api.gql(`mutation($tx: Bytes!) { relayTransaction(signedTransaction: $tx) }`, { tx });
 
-const draft = (input: Record<string, unknown>) =>
-  api.gql(`mutation($input: DraftProposalInput!) { draftProposal(input: $input) { proposalId } }`, { input });
+/** Drafts bound to holder0 unless the input names another proposer (or `proposer: null`). */
+const draft = (input: Record<string, unknown>, headers?: Record<string, string>) =>
+  api.gql(
+    `mutation($input: DraftProposalInput!) { draftProposal(input: $input) { proposalId description } }`,
+    { input: { proposer: holder0.address, ...input } },
+    headers,
+  );
 
 const policyInput = {
   modelId: "m-1",
@@ -90,7 +96,7 @@ t.test("draftProposal refuses bad actions with BAD_USER_INPUT naming the field",
   const helper = new GovernanceHelper(
     chain,
     [{ kind: "SET_MODEL_POLICY", ...policyInput, allowedPurposes: [], blockedTerms: [] }],
-    "once",
+    `once#proposer=${holder0.address}`,
   );
   t.equal(ok.draftProposal.proposalId, String(await helper.id()));
   await helper.propose();
@@ -100,6 +106,40 @@ t.test("draftProposal refuses bad actions with BAD_USER_INPUT naming the field",
     ["BAD_USER_INPUT"],
     "already proposed",
   );
+});
+
+t.test("draftProposal binds every draft to its proposer: no one else can propose it first and cancel it", async (t) => {
+  await api.synced();
+  const actions = [{ suspendModel: { modelId: "bound", reason: "front-run" } }];
+  const unbound = await draft({ description: "unbound", actions, proposer: null });
+  t.same(codesOf(unbound), ["PROPOSER_REQUIRED"], "neither a proposer nor a signed-in wallet");
+  t.match(unbound.errors?.[0], { extensions: { field: "proposer" } });
+  const selfBound = await draft({ description: `bound by hand#proposer=${holder1.address}`, actions });
+  t.same(codesOf(selfBound), ["BAD_USER_INPUT"], "a description carrying its own suffix");
+  t.match(selfBound.errors?.[0], { extensions: { field: "description" } });
+
+  const { key } = await issueApiKey(api.database.db, { address: holder1.address.toLowerCase() });
+  const signedIn = dataOf(
+    await draft({ description: "signed in", actions, proposer: null }, { authorization: `Bearer ${key}` }),
+  );
+  t.equal(signedIn.draftProposal.description, `signed in#proposer=${holder1.address}`, "the API key's wallet");
+
+  const bound = dataOf(await draft({ description: "bound", actions })).draftProposal;
+  t.equal(bound.description, `bound#proposer=${holder0.address}`);
+  const helper = new GovernanceHelper(
+    chain,
+    [{ kind: "SUSPEND_MODEL", modelId: "bound", reason: "front-run" }],
+    bound.description,
+  );
+  t.equal(String(await helper.id()), bound.proposalId);
+  t.same(await revertOf(helper.propose(holder1)), {
+    name: "GovernorRestrictedProposer",
+    args: [holder1.address],
+  });
+  await helper.propose(holder0);
+  await api.synced();
+  const indexed = dataOf(await api.gql(`{ proposal(id: "${bound.proposalId}") { proposer description } }`));
+  t.same(indexed.proposal, { proposer: holder0.address, description: bound.description }, "indexed as proposed");
 });
 
 t.test("draftProposal refuses a late-quorum extension longer than the voting period", async (t) => {
@@ -126,7 +166,13 @@ t.test(
         `mutation($input: DraftProposalInput!) {
         draftProposal(input: $input) { actions { kind target calldata ... on SetPoolEligibilityAction { minVotes } } }
       }`,
-        { input: { description: "pool minimum", actions: [{ setPoolEligibility: { minVotes: String(maximum) } }] } },
+        {
+          input: {
+            proposer: holder0.address,
+            description: "pool minimum",
+            actions: [{ setPoolEligibility: { minVotes: String(maximum) } }],
+          },
+        },
       ),
     );
     const allocator = chain.contract("allocator");
@@ -148,6 +194,70 @@ t.test(
     t.same([...new Set(codesOf(renounce))], ["BAD_USER_INPUT"], "no action renounces the contracts' ownership");
   },
 );
+
+t.test("draftProposal drafts the guardian's changes as typed actions, and the index reads them back", async (t) => {
+  await api.synced();
+  const { governor, registry } = chain.deployment.contracts;
+  const fields = `kind target calldata
+    ... on SetGuardianAction { guardian }
+    ... on SetGuardianSuspensionPeriodAction { period }`;
+  const drafted = dataOf(
+    await api.gql(
+      `mutation($input: DraftProposalInput!) { draftProposal(input: $input) { proposalId actions { ${fields} } } }`,
+      {
+        input: {
+          proposer: holder0.address,
+          description: "a new guardian with a shorter brake",
+          actions: [{ setGuardian: { guardian: holder1.address } }, { setGuardianSuspensionPeriod: { period: 7200 } }],
+        },
+      },
+    ),
+  ).draftProposal;
+  const expected = [
+    {
+      kind: "SET_GUARDIAN",
+      target: governor,
+      calldata: chain.contract("governor").interface.encodeFunctionData("setProposalGuardian", [holder1.address]),
+      guardian: holder1.address,
+    },
+    {
+      kind: "SET_GUARDIAN_SUSPENSION_PERIOD",
+      target: registry,
+      calldata: chain.contract("registry").interface.encodeFunctionData("setGuardianSuspensionPeriod", [7200]),
+      period: 7200,
+    },
+  ];
+  t.same(drafted.actions, expected);
+  const helper = new GovernanceHelper(
+    chain,
+    [
+      { kind: "SET_GUARDIAN", guardian: holder1.address },
+      { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 7200 },
+    ],
+    `a new guardian with a shorter brake#proposer=${holder0.address}`,
+  );
+  t.equal(String(await helper.id()), drafted.proposalId);
+  await helper.propose(holder0);
+  await api.synced();
+  const indexed = dataOf(
+    await api.gql(`{ proposal(id: "${drafted.proposalId}") { kinds actions { ${fields} } } }`),
+  ).proposal;
+  t.same(indexed, { kinds: ["SET_GUARDIAN", "SET_GUARDIAN_SUSPENSION_PERIOD"], actions: expected });
+
+  const removal = await draft({
+    description: "no guardian",
+    actions: [{ setGuardian: { guardian: "0x0000000000000000000000000000000000000000" } }],
+  });
+  t.ok(removal.data?.draftProposal, "the zero address removes the guardian");
+  for (const [period, name] of [
+    [3599, "below an hour"],
+    [30 * 86_400 + 1, "above 30 days"],
+  ] as const) {
+    const refused = await draft({ description: name, actions: [{ setGuardianSuspensionPeriod: { period } }] });
+    t.same(codesOf(refused), ["BAD_USER_INPUT"], name);
+    t.match(refused.errors?.[0], { extensions: { index: 0, field: "period" } }, name);
+  }
+});
 
 t.test(
   "relayTransaction relays only signed calls of allowed methods to our governor or token on our chain",

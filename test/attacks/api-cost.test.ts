@@ -131,6 +131,7 @@ t.test("an answer larger than API_MAX_RESPONSE_BYTES is refused", async (t) => {
   const big = await api.gql(`mutation($input: DraftProposalInput!) { draftProposal(input: $input) { description } }`, {
     input: {
       description: "x".repeat(8000),
+      proposer: consumer,
       actions: [{ suspendModel: { modelId: "m", reason: "r" } }],
     },
   });

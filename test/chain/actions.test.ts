@@ -84,6 +84,13 @@ t.test("validateAction also refuses what only the drafting step can catch", asyn
     ],
     ["an UNKNOWN call", { kind: "UNKNOWN", target: contracts.registry, calldata: "0x" }, "kind"],
     ["a negative pool minimum", { kind: "SET_POOL_ELIGIBILITY", minVotes: -1n }, "minVotes"],
+    ["a guardian that is not an address", { kind: "SET_GUARDIAN", guardian: "alice" }, "guardian"],
+    [
+      "a guardian with a wrong checksum",
+      { kind: "SET_GUARDIAN", guardian: "0x70997970c51812dc3A010C7d01b50e0d17dc79C8" },
+      "guardian",
+    ],
+    ["a fractional suspension period", { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 3_600.5 }, "period"],
     ["a pool minimum beyond uint256", { kind: "SET_POOL_ELIGIBILITY", minVotes: MAX_UINT256 + 1n }, "minVotes"],
   ];
   for (const [title, action, field] of cases) {
@@ -188,6 +195,11 @@ const recordOfAnyKind = fc.oneof(
       ...p,
     })),
   fc.record({ kind: fc.constant("SET_POOL_ELIGIBILITY" as const), minVotes: fc.bigInt({ min: 0n, max: MAX_UINT256 }) }),
+  fc.record({ kind: fc.constant("SET_GUARDIAN" as const), guardian: fc.oneof(address, fc.constant(ZeroAddress)) }),
+  fc.record({
+    kind: fc.constant("SET_GUARDIAN_SUSPENSION_PERIOD" as const),
+    period: fc.integer({ min: 3_600, max: 30 * 86_400 }),
+  }),
   fc.constantFrom(...settings).chain((setting) =>
     fc.record({
       kind: fc.constant("UPDATE_GOVERNOR_SETTING" as const),

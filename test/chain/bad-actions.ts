@@ -115,4 +115,16 @@ export const badActions: BadAction[] = [
     field: "allowancePerAddress",
     error: { name: "AllocatorAllowanceExceedsPool", args: [11n, 10n] },
   },
+  {
+    title: "guardian suspension period under an hour",
+    action: { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 3_599 },
+    field: "period",
+    error: { name: "RegistryInvalidSuspensionPeriod", args: [3_599n, 3_600n, 2_592_000n] },
+  },
+  {
+    title: "guardian suspension period over 30 days",
+    action: { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 2_592_001 },
+    field: "period",
+    error: { name: "RegistryInvalidSuspensionPeriod", args: [2_592_001n, 3_600n, 2_592_000n] },
+  },
 ];

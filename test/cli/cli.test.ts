@@ -101,9 +101,13 @@ t.test("propose --file drafts from a JSON file; --draft-only sends nothing and n
       actions: [{ suspendModel: { modelId: "some-model", reason: "under review" } }],
     }),
   );
-  const drafted = await commons(["propose", "--file", file, "--draft-only", "--json"]);
+  const unbound = await commons(["propose", "--file", file, "--draft-only", "--json"]);
+  t.equal(unbound.code, 1);
+  t.equal(unbound.json.error.code, "PROPOSER_REQUIRED", "a draft names the wallet that will propose it");
+  const drafted = await commons(["propose", "--file", file, "--draft-only", "--proposer", bob.address, "--json"]);
   t.equal(drafted.code, 0, drafted.stderr);
   t.equal(drafted.json.transaction.to, service.deps.deployment.contracts.governor);
+  t.equal(drafted.json.description, `Suspend a model#proposer=${bob.address}`);
   t.equal(await governor.getFunction("proposalSnapshot")(BigInt(drafted.json.proposalId)), 0n, "nothing was proposed");
 });
 
@@ -115,6 +119,8 @@ t.test("propose --pool-min-votes drafts the pool's minimum voting power, in gove
     "--pool-min-votes",
     "100.5",
     "--draft-only",
+    "--proposer",
+    alice.address,
     "--json",
   ]);
   t.equal(drafted.code, 0, drafted.stderr);
@@ -129,6 +135,49 @@ t.test("propose --pool-min-votes drafts the pool's minimum voting power, in gove
   t.equal(bad.code, 2);
   t.equal(bad.json.error.code, "BAD_USER_INPUT");
   t.match(bad.json.error.message, /--pool-min-votes/);
+});
+
+t.test("propose --guardian and --guardian-suspension-period draft the guardian's typed actions", async (t) => {
+  const drafted = await commons([
+    "propose",
+    "--description",
+    "A new guardian with a shorter brake",
+    "--guardian",
+    carol.address,
+    "--guardian-suspension-period",
+    "7200",
+    "--draft-only",
+    "--proposer",
+    alice.address,
+    "--json",
+  ]);
+  t.equal(drafted.code, 0, drafted.stderr);
+  const { governor: governorAddress, registry } = service.deps.deployment.contracts;
+  const [targets, , calldatas] = governor.interface.decodeFunctionData("propose", drafted.json.transaction.data);
+  t.same([...targets], [governorAddress, registry]);
+  t.same(
+    [...calldatas],
+    [
+      governor.interface.encodeFunctionData("setProposalGuardian", [carol.address]),
+      new Contract(registry, loadArtifact("registry").abi).interface.encodeFunctionData(
+        "setGuardianSuspensionPeriod",
+        [7200],
+      ),
+    ],
+  );
+  const short = await commons([
+    "propose",
+    "--description",
+    "x",
+    "--guardian-suspension-period",
+    "60",
+    "--draft-only",
+    "--proposer",
+    alice.address,
+    "--json",
+  ]);
+  t.equal(short.code, 2);
+  t.match(short.json.error, { code: "BAD_USER_INPUT", message: /period/ });
 });
 
 t.test("a proposal from flags goes through propose, vote (direct and by signature), queue and execute", async (t) => {

@@ -1,7 +1,6 @@
 import { Signature } from "ethers";
-import t from "tap";
+import t, { type Test } from "tap";
 import type { Action } from "../../services/chain/actions.ts";
-import { contractInterface } from "../../services/chain/artifacts.ts";
 import { proposalNonceKey } from "../../services/chain/contracts.ts";
 import {
   createChain,
@@ -29,11 +28,6 @@ const token = chain.contract("token");
 const period = BigInt(chain.config.guardianSuspensionPeriod);
 let proposals = 0;
 
-const governorCall = (fn: string, args: unknown[]): Action => ({
-  kind: "UNKNOWN",
-  target: chain.deployment.contracts.governor,
-  calldata: contractInterface("governor").encodeFunctionData(fn, args),
-});
 const helper = (actions: Action[]) => new GovernanceHelper(chain, actions, `v2 ${++proposals}`);
 const pass = (actions: Action[]) => helper(actions).pass();
 
@@ -169,31 +163,56 @@ t.test("delegation by signature works once; its replay is refused", async (t) =>
   });
 });
 
-t.test("governance removes the guardian: the former guardian can neither cancel nor brake", async (t) => {
-  const removal = helper([governorCall("setProposalGuardian", ["0x0000000000000000000000000000000000000000"])]);
-  const executed = await removal.pass();
-  t.same(eventsOf(chain, executed, "governor").find((e) => e.name === "ProposalGuardianSet")?.args, [
-    guardian!.address,
-    "0x0000000000000000000000000000000000000000",
-  ]);
-  const victim = helper([policyAction({ modelId: "victim" })]);
+/** A proposal by bob, voting open: only the guardian may cancel it now. */
+async function openProposal(modelId: string) {
+  const victim = helper([policyAction({ modelId })]);
   await victim.propose(bob);
   await victim.waitForSnapshot();
-  t.same(await revertOf(victim.cancel(guardian)), {
-    name: "GovernorUnableToCancel",
-    args: [await victim.id(), guardian!.address],
-  });
-  t.same(await revertOf(chain.contract("registry", guardian).guardianSuspendModel("keyed-a", "too late")), {
-    name: "RegistryNotGuardian",
-    args: [guardian!.address],
-  });
-});
+  return victim;
+}
 
-t.test("governance appoints a new guardian, who may brake at once", async (t) => {
-  await pass([governorCall("setProposalGuardian", [stranger!.address])]);
-  t.equal(await governor.proposalGuardian(), stranger!.address);
-  await (await chain.contract("registry", stranger).guardianSuspendModel("brake-model", "new council")).wait();
-  t.equal(await registry.isSuspended("brake-model"), true);
+/** `former` can neither cancel an open proposal nor brake a model any more. */
+async function powersGone(t: Test, former: Signer) {
+  const victim = await openProposal(`victim-of-${former.address}`);
+  t.same(await revertOf(victim.cancel(former)), {
+    name: "GovernorUnableToCancel",
+    args: [await victim.id(), former.address],
+  });
+  t.same(await revertOf(chain.contract("registry", former).guardianSuspendModel("brake-model", "too late")), {
+    name: "RegistryNotGuardian",
+    args: [former.address],
+  });
+}
+
+t.test(
+  "governance replaces the guardian (SET_GUARDIAN): the former one loses both powers, the new one brakes at once",
+  async (t) => {
+    const executed = await pass([{ kind: "SET_GUARDIAN", guardian: stranger!.address }]);
+    t.same(eventsOf(chain, executed, "governor").find((e) => e.name === "ProposalGuardianSet")?.args, [
+      guardian!.address,
+      stranger!.address,
+    ]);
+    await powersGone(t, guardian!);
+    await (await chain.contract("registry", stranger).guardianSuspendModel("brake-model", "new council")).wait();
+    t.equal(await registry.isSuspended("brake-model"), true);
+    const victim = await openProposal("canceled-by-the-new-guardian");
+    await victim.cancel(stranger);
+    t.equal(await governor.state(await victim.id()), ProposalState.Canceled);
+  },
+);
+
+t.test("governance sets the suspension period and removes the guardian (typed actions)", async (t) => {
+  const executed = await pass([
+    { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 7_200 },
+    { kind: "SET_GUARDIAN", guardian: "0x0000000000000000000000000000000000000000" },
+  ]);
+  t.same(eventsOf(chain, executed, "registry").find((e) => e.name === "GuardianSuspensionPeriodSet")?.args, [
+    period,
+    7_200n,
+  ]);
+  t.equal(await registry.guardianSuspensionPeriod(), 7_200n);
+  t.equal(await governor.proposalGuardian(), "0x0000000000000000000000000000000000000000");
+  await powersGone(t, stranger!);
 });
 
 t.test("settings stay within bounds: a proposal threshold of zero is refused at execution", async (t) => {

@@ -44,7 +44,14 @@ t.test("proposalImpact on PGlite with the development model", async (t) => {
       Record<string, unknown>
     >(`mutation ($input: DraftProposalInput!, $since: Timestamp) { draftProposal(input: $input) { impact {
       simulation { executes } replay(since: $since) { calls evaluated changes { from to calls } } } } }`),
-    { input: { description: "Lower the limit", actions: [policy(16)] }, since },
+    {
+      input: {
+        description: "Lower the limit",
+        actions: [policy(16)],
+        proposer: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+      },
+      since,
+    },
   );
   const { simulation, replay } = draftProposal.impact;
   t.equal(simulation.executes, true);

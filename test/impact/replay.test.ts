@@ -253,7 +253,7 @@ t.test("the replay's counts are what the gateway decides once the change is exec
         >(
           "mutation ($input: DraftProposalInput!) { draftProposal(input: $input) { impact { diff { problems { index } } } } }",
         ),
-        { input: { description: `check ${r}`, actions: proposal } },
+        { input: { description: `check ${r}`, actions: proposal, proposer: prober.address } },
       );
       // Actions the contracts would refuse (revoking a revoked grant...) would revert the whole proposal.
       const refused = new Set(draftProposal.impact.diff.problems.map((p) => p.index));

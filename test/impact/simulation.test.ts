@@ -49,6 +49,7 @@ t.test("a draft's impact: the changes field by field, and a simulation that exec
     {
       input: {
         description: "Approve sim-1, grant it, and resize the pool",
+        proposer: proposer.address,
         actions: [
           { setModelPolicy: policy("sim-1") },
           {
@@ -233,6 +234,7 @@ t.test("bad input gets coded errors", async (t) => {
       {
         input: {
           description: "a grant that ends before it starts",
+          proposer: proposer.address,
           actions: [{ grantAllocation: { grantee: proposer.address, tokensPerEpoch: "1", start: 10, end: 5 } }],
         },
       },

@@ -144,6 +144,17 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       value: fc.bigInt({ min: 0n, max: 100n }),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.record({ kind: fc.constant("SET_GUARDIAN" as const), guardian: fc.constantFrom(...grantees, ZeroAddress) }),
+      // Around the registry's bounds (one hour to 30 days), both sides.
+      fc.record({
+        kind: fc.constant("SET_GUARDIAN_SUSPENSION_PERIOD" as const),
+        period: fc.constantFrom(0, 3_599, 3_600, 86_400, 2_592_000, 2_592_001),
+      }),
+    ),
+  },
 );
 
 t.test("the reading of the set-up matches the chain it ran on", async (t) => {

@@ -1,7 +1,6 @@
 import { type Contract, getBytes, hexlify, id, ZeroAddress, ZeroHash } from "ethers";
 import fc from "fast-check";
 import type { Action } from "../../services/chain/actions.ts";
-import { contractInterface } from "../../services/chain/artifacts.ts";
 import { type Chain, GovernanceHelper, type Signer, Vote } from "../helpers/chain.ts";
 
 /** One step of a random governance history; steps that the contracts refuse are simply skipped. */
@@ -156,25 +155,19 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
-/** The calls of a guardian change, on this chain's governor or registry. */
+/** A guardian change as the typed action a proposal carries (the index decodes it back to its kind). */
 function guardianChangeAction(chain: Chain, change: GuardianChange): Action {
-  const { governor, registry } = chain.deployment.contracts;
-  const on = (role: "governor" | "registry", fn: string, args: unknown[]): Action => ({
-    kind: "UNKNOWN",
-    target: role === "governor" ? governor : registry,
-    calldata: contractInterface(role).encodeFunctionData(fn, args),
-  });
   switch (change) {
     case "appoint0":
-      return on("governor", "setProposalGuardian", [chain.signers[0]!.address]);
+      return { kind: "SET_GUARDIAN", guardian: chain.signers[0]!.address };
     case "appoint1":
-      return on("governor", "setProposalGuardian", [chain.signers[1]!.address]);
+      return { kind: "SET_GUARDIAN", guardian: chain.signers[1]!.address };
     case "remove":
-      return on("governor", "setProposalGuardian", [ZeroAddress]);
+      return { kind: "SET_GUARDIAN", guardian: ZeroAddress };
     case "superQuorum":
-      return on("governor", "updateSuperQuorumNumerator", [60n]);
+      return { kind: "UPDATE_GOVERNOR_SETTING", setting: "SUPER_QUORUM_NUMERATOR", value: 60n };
     case "period":
-      return on("registry", "setGuardianSuspensionPeriod", [3_600n]);
+      return { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", period: 3_600 };
   }
 }
 

@@ -38,6 +38,8 @@ const forms: ActionDraft[] = (
     ["REVOKE_ALLOCATION", { grantId: "7" }],
     ["SET_COMMUNITY_POOL", { allowancePerAddress: "100", poolSizePerEpoch: "10000", epochLength: "3600" }],
     ["UPDATE_GOVERNOR_SETTING", { setting: "QUORUM_NUMERATOR", value: "5" }],
+    ["SET_GUARDIAN", { guardian: grantee }],
+    ["SET_GUARDIAN_SUSPENSION_PERIOD", { period: "7200" }],
   ] as [DraftKind, Record<string, string>][]
 ).map(([kind, values]) => ({ kind, values, approved: true, edited: true }));
 
@@ -50,9 +52,10 @@ t.test("every form kind drafts, through the service, exactly the calls the share
     return check.action as Action;
   });
   const api = createGraphqlClient(service.urls.http);
+  const proposer = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
   const description = "Every kind of action";
   const { draftProposal } = await api.request(DRAFT_PROPOSAL, {
-    input: { description, actions: actions.map(actionInput) },
+    input: { description, actions: actions.map(actionInput), proposer },
   });
   const calls = actions.map((action) => encodeAction(contracts, action));
   t.equal(
@@ -61,7 +64,7 @@ t.test("every form kind drafts, through the service, exactly the calls the share
       calls.map((c) => c.target),
       calls.map((c) => c.value),
       calls.map((c) => c.calldata),
-      description,
+      `${description}#proposer=${proposer}`,
     ]),
     "the service proposes what the form's actions encode to",
   );

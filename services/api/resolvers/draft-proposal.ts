@@ -25,6 +25,8 @@ interface ActionInput {
   setCommunityPool?: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   updateGovernorSetting?: { setting: GovernorSetting; value: bigint };
   setPoolEligibility?: { minVotes: bigint };
+  setGuardian?: { guardian: string };
+  setGuardianSuspensionPeriod?: { period: number };
 }
 
 interface DraftInput {
@@ -42,6 +44,10 @@ function toAction(input: ActionInput): Action {
   if (input.setCommunityPool) return { kind: "SET_COMMUNITY_POOL", ...input.setCommunityPool };
   if (input.updateGovernorSetting) return { kind: "UPDATE_GOVERNOR_SETTING", ...input.updateGovernorSetting };
   if (input.setPoolEligibility) return { kind: "SET_POOL_ELIGIBILITY", ...input.setPoolEligibility };
+  if (input.setGuardian) return { kind: "SET_GUARDIAN", ...input.setGuardian };
+  if (input.setGuardianSuspensionPeriod) {
+    return { kind: "SET_GUARDIAN_SUSPENSION_PERIOD", ...input.setGuardianSuspensionPeriod };
+  }
   throw new AppError("BAD_USER_INPUT", "an action must set exactly one of its fields");
 }
 
@@ -113,6 +119,26 @@ async function indexedVotingPeriod(ctx: ApiContext): Promise<bigint | null> {
   return row ? BigInt(row.value) : null;
 }
 
+/** A description the author already bound: a second suffix would silently override the first. */
+const PROPOSER_SUFFIX = /#proposer=0x[0-9a-fA-F]{40}$/;
+
+/**
+ * Whom the draft binds: the explicit `proposer`, else the signed-in wallet (its API key). The governor
+ * accepts a description ending in `#proposer=<address>` only from that address, so nobody can propose the
+ * same id first and then cancel it (a proposer may cancel while the proposal is pending). An unbound draft
+ * is refused rather than drafted open to that.
+ */
+async function proposerOf(ctx: ApiContext, explicit: string | null | undefined): Promise<string> {
+  if (explicit) return getAddress(explicit);
+  const caller = await ctx.caller();
+  if (caller.kind === "consumer") return getAddress(caller.address);
+  throw new AppError(
+    "PROPOSER_REQUIRED",
+    "a draft is bound to the wallet that will propose it: pass `proposer`, or sign in with that wallet's API key",
+    { details: { field: "proposer" } },
+  );
+}
+
 export const draftProposalMutations = {
   async draftProposal(_: unknown, { input }: { input: DraftInput }, ctx: ApiContext) {
     const { deployment } = ctx.deps;
@@ -123,15 +149,17 @@ export const draftProposalMutations = {
     if (input.actions.length === 0 || input.actions.length > MAX_ACTIONS) {
       throw new AppError("BAD_USER_INPUT", `a proposal needs 1 to ${MAX_ACTIONS} actions, got ${input.actions.length}`);
     }
+    if (PROPOSER_SUFFIX.test(input.description)) {
+      throw new AppError("BAD_USER_INPUT", "description must not end in #proposer=…: pass `proposer` instead", {
+        details: { field: "description" },
+      });
+    }
     const actions = input.actions.map(toAction);
     actions.forEach(validateAction);
     await checkAgainstGovernor(ctx, actions);
     await checkAgainstAllocator(ctx, actions);
     const calls = actions.map((a) => encodeAction(deployment.contracts, a));
-    // The governor accepts a description ending in #proposer=<address> only from that address.
-    const description = input.proposer
-      ? `${input.description}#proposer=${getAddress(input.proposer)}`
-      : input.description;
+    const description = `${input.description}#proposer=${await proposerOf(ctx, input.proposer)}`;
     const targets = calls.map((c) => c.target);
     const values = calls.map((c) => c.value);
     const calldatas = calls.map((c) => c.calldata);

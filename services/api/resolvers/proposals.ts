@@ -58,6 +58,7 @@ export const Proposal = {
     ),
   voteStart: (p: ProposalRow) => p.vote_start,
   voteEnd: (p: ProposalRow) => p.vote_end,
+  canceledBy: (p: ProposalRow) => p.canceled_by,
   tally(p: ProposalRow) {
     const forVotes = BigInt(p.for_votes);
     const against = BigInt(p.against_votes);
@@ -103,4 +104,5 @@ export const ProposalEvent = {
   transactionHash: (e: ProposalEventRow) => e.tx_hash,
   eta: (e: ProposalEventRow) => (e.event === "QUEUED" ? (e.data?.eta ?? null) : null),
   deadline: (e: ProposalEventRow) => (e.event === "EXTENDED" ? (e.data?.deadline ?? null) : null),
+  by: (e: ProposalEventRow) => (e.event === "CANCELED" ? (e.data?.by ?? null) : null),
 };

@@ -30,6 +30,8 @@ const actionTypes: Record<Action["kind"], string> = {
   SET_COMMUNITY_POOL: "SetCommunityPoolAction",
   UPDATE_GOVERNOR_SETTING: "UpdateGovernorSettingAction",
   SET_POOL_ELIGIBILITY: "SetPoolEligibilityAction",
+  SET_GUARDIAN: "SetGuardianAction",
+  SET_GUARDIAN_SUSPENSION_PERIOD: "SetGuardianSuspensionPeriodAction",
   UNKNOWN: "UnknownAction",
 };
 

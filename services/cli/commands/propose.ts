@@ -31,6 +31,9 @@ interface ProposeFlags {
   epochLength?: string;
   poolMinVotes?: string;
   draftOnly?: boolean;
+  proposer?: string;
+  guardian?: string;
+  guardianSuspensionPeriod?: string;
 }
 
 const DAY = 86_400;
@@ -109,6 +112,11 @@ function actionsFromFlags(f: ProposeFlags, nowS: number): ActionInput[] {
   if (f.poolMinVotes !== undefined) {
     actions.push({ setPoolEligibility: { minVotes: tokens(f.poolMinVotes, "--pool-min-votes") } });
   }
+  if (f.guardian) actions.push({ setGuardian: { guardian: f.guardian } });
+  if (f.guardianSuspensionPeriod) {
+    const period = integer(f.guardianSuspensionPeriod, "--guardian-suspension-period");
+    actions.push({ setGuardianSuspensionPeriod: { period } });
+  }
   return actions;
 }
 
@@ -159,12 +167,25 @@ export function registerPropose(program: Command, ctx: CliContext) {
       "--pool-min-votes <tokens>",
       "community pool: voting power (in governance tokens, e.g. 100) an address needs at an epoch's start to draw on it; 0: everyone",
     )
+    .option(
+      "--guardian <address>",
+      "appoint or replace the guardian, who may cancel proposals and briefly suspend models (0x0…0: remove it)",
+    )
+    .option(
+      "--guardian-suspension-period <seconds>",
+      "how long a guardian's suspension lasts unless a vote confirms it (3600 to 2592000)",
+    )
     .option("--draft-only", "print the drafted transaction without sending it")
+    .option(
+      "--proposer <address>",
+      "with --draft-only: the wallet that will send propose() (the draft is bound to it; default: your API key's)",
+    )
     .action(async (flags: ProposeFlags) => {
       const input = await draftInput(flags);
       const wallet = flags.draftOnly ? undefined : await ctx.wallet();
       const { draftProposal } = await ctx.client().request(DRAFT_PROPOSAL, {
-        input: { ...input, ...(wallet ? { proposer: wallet.address } : {}) },
+        // Sent from this wallet, the draft is bound to it; a draft only is bound to --proposer.
+        input: { ...input, proposer: wallet?.address ?? flags.proposer ?? null },
       });
       if (!wallet) {
         ctx.print(draftProposal, () =>

@@ -25,19 +25,22 @@ export function dateTime(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** A length of time: "2 d 5 h", "2 h 5 min", "3 min", "40 s". */
+export function duration(seconds: number): string {
+  const abs = Math.abs(seconds);
+  return abs >= 86_400
+    ? `${Math.floor(abs / 86_400)} d ${Math.floor((abs % 86_400) / 3600)} h`
+    : abs >= 3600
+      ? `${Math.floor(abs / 3600)} h ${Math.floor((abs % 3600) / 60)} min`
+      : abs >= 60
+        ? `${Math.floor(abs / 60)} min`
+        : `${abs} s`;
+}
+
 /** "in 2 h 5 min", "3 min ago". */
 export function relative(unixSeconds: number, nowMs = Date.now()): string {
   const seconds = Math.round(unixSeconds - nowMs / 1000);
-  const abs = Math.abs(seconds);
-  const parts =
-    abs >= 86_400
-      ? `${Math.floor(abs / 86_400)} d ${Math.floor((abs % 86_400) / 3600)} h`
-      : abs >= 3600
-        ? `${Math.floor(abs / 3600)} h ${Math.floor((abs % 3600) / 60)} min`
-        : abs >= 60
-          ? `${Math.floor(abs / 60)} min`
-          : `${abs} s`;
-  return seconds >= 0 ? `in ${parts}` : `${parts} ago`;
+  return seconds >= 0 ? `in ${duration(seconds)}` : `${duration(seconds)} ago`;
 }
 
 /** A share as a percentage with one decimal, safe for uint256 values. */

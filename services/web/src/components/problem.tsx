@@ -45,6 +45,7 @@ const byCode: Record<string, string> = {
   UPSTREAM_ERROR: "Check that the service is running (npm start), then reload the page.",
   RATE_LIMITED: "Wait a minute, then try again.",
   BAD_USER_INPUT: "Correct what the message names and try again.",
+  PROPOSER_REQUIRED: "Connect the wallet that will send the proposal, then draft it again.",
   RELAYER_NOT_CONFIGURED: "Vote directly from your wallet instead (it costs a little gas).",
   UNAUTHENTICATED: "Sign in again on My AI, or check the operator token.",
   FORBIDDEN: "This needs another account's key or the operator token.",

@@ -89,6 +89,27 @@ export const kinds: Record<DraftKind, { label: string; fields: FieldSpec[] }> = 
       { name: "value", label: "New value", type: "number", hint: "seconds for delays and periods; percent for quorum" },
     ],
   },
+  SET_GUARDIAN: {
+    label: "Appoint, replace or remove the guardian",
+    fields: [
+      {
+        name: "guardian",
+        label: "New guardian address",
+        hint: "may cancel any proposal and suspend a model for a while without a vote; 0x000…000 removes the guardian",
+      },
+    ],
+  },
+  SET_GUARDIAN_SUSPENSION_PERIOD: {
+    label: "How long a guardian's suspension lasts",
+    fields: [
+      {
+        name: "period",
+        label: "Suspension period (seconds)",
+        type: "number",
+        hint: "one hour (3600) to 30 days (2592000); a vote can confirm a suspension before it lapses",
+      },
+    ],
+  },
 };
 
 const toLocalInput = (unix: number) =>
@@ -176,6 +197,10 @@ export function actionOf(draft: ActionDraft, index: number): Action {
         setting: (v.setting ?? "VOTING_PERIOD") as GovernorSetting,
         value: whole(index, "value", v.value),
       };
+    case "SET_GUARDIAN":
+      return { kind: draft.kind, guardian: text("guardian") };
+    case "SET_GUARDIAN_SUSPENSION_PERIOD":
+      return { kind: draft.kind, period: Number(whole(index, "period", v.period)) };
   }
 }
 
@@ -231,6 +256,10 @@ export function actionInput(action: Action): ActionInput {
       return { setPoolEligibility: { minVotes: String(action.minVotes) } };
     case "UPDATE_GOVERNOR_SETTING":
       return { updateGovernorSetting: { setting: action.setting, value: String(action.value) } };
+    case "SET_GUARDIAN":
+      return { setGuardian: { guardian: action.guardian } };
+    case "SET_GUARDIAN_SUSPENSION_PERIOD":
+      return { setGuardianSuspensionPeriod: { period: action.period } };
     case "UNKNOWN":
       throw new AppError("BAD_USER_INPUT", "a call this app cannot read cannot be proposed from the form");
   }

@@ -3,7 +3,7 @@ import type { ComponentChildren } from "preact";
 import { Link } from "wouter-preact";
 import type { Action } from "../../../../chain/actions.ts";
 import { api } from "../../api.ts";
-import { dateTime, shortAddress, tokens, words } from "../../format.ts";
+import { dateTime, duration, shortAddress, tokens, words } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 
 const MODEL_BASELINE = graphql(`
@@ -319,6 +319,36 @@ export function ActionDiff({ action, proposalId }: { action: Action; proposalId:
           <ul class="diff">
             <li>
               <span class="field">{words(action.setting)}</span> set to <ins>{tokens(action.value)}</ins>
+            </li>
+          </ul>
+        </>
+      );
+    case "SET_GUARDIAN":
+      return /^0x0{40}$/.test(action.guardian) ? (
+        <>
+          <h3>Remove the guardian</h3>
+          <p>Nobody may cancel a proposal or suspend a model without a vote any more.</p>
+        </>
+      ) : (
+        <>
+          <h3>Appoint the guardian</h3>
+          <p>
+            <span class="address" title={action.guardian}>
+              {shortAddress(action.guardian)}
+            </span>{" "}
+            becomes the guardian: it may cancel any proposal and suspend a model, without a vote, until the suspension
+            lapses. Whoever was the guardian loses both powers.
+          </p>
+        </>
+      );
+    case "SET_GUARDIAN_SUSPENSION_PERIOD":
+      return (
+        <>
+          <h3>How long a guardian's suspension lasts</h3>
+          <ul class="diff">
+            <li>
+              <span class="field">a suspension by the guardian lapses after</span> <ins>{duration(action.period)}</ins>{" "}
+              unless a vote confirms it
             </li>
           </ul>
         </>
