@@ -124,7 +124,7 @@ export default async function receiptsBench() {
         },
         { metric: "speed-up over the reference", value: perSecond / referencePerSecond, unit: "ratio" },
         {
-          metric: "floor: a receipt's keccak256 alone per second (services/receipts/keccak.ts)",
+          metric: "floor: a receipt's keccak256 alone per second (hash-wasm, services/receipts/keccak.ts)",
           value: Math.round(oursFloor),
           unit: "1/s",
         },
