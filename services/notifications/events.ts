@@ -219,32 +219,43 @@ export function mapRange(facts: RangeFacts): EventDraft[] {
   // Clock-driven milestones: due once the range's last block is past their time (the governor judges
   // states by block time too), placed on the first known block at or after that time.
   const placed = (time: number) => facts.knownBlocks.find((b) => b.time >= time) ?? lastBlock;
+  const early = earlySuccesses(facts);
   for (const p of facts.proposals.values()) {
-    const due = (key: keyof typeof milestoneRank, time: number, type: EventType, data: Record<string, unknown>) => {
+    const due = (
+      key: keyof typeof milestoneRank,
+      when: { time: number; block?: number; order?: number },
+      type: EventType,
+      data: Record<string, unknown>,
+    ) => {
       const dedupeKey = `proposal:${p.id}:${key}`;
-      if (p.emitted.has(dedupeKey) || time > lastBlock.time) return;
-      if (p.canceledAt !== null && p.canceledAt <= time) return;
-      const block = placed(time);
+      if (p.emitted.has(dedupeKey) || when.time > lastBlock.time) return;
+      if (p.canceledAt !== null && p.canceledAt <= when.time) return;
       push(
         {
           type,
           dedupeKey,
           proposalId: p.id,
-          block: block.number,
-          time,
+          block: when.block ?? placed(when.time).number,
+          time: when.time,
           data: { proposalId: p.id, ...data },
         },
-        -3 + milestoneRank[key],
+        when.order ?? -3 + milestoneRank[key],
       );
     };
     if (p.status === "CANCELED" && p.canceledAt === null) continue;
-    due("started", p.voteStart + 1, "proposal.voting_started", { voteEnd: p.voteEnd });
-    const endingAt = Math.max(p.voteStart + 1, p.voteEnd - facts.endingWithinS);
-    due("ending", endingAt, "proposal.voting_ending", { voteEnd: p.voteEnd });
+    due("started", { time: p.voteStart + 1 }, "proposal.voting_started", { voteEnd: p.voteEnd });
     const state = deriveProposalState({ ...p, eta: null, status: "PENDING" }, lastBlock.time);
-    if (state === "SUCCEEDED" || state === "DEFEATED") {
-      const decidedAt = Math.min(p.voteEnd + 1, lastBlock.time);
-      due("decided", decidedAt, state === "SUCCEEDED" ? "proposal.succeeded" : "proposal.defeated", {
+    // Decided early (super quorum): at the vote that reached it; otherwise the second after the deadline.
+    const decided =
+      state === "SUCCEEDED" || state === "DEFEATED"
+        ? (early.get(p.id) ?? { time: Math.min(p.voteEnd + 1, lastBlock.time) })
+        : undefined;
+    const endingAt = Math.max(p.voteStart + 1, p.voteEnd - facts.endingWithinS);
+    // "Ends soon" is not sent for a vote already decided.
+    const decidedFirst = p.emitted.has(`proposal:${p.id}:decided`) || (decided !== undefined && decided.time <= endingAt);
+    if (!decidedFirst) due("ending", { time: endingAt }, "proposal.voting_ending", { voteEnd: p.voteEnd });
+    if (decided) {
+      due("decided", decided, state === "SUCCEEDED" ? "proposal.succeeded" : "proposal.defeated", {
         forVotes: p.forVotes.toString(),
         againstVotes: p.againstVotes.toString(),
         abstainVotes: p.abstainVotes.toString(),
@@ -256,6 +267,38 @@ export function mapRange(facts: RangeFacts): EventDraft[] {
   return drafts
     .sort((a, b) => a.time - b.time || (a.block ?? 0) - (b.block ?? 0) || a.order - b.order)
     .map(({ order: _, ...draft }) => draft);
+}
+
+/**
+ * Proposals whose For votes reached the super quorum (and outnumber Against) at a vote of this range: the
+ * governor counts them SUCCEEDED from that vote's block. Tallies before the range are the ones after it
+ * less the range's votes.
+ */
+function earlySuccesses(facts: RangeFacts): Map<string, { time: number; block: number; order: number }> {
+  const found = new Map<string, { time: number; block: number; order: number }>();
+  const tallies = new Map<string, { for: bigint; against: bigint }>();
+  const votes = facts.events.filter((e) => e.type === "VoteCast");
+  for (const v of votes) {
+    const p = facts.proposals.get(v.proposalId.toString());
+    if (!p || p.superQuorum === null || tallies.has(p.id)) continue;
+    const inRange = votes.filter((x) => x.proposalId === v.proposalId);
+    const sum = (support: number) => inRange.filter((x) => x.support === support).reduce((a, x) => a + x.weight, 0n);
+    tallies.set(p.id, { for: p.forVotes - sum(1), against: p.againstVotes - sum(0) });
+  }
+  for (const v of votes) {
+    const id = v.proposalId.toString();
+    const p = facts.proposals.get(id);
+    const tally = tallies.get(id);
+    if (!p || !tally || p.superQuorum === null || found.has(id)) continue;
+    const before = tally.for >= p.superQuorum && tally.for > tally.against;
+    if (v.support === 1) tally.for += v.weight;
+    if (v.support === 0) tally.against += v.weight;
+    const after = tally.for >= p.superQuorum && tally.for > tally.against;
+    if (!before && after && facts.blockTime(v.blockNumber) <= p.voteEnd) {
+      found.set(id, { time: facts.blockTime(v.blockNumber), block: v.blockNumber, order: v.logIndex + 0.25 });
+    }
+  }
+  return found;
 }
 
 /** Milestones that may still be due: a proposal awaits one until it is decided (or canceled). */

@@ -1,5 +1,8 @@
-import { id } from "ethers";
+import { id, JsonRpcProvider } from "ethers";
+import { contractInterface } from "../../services/chain/artifacts.ts";
+import { castVote } from "../../services/cli/chain-actions.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
+import { advanceTo, holderWallet } from "../helpers/app.ts";
 
 /** A GraphQL call to the service over HTTP, with an API key or the operator token. */
 export async function gql<T = Record<string, any>>(
@@ -50,4 +53,27 @@ export function policyAction(modelId: string) {
       guidelineHash: id(modelId),
     },
   };
+}
+
+/** Votes `support` on `proposalId` from development holder `holder` once voting is open, then lets the vote end. */
+export async function voteAndEnd(service: Service, proposalId: string, holder: number, support: "FOR" | "AGAINST") {
+  const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+  try {
+    const governor = contractInterface("governor");
+    const read = async (fn: string) =>
+      BigInt(
+        governor.decodeFunctionResult(
+          fn,
+          await provider.call({
+            to: service.deps.deployment.contracts.governor,
+            data: governor.encodeFunctionData(fn, [BigInt(proposalId)]),
+          }),
+        )[0],
+      );
+    await advanceTo(provider, (await read("proposalSnapshot")) + 1n);
+    await castVote(service.deps.deployment, holderWallet(service, holder, provider), BigInt(proposalId), support);
+    await advanceTo(provider, (await read("proposalDeadline")) + 1n);
+  } finally {
+    provider.destroy();
+  }
 }
