@@ -23,9 +23,10 @@ const titles: Record<string, (d: Record<string, unknown>) => string> = {
   "event.retracted": (d) => `Correction: the earlier "${d.type}" notice was for a block the chain replaced`,
 };
 
+/** A long proposal id, shortened in ASCII so that the subject line stays plain. */
 function short(id: unknown): string {
   const s = String(id ?? "");
-  return s.length > 14 ? `${s.slice(0, 6)}…${s.slice(-6)}` : s;
+  return s.length > 14 ? `${s.slice(0, 6)}...${s.slice(-6)}` : s;
 }
 
 function at(unix: unknown): string {

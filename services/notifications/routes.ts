@@ -13,6 +13,10 @@ const done: Record<LinkAction, string> = {
  * unsubscribe that mail clients send (List-Unsubscribe-Post). Answers are plain text; errors carry their code.
  */
 export default async function notificationRoutes(app: FastifyInstance, options: { subscriptions: Subscriptions }) {
+  // The one-click POST's body is always "List-Unsubscribe=One-Click": the token in the URL is what counts.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) =>
+    done(null, body),
+  );
   for (const action of ["confirm", "unsubscribe"] as const) {
     const handler = async (request: { query: unknown }, reply: import("fastify").FastifyReply) => {
       const token = (request.query as { token?: unknown }).token;
