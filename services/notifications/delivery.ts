@@ -3,6 +3,7 @@ import type { DatabaseHandle } from "../db/connection.ts";
 import { sleep } from "../indexer/abortable-sleep.ts";
 import { createLeaderElection } from "../indexer/leader.ts";
 import type { Logger } from "../shared/logger.ts";
+import { scanBudgets } from "./budgets.ts";
 import type { Mailer } from "./email.ts";
 import { OUTBOX_CHANNEL } from "./outbox.ts";
 import type { OutgoingEvent } from "./render.ts";
@@ -24,6 +25,8 @@ export interface DelivererOptions {
   concurrency: number;
   /** A policy change goes to owners whose keys used one of its models within this many days. */
   policyUsageDays: number;
+  /** How often the leader scans the ledger for budget thresholds (budgets.ts). */
+  budgetScanMs: number;
   /** Longest wait between looks at the outbox when nothing wakes the leader (ms). */
   idleMs?: number;
   leaderIntervalMs?: number;
@@ -234,7 +237,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       .where("status", "=", "pending")
       .executeTakeFirst();
     const nextDue = row?.next ? new Date(row.next as Date).getTime() - options.now() : idleMs;
-    const waitMs = Math.max(5, Math.min(idleMs, nextDue));
+    const waitMs = Math.max(5, Math.min(idleMs, options.budgetScanMs, nextDue));
     await Promise.race([wakeup.promise, sleep(waitMs, signal)]);
   }
 
@@ -252,9 +255,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       () => wake(),
       () => wake(),
     );
+    let scanned = 0;
     try {
       while (!signal.aborted) {
         try {
+          if (options.now() - scanned >= options.budgetScanMs) {
+            scanned = options.now();
+            await scanBudgets(db, Math.floor(scanned / 1000));
+          }
           const fanned = await fanOut();
           const attempted = await deliver(signal);
           if (fanned === 0 && attempted === 0) {

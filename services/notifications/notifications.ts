@@ -41,6 +41,7 @@ export function createNotifications(deps: Deps): Notifications {
     deadAfterMs: config.NOTIFY_DEAD_AFTER_MS,
     concurrency: config.NOTIFY_CONCURRENCY,
     policyUsageDays: config.NOTIFY_POLICY_USAGE_DAYS,
+    budgetScanMs: config.NOTIFY_BUDGET_SCAN_MS,
     idleMs: config.POLL_INTERVAL_MS,
     leaderIntervalMs: config.POLL_INTERVAL_MS,
   });

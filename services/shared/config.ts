@@ -146,6 +146,8 @@ const schema = z.object({
   NOTIFY_SUBSCRIPTIONS_PER_OWNER: z.coerce.number().int().min(1).default(20),
   /** A policy change is announced to owners whose keys used one of its models within this many days. */
   NOTIFY_POLICY_USAGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** How often the delivering leader scans the ledger for budgets crossing 80% and 100% (ms). */
+  NOTIFY_BUDGET_SCAN_MS: z.coerce.number().int().min(50).default(10_000),
   /** SMTP server for email notifications (smtp:// or smtps://, credentials in the URL); unset: no email. */
   SMTP_URL: z.string().url().optional(),
   /** Sender of notification emails. */

@@ -20,6 +20,7 @@ const deliverer = createDeliverer({
   deadAfterMs: 600_000,
   concurrency: 8,
   policyUsageDays: 30,
+  budgetScanMs: 1_000,
   idleMs: 100,
   leaderIntervalMs: 100,
 });
