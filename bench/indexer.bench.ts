@@ -136,7 +136,7 @@ export default async function indexerBench() {
 }
 
 /** Sends JSON-RPC batches straight to the node (one HTTP request per batch), failing on any error. */
-function rpcBatcher(url: string) {
+export function rpcBatcher(url: string) {
   let nextId = 1;
   return async (calls: RpcCall[]): Promise<unknown[]> => {
     const results: unknown[] = [];
@@ -161,7 +161,7 @@ function rpcBatcher(url: string) {
  * Puts transactions in the mempool (automine is off) a block's worth at a time, and mines until the
  * last of each group is included. (The node slows down sharply with thousands of pending transactions.)
  */
-async function sendAndMine(
+export async function sendAndMine(
   batch: ReturnType<typeof rpcBatcher>,
   txs: { from: string; to: string; data: string }[],
   perBlock = 200,
@@ -180,7 +180,7 @@ async function sendAndMine(
   }
 }
 
-async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deployment, proposer: string, count: number) {
+export async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deployment, proposer: string, count: number) {
   const governor = new Contract(deployment.contracts.governor, contractInterface("governor"));
   const ids: bigint[] = [];
   const txs = [];
@@ -217,7 +217,7 @@ async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deploym
   return ids;
 }
 
-function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
+export function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
   const governor = contractInterface("governor");
   return proposals.flatMap((proposalId, p) =>
     voters.map((voter, v) => ({
@@ -232,7 +232,7 @@ function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
 }
 
 /** A fresh database on the machine's Postgres (DATABASE_URL's server, or the local default), dropped after. */
-async function createBenchDatabase() {
+export async function createBenchDatabase() {
   const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
   const name = `commons_bench_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: base.toString() });

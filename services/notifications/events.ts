@@ -70,6 +70,11 @@ export interface RangeFacts {
   shadow: Map<string, Record<string, unknown>>;
   /** A "voting ends soon" event is due this many seconds before the deadline. */
   endingWithinS: number;
+  /**
+   * Voters some subscription follows: a vote is an event only for them (`vote.cast` goes to no one else),
+   * so that a history of votes nobody follows costs the index no outbox rows.
+   */
+  followed: Set<string>;
 }
 
 const milestoneRank = { started: 0, ending: 1, decided: 2 } as const;
@@ -155,7 +160,7 @@ export function mapRange(facts: RangeFacts): EventDraft[] {
         break;
       case "VoteCast": {
         const proposalId = e.proposalId.toString();
-        if (!facts.proposals.has(proposalId)) break;
+        if (!facts.proposals.has(proposalId) || !facts.followed.has(e.voter)) break;
         push(
           {
             type: "vote.cast",

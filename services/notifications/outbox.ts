@@ -42,6 +42,8 @@ export function createIndexOutbox(options: { endingWithinS: number }): IndexOutb
         .filter((b) => b.number >= range.from && b.number <= range.to)
         .map((b) => ({ number: b.number, time: b.timestamp }))
         .sort((a, b) => a.number - b.number);
+      const hasVotes = range.events.some((e) => e.type === "VoteCast");
+      const followed = hasVotes ? await followedVoters(trx) : new Set<string>();
       const drafts = mapRange({
         events: range.events,
         blockTime: (block) => (range.blocks.get(block) as BlockHeader).timestamp,
@@ -49,6 +51,7 @@ export function createIndexOutbox(options: { endingWithinS: number }): IndexOutb
         proposals,
         shadow,
         endingWithinS: options.endingWithinS,
+        followed,
       });
       await writeEvents(trx, drafts);
     },
@@ -96,6 +99,14 @@ export async function writeEvents(trx: Kysely<Database>, drafts: EventDraft[]): 
       .execute();
   }
   await notifyIn(trx, OUTBOX_CHANNEL, "");
+}
+
+/** Delegates that live subscriptions follow (their `delegates` filter). */
+async function followedVoters(trx: Transaction<Database>): Promise<Set<string>> {
+  const { rows } = await sql<{ voter: string }>`
+    select distinct unnest(delegates) as voter from notification_subscriptions
+    where active and verified and delegates is not null`.execute(trx);
+  return new Set(rows.map((r) => r.voter));
 }
 
 /**

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Webhook } from "standardwebhooks";
 import type { OutgoingEvent } from "./render.ts";
 
@@ -24,10 +26,14 @@ export function webhookHeaders(secrets: string[], event: OutgoingEvent, body: st
   };
 }
 
+/** Keep-alive connections per receiver host: a busy receiver is not paid a TCP (and TLS) handshake per event. */
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
+
 /**
  * POSTs one event; resolves when the receiver answered 2xx within `timeoutMs`, throws otherwise (the
  * message says what happened, for the delivery's last_error). Redirects are not followed: a receiver
- * could point us at an address the URL check refused.
+ * could point us at an address the URL check refused. node:http rather than fetch: about twice the
+ * requests per second on one core, which is the deliverer's ceiling.
  */
 export async function postWebhook(
   url: string,
@@ -36,26 +42,37 @@ export async function postWebhook(
   options: { timeoutMs: number; now: Date },
 ): Promise<void> {
   const body = webhookBody(event);
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "ai-commons-notifications",
-        ...webhookHeaders(secrets, event, body, options.now),
+  const target = new URL(url);
+  const secure = target.protocol === "https:";
+  const status = await new Promise<number>((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)(
+      target,
+      {
+        method: "POST",
+        agent: secure ? agents.https : agents.http,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "user-agent": "ai-commons-notifications",
+          ...webhookHeaders(secrets, event, body, options.now),
+        },
+        signal: AbortSignal.timeout(options.timeoutMs),
       },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(options.timeoutMs),
+      (response) => {
+        // The body is not read: draining it frees the connection for the next event.
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+        response.on("error", reject);
+      },
+    );
+    request.on("error", (error) => {
+      reject(
+        error.name === "AbortError"
+          ? new Error(`no answer within ${options.timeoutMs} ms`)
+          : new Error(`request failed: ${error.message}`),
+      );
     });
-  } catch (error) {
-    const name = error instanceof Error ? error.name : "";
-    if (name === "TimeoutError") throw new Error(`no answer within ${options.timeoutMs} ms`);
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    throw new Error(`request failed: ${cause}`);
-  }
-  // The body is not read: draining it frees the connection for the next event.
-  await response.body?.cancel().catch(() => {});
-  if (response.status < 200 || response.status > 299) throw new Error(`receiver answered HTTP ${response.status}`);
+    request.end(body);
+  });
+  if (status < 200 || status > 299) throw new Error(`receiver answered HTTP ${status}`);
 }
