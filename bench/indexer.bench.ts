@@ -180,7 +180,12 @@ export async function sendAndMine(
   }
 }
 
-export async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deployment, proposer: string, count: number) {
+export async function propose(
+  batch: ReturnType<typeof rpcBatcher>,
+  deployment: Deployment,
+  proposer: string,
+  count: number,
+) {
   const governor = new Contract(deployment.contracts.governor, contractInterface("governor"));
   const ids: bigint[] = [];
   const txs = [];

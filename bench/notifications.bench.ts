@@ -6,11 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Kysely } from "kysely";
-import type { Database } from "../services/db/schema.ts";
 import { id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ethers";
+import type { Kysely } from "kysely";
 import { contractInterface } from "../services/chain/artifacts.ts";
 import { deploySystem, devDeployConfig, eip1193 } from "../services/chain/deploy.ts";
+import type { Database } from "../services/db/schema.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
 import { createDeliverer } from "../services/notifications/delivery.ts";
 import type { EventDraft } from "../services/notifications/events.ts";

@@ -64,7 +64,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("notification_deliveries")
     .addColumn("event_seq", "bigint", (c) => c.notNull().references("notification_events.seq"))
-    .addColumn("subscription_id", "text", (c) => c.notNull().references("notification_subscriptions.id").onDelete("cascade"))
+    .addColumn("subscription_id", "text", (c) =>
+      c.notNull().references("notification_subscriptions.id").onDelete("cascade"),
+    )
     .addColumn("lane", "text", (c) => c.notNull())
     .addColumn("status", "text", (c) => c.notNull().defaultTo("pending"))
     .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))

@@ -11,7 +11,12 @@ export interface Mailer {
   close(): void;
 }
 
-export function createMailer(options: { smtpUrl: string; from: string; publicUrl: () => string; timeoutMs: number }): Mailer {
+export function createMailer(options: {
+  smtpUrl: string;
+  from: string;
+  publicUrl: () => string;
+  timeoutMs: number;
+}): Mailer {
   const transport: Transporter = nodemailer.createTransport(options.smtpUrl, {
     pool: true,
     connectionTimeout: options.timeoutMs,

@@ -257,7 +257,8 @@ export function mapRange(facts: RangeFacts): EventDraft[] {
         : undefined;
     const endingAt = Math.max(p.voteStart + 1, p.voteEnd - facts.endingWithinS);
     // "Ends soon" is not sent for a vote already decided.
-    const decidedFirst = p.emitted.has(`proposal:${p.id}:decided`) || (decided !== undefined && decided.time <= endingAt);
+    const decidedFirst =
+      p.emitted.has(`proposal:${p.id}:decided`) || (decided !== undefined && decided.time <= endingAt);
     if (!decidedFirst) due("ending", { time: endingAt }, "proposal.voting_ending", { voteEnd: p.voteEnd });
     if (decided) {
       due("decided", decided, state === "SUCCEEDED" ? "proposal.succeeded" : "proposal.defeated", {

@@ -15,7 +15,8 @@ export function linkToken(secret: string, subscriptionId: string, action: LinkAc
 
 export function tokenSubscription(token: string): string {
   const id = token.split(".")[0] ?? "";
-  if (!/^sub_[0-9a-f-]{36}$/.test(id)) throw new AppError("LINK_INVALID", "the link is malformed: open the one in the email");
+  if (!/^sub_[0-9a-f-]{36}$/.test(id))
+    throw new AppError("LINK_INVALID", "the link is malformed: open the one in the email");
   return id;
 }
 
@@ -24,6 +25,9 @@ export function checkLinkToken(token: string, secret: string, subscriptionId: st
   const expected = Buffer.from(linkToken(secret, subscriptionId, action));
   const given = Buffer.from(token);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    throw new AppError("LINK_INVALID", "the link's signature does not verify (it is altered, or the subscription's secret was rotated)");
+    throw new AppError(
+      "LINK_INVALID",
+      "the link's signature does not verify (it is altered, or the subscription's secret was rotated)",
+    );
   }
 }

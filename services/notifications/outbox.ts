@@ -163,11 +163,7 @@ async function loadProposalFacts(
         abstainVotes: BigInt(r.abstain_votes),
         quorum: BigInt(r.quorum),
         superQuorum: r.super_quorum === null ? null : BigInt(r.super_quorum),
-        models: [
-          ...new Set(
-            r.actions.filter((a) => POLICY_KINDS.has(String(a.kind))).map((a) => String(a.modelId)),
-          ),
-        ],
+        models: [...new Set(r.actions.filter((a) => POLICY_KINDS.has(String(a.kind))).map((a) => String(a.modelId)))],
         canceledAt: r.canceled_at === null ? null : Number(r.canceled_at),
         emitted: new Set(r.emitted),
       },

@@ -43,5 +43,8 @@ export function renderText(event: OutgoingEvent): { subject: string; lines: stri
   const lines = Object.entries(event.data)
     .filter(([, v]) => v !== null && v !== undefined && v !== "")
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
-  return { subject, lines: [`${subject}.`, "", ...lines, `time: ${event.occurredAt.toISOString()}`, `event id: ${event.id}`] };
+  return {
+    subject,
+    lines: [`${subject}.`, "", ...lines, `time: ${event.occurredAt.toISOString()}`, `event id: ${event.id}`],
+  };
 }

@@ -21,7 +21,8 @@ export default async function notificationRoutes(app: FastifyInstance, options: 
     const handler = async (request: { query: unknown }, reply: import("fastify").FastifyReply) => {
       const token = (request.query as { token?: unknown }).token;
       try {
-        if (typeof token !== "string") throw new AppError("LINK_INVALID", "the link has no token: open the one in the email");
+        if (typeof token !== "string")
+          throw new AppError("LINK_INVALID", "the link has no token: open the one in the email");
         await options.subscriptions.followLink(action, token);
         return reply.type("text/plain; charset=utf-8").send(`${done[action]}\n`);
       } catch (error) {

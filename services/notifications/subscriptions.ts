@@ -37,7 +37,10 @@ const MAX_FILTER_ENTRIES = 100;
 function filter(name: string, values: string[] | null | undefined, check: (v: string) => string): string[] | null {
   if (values === null || values === undefined) return null;
   if (values.length === 0 || values.length > MAX_FILTER_ENTRIES) {
-    throw new AppError("BAD_USER_INPUT", `${name} holds 1 to ${MAX_FILTER_ENTRIES} entries (leave it out to match all)`);
+    throw new AppError(
+      "BAD_USER_INPUT",
+      `${name} holds 1 to ${MAX_FILTER_ENTRIES} entries (leave it out to match all)`,
+    );
   }
   return [...new Set(values.map(check))];
 }
@@ -47,7 +50,10 @@ function normaliseFilters(input: SubscriptionInput) {
     event_types: filter("eventTypes", input.eventTypes, (t) => {
       const type = t.toLowerCase();
       if (!(EVENT_TYPES as readonly string[]).includes(type)) {
-        throw new AppError("BAD_USER_INPUT", `unknown event type ${JSON.stringify(t)}: one of ${EVENT_TYPES.join(", ")}`);
+        throw new AppError(
+          "BAD_USER_INPUT",
+          `unknown event type ${JSON.stringify(t)}: one of ${EVENT_TYPES.join(", ")}`,
+        );
       }
       return type;
     }),
@@ -108,9 +114,13 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
           .where("owner", "=", owner)
           .executeTakeFirstOrThrow();
         if (Number(count) >= deps.maxPerOwner) {
-          throw new AppError("SUBSCRIPTION_LIMIT", `${owner} holds ${count} subscriptions, the most one owner may: delete one first`, {
-            details: { maximum: deps.maxPerOwner },
-          });
+          throw new AppError(
+            "SUBSCRIPTION_LIMIT",
+            `${owner} holds ${count} subscriptions, the most one owner may: delete one first`,
+            {
+              details: { maximum: deps.maxPerOwner },
+            },
+          );
         }
         await trx.insertInto("notification_subscriptions").values(row).execute();
       });
@@ -141,7 +151,8 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
     /** A new secret signs from now on; the old one also signs for ROTATION_OVERLAP_MS, so receivers switch without a gap. */
     async rotateSecret(owner: string, id: string): Promise<{ row: SubscriptionRow; secret: string }> {
       const row = await owned(owner, id);
-      if (row.channel !== "webhook") throw new AppError("BAD_USER_INPUT", "only a webhook subscription has a signing secret");
+      if (row.channel !== "webhook")
+        throw new AppError("BAD_USER_INPUT", "only a webhook subscription has a signing secret");
       const secret = newWebhookSecret();
       const updated = await db
         .updateTable("notification_subscriptions")
@@ -171,7 +182,11 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
           .executeTakeFirstOrThrow();
       }
       return db.transaction().execute(async (trx) => {
-        await trx.deleteFrom("notification_deliveries").where("subscription_id", "=", id).where("status", "=", "pending").execute();
+        await trx
+          .deleteFrom("notification_deliveries")
+          .where("subscription_id", "=", id)
+          .where("status", "=", "pending")
+          .execute();
         return trx
           .updateTable("notification_subscriptions")
           .set({ active: false })

@@ -45,7 +45,10 @@ export async function checkWebhookUrl(raw: string, rules: TargetRules): Promise<
     throw new AppError("WEBHOOK_URL_INVALID", `a webhook URL must be http(s), not ${url.protocol}`);
   }
   if (url.username || url.password) {
-    throw new AppError("WEBHOOK_URL_INVALID", "a webhook URL must not carry credentials (the signature authenticates us)");
+    throw new AppError(
+      "WEBHOOK_URL_INVALID",
+      "a webhook URL must not carry credentials (the signature authenticates us)",
+    );
   }
   if (raw.length > 2048) throw new AppError("WEBHOOK_URL_INVALID", "a webhook URL is at most 2048 characters");
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
@@ -60,9 +63,13 @@ export async function checkWebhookUrl(raw: string, rules: TargetRules): Promise<
     const family = familyOf(found);
     const isLoopback = loopback.check(found, family);
     if (forbidden.check(found, family) || (isLoopback && !rules.allowLoopback)) {
-      throw new AppError("WEBHOOK_URL_FORBIDDEN", `the webhook host ${host} resolves to ${found}, which webhooks may not reach`, {
-        details: { address: found },
-      });
+      throw new AppError(
+        "WEBHOOK_URL_FORBIDDEN",
+        `the webhook host ${host} resolves to ${found}, which webhooks may not reach`,
+        {
+          details: { address: found },
+        },
+      );
     }
     const self = rules.selfOrigins.some((origin) => {
       const [selfHost, selfPort] = splitOrigin(origin);

@@ -11,14 +11,24 @@ export function newWebhookSecret(): string {
 
 /** The JSON body receivers get: Standard Webhooks' `{type, timestamp, data}`, plus the event id to de-duplicate by. */
 export function webhookBody(event: OutgoingEvent): string {
-  return JSON.stringify({ id: event.id, type: event.type, timestamp: event.occurredAt.toISOString(), data: event.data });
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    timestamp: event.occurredAt.toISOString(),
+    data: event.data,
+  });
 }
 
 /**
  * The three Standard Webhooks headers. During a secret rotation the signature header carries one
  * signature per live secret (space-separated), so a receiver verifies with either the old or the new one.
  */
-export function webhookHeaders(secrets: string[], event: OutgoingEvent, body: string, now: Date): Record<string, string> {
+export function webhookHeaders(
+  secrets: string[],
+  event: OutgoingEvent,
+  body: string,
+  now: Date,
+): Record<string, string> {
   return {
     "webhook-id": event.id,
     "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
@@ -27,7 +37,10 @@ export function webhookHeaders(secrets: string[], event: OutgoingEvent, body: st
 }
 
 /** Keep-alive connections per receiver host: a busy receiver is not paid a TCP (and TLS) handshake per event. */
-const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+};
 
 /**
  * POSTs one event; resolves when the receiver answered 2xx within `timeoutMs`, throws otherwise (the

@@ -25,7 +25,10 @@ t.test("email: confirmed first, then plain readable mail with a one-click unsubs
   );
   const sub = created.data?.createSubscription;
   t.match(sub, { secret: null, subscription: { channel: "EMAIL", verified: false } });
-  const confirmation = await until(() => smtp.mails.find((m) => m.to.includes("alice@commons.test")), "the confirmation");
+  const confirmation = await until(
+    () => smtp.mails.find((m) => m.to.includes("alice@commons.test")),
+    "the confirmation",
+  );
   const confirmLink = /Confirm: (\S+)/.exec(confirmation.text)?.[1] as string;
   t.ok(confirmLink.startsWith(`${service.urls.http}/notifications/confirm?token=`));
 

@@ -6,6 +6,7 @@ export interface Received {
   id: string;
   type: string;
   timestamp: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each event type has its own data; tests read the fields they expect
   data: Record<string, any>;
 }
 

@@ -10,7 +10,9 @@ export interface Mail {
 /** Undoes quoted-printable (RFC 2045): soft line breaks and =XX bytes. */
 function unquote(body: string): string {
   return Buffer.from(
-    body.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+    body
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
     "latin1",
   ).toString("utf8");
 }

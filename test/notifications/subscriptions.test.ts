@@ -16,7 +16,8 @@ t.test("subscriptions: owners, limits and bad input, each with its code", async 
   const bob = (await apiKeyFor(service, 1)).key;
   const create = (input: Record<string, unknown>, key: string | undefined = alice) =>
     gql(service, CREATE, { input }, key);
-  const code = async (input: Record<string, unknown>, key?: string) => (await create(input, key)).errors?.[0]?.extensions.code;
+  const code = async (input: Record<string, unknown>, key?: string) =>
+    (await create(input, key)).errors?.[0]?.extensions.code;
 
   t.equal(await code({ channel: "WEBHOOK", target: PUBLIC_HOOK }, ""), "UNAUTHENTICATED", "no key");
   t.equal(await code({ channel: "WEBHOOK", target: "not a url" }), "WEBHOOK_URL_INVALID");
@@ -49,14 +50,24 @@ t.test("subscriptions: owners, limits and bad input, each with its code", async 
   t.equal(list.data?.subscriptions.length, 2, "the owner sees its own");
   const others = await gql(service, `{ subscriptions { id } }`, {}, bob);
   t.same(others.data?.subscriptions, [], "and nobody else's");
-  const all = await gql(service, `{ subscriptions { id owner } notificationHealth { subscriptionId } }`, {}, TEST_OPERATOR_TOKEN);
+  const all = await gql(
+    service,
+    `{ subscriptions { id owner } notificationHealth { subscriptionId } }`,
+    {},
+    TEST_OPERATOR_TOKEN,
+  );
   t.equal(all.data?.subscriptions.length, 2, "the operator sees everyone's");
   t.equal(all.data?.notificationHealth.length, 2);
 
   const DELETE = `mutation($id: ID!) { deleteSubscription(id: $id) }`;
   const stolen = await gql(service, DELETE, { id: mine.id }, bob);
   t.equal(stolen.errors?.[0]?.extensions.code, "NOT_FOUND", "another owner's subscription is not found");
-  const rotateStolen = await gql(service, `mutation($id: ID!) { rotateSubscriptionSecret(id: $id) { secret } }`, { id: mine.id }, bob);
+  const rotateStolen = await gql(
+    service,
+    `mutation($id: ID!) { rotateSubscriptionSecret(id: $id) { secret } }`,
+    { id: mine.id },
+    bob,
+  );
   t.equal(rotateStolen.errors?.[0]?.extensions.code, "NOT_FOUND");
   const removed = await gql(service, DELETE, { id: mine.id }, alice);
   t.equal(removed.data?.deleteSubscription, true);

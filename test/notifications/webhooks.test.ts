@@ -1,6 +1,6 @@
-import { Wallet } from "ethers";
+import { JsonRpcProvider } from "ethers";
 import t from "tap";
-import { enact, apiKeyFor, build, proposeDraft } from "../helpers/app.ts";
+import { apiKeyFor, build, enact, holderWallet, proposeDraft } from "../helpers/app.ts";
 import { until } from "../helpers/until.ts";
 import { gql, HEALTH, policyAction, subscribe, voteAndEnd } from "./notify.ts";
 import { startReceiver } from "./receiver.ts";
@@ -18,7 +18,9 @@ t.test("a governance history reaches a verifying receiver: signed, in order, eac
   t.teardown(receiver.close);
   const service = await build(t, { env });
   const { key } = await apiKeyFor(service, 0);
-  const followed = new Wallet((service.devChain?.holders[1] as { privateKey: string }).privateKey).address;
+  const provider = new JsonRpcProvider(service.urls.rpc);
+  t.teardown(() => provider.destroy());
+  const followed = holderWallet(service, 1, provider).address;
   const sub = await subscribe(service, key, { channel: "WEBHOOK", target: receiver.url, delegates: [followed] });
   t.match(sub.secret, /^whsec_/);
   receiver.secrets = [sub.secret];

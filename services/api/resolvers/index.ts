@@ -1,5 +1,6 @@
 import type { Wallet } from "ethers";
 import type { ForkSimulator } from "../../chain/fork-simulation.ts";
+import type { Subscriptions } from "../../notifications/subscriptions.ts";
 import type { Deps } from "../../shared/deps.ts";
 import type { Resolvers } from "../generated/resolvers.ts";
 import { countedConnection } from "../pagination.ts";
@@ -9,7 +10,6 @@ import { AddressScalar, BigIntScalar, BytesScalar, TimestampScalar } from "../sc
 import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
 import { createDelegateBySig } from "./delegate-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
-import type { Subscriptions } from "../../notifications/subscriptions.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
 import { createNotificationResolvers } from "./notifications.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";

@@ -1,4 +1,4 @@
-import type { Subscriptions, SubscriptionRow } from "../../notifications/subscriptions.ts";
+import type { SubscriptionRow, Subscriptions } from "../../notifications/subscriptions.ts";
 import { deliveryHealth } from "../../notifications/subscriptions.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { ApiContext } from "../context.ts";
