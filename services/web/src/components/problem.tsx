@@ -52,6 +52,10 @@ const byCode: Record<string, string> = {
   POLICY_STATE_STALE: "The index is behind the chain; wait for it to catch up and try again.",
   RPC_ERROR: "The chain did not accept the transaction; reload to see the current state and try again.",
   TRANSACTION_REVERTED: "Nothing changed on chain. Reload to see the current state.",
+  WEBHOOK_URL_INVALID: "Give a full http(s) URL without a user name or password.",
+  WEBHOOK_URL_FORBIDDEN: "Use a public address: this service, loopback and link-local addresses are not reachable.",
+  EMAIL_UNVERIFIABLE: "Check the address, or use a webhook if this service sends no email.",
+  SUBSCRIPTION_LIMIT: "Delete a subscription you no longer need, then try again.",
 };
 
 /** Any error a person can meet, in words, with what to do next. */
