@@ -159,12 +159,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       await options.mailer.sendEvent({ id: row.subscription_id, target: row.target, secret: row.secret }, event);
       return;
     }
-    await checkWebhookUrl(row.target, options.targets);
+    const target = await checkWebhookUrl(row.target, options.targets);
     const secrets = [row.secret];
     if (row.previous_secret && row.previous_secret_until && row.previous_secret_until.getTime() > options.now()) {
       secrets.push(row.previous_secret);
     }
-    await postWebhook(row.target, secrets, event, { timeoutMs: options.timeoutMs, now: new Date(options.now()) });
+    await postWebhook(target, secrets, event, { timeoutMs: options.timeoutMs, now: new Date(options.now()) });
   }
 
   async function failed(row: Pending, error: unknown) {

@@ -91,7 +91,7 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
       const email = input.channel === "EMAIL";
       const target = email
         ? checkEmail(input.target, deps.mailer !== null)
-        : (await checkWebhookUrl(input.target.trim(), deps.targets())).toString();
+        : (await checkWebhookUrl(input.target.trim(), deps.targets())).url.toString();
       const row: SubscriptionRow = {
         id: `sub_${randomUUID()}`,
         owner,

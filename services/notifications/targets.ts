@@ -29,12 +29,19 @@ function unmapped(address: string): string {
   return mapped ? (mapped[1] as string) : address;
 }
 
+/** A checked URL and the address it was checked at: the request connects to that one address. */
+export interface CheckedTarget {
+  url: URL;
+  address: string;
+  family: 4 | 6;
+}
+
 /**
  * Checks a webhook URL and the addresses its host resolves to; throws WEBHOOK_URL_INVALID or
  * WEBHOOK_URL_FORBIDDEN. Run when a subscription is made and again before each send (a name may
- * resolve elsewhere later).
+ * resolve elsewhere later); the send connects to the address checked here, not to a second lookup's.
  */
-export async function checkWebhookUrl(raw: string, rules: TargetRules): Promise<URL> {
+export async function checkWebhookUrl(raw: string, rules: TargetRules): Promise<CheckedTarget> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -81,7 +88,8 @@ export async function checkWebhookUrl(raw: string, rules: TargetRules): Promise<
       });
     }
   }
-  return url;
+  const address = addresses[0] as string;
+  return { url, address, family: isIP(address) === 6 ? 6 : 4 };
 }
 
 /** A service listening on a loopback or unspecified address (or named localhost) answers on loopback. */

@@ -3,6 +3,7 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Webhook } from "standardwebhooks";
 import type { OutgoingEvent } from "./render.ts";
+import type { CheckedTarget } from "./targets.ts";
 
 /** A new Standard Webhooks secret: `whsec_` and 24 random bytes in base64. */
 export function newWebhookSecret(): string {
@@ -49,19 +50,23 @@ const agents = {
  * requests per second on one core, which is the deliverer's ceiling.
  */
 export async function postWebhook(
-  url: string,
+  target: CheckedTarget,
   secrets: string[],
   event: OutgoingEvent,
   options: { timeoutMs: number; now: Date },
 ): Promise<void> {
   const body = webhookBody(event);
-  const target = new URL(url);
-  const secure = target.protocol === "https:";
+  const secure = target.url.protocol === "https:";
   const status = await new Promise<number>((resolve, reject) => {
     const request = (secure ? httpsRequest : httpRequest)(
-      target,
+      target.url,
       {
         method: "POST",
+        // The address the URL was checked at, not a second lookup's (which could answer another one).
+        lookup: (_host, options, callback) => {
+          if (options.all) callback(null, [{ address: target.address, family: target.family }]);
+          else (callback as (e: null, a: string, f: number) => void)(null, target.address, target.family);
+        },
         agent: secure ? agents.https : agents.http,
         headers: {
           "content-type": "application/json",
