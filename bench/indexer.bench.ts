@@ -32,37 +32,10 @@ export default async function indexerBench() {
     const database = await createBenchDatabase();
     try {
       const batch = rpcBatcher(url);
-      const voters = Array.from({ length: VOTERS }, (_, i) => new Wallet(keccak256(id(`bench voter ${i}`))).address);
-      const deployer = await provider.getSigner(0);
-      const config = devDeployConfig([await deployer.getAddress(), ...voters]);
-      config.governor.votingPeriod = 7 * 86_400;
-      const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
-      log(`deployed at block ${deployment.deployBlock}; generating the history`);
-
       const generation = Date.now();
-      await batch(
-        voters.flatMap((v) => [
-          { method: "hardhat_setBalance", params: [v, toBeHex(10n ** 20n)] },
-          { method: "hardhat_impersonateAccount", params: [v] },
-        ]),
-      );
-      await batch([{ method: "evm_setAutomine", params: [false] }]);
-      const token = contractInterface("token");
-      // Every holder votes with its own tokens, the proposer too: proposing takes the governed threshold.
-      await sendAndMine(
-        batch,
-        [await deployer.getAddress(), ...voters].map((v) => ({
-          from: v,
-          to: deployment.contracts.token,
-          data: token.encodeFunctionData("delegate", [v]),
-        })),
-      );
-      const proposals = await propose(
-        batch,
-        deployment,
-        await deployer.getAddress(),
-        CATCH_UP_PROPOSALS + LIVE_PROPOSALS,
-      );
+      const { deployment, proposer, voters } = await holdersDeployed(provider, batch, VOTERS);
+      log(`deployed at block ${deployment.deployBlock}; generated the voters`);
+      const proposals = await propose(batch, deployment, proposer, CATCH_UP_PROPOSALS + LIVE_PROPOSALS);
       await batch([
         { method: "evm_increaseTime", params: [5] },
         { method: "evm_mine", params: [] },
@@ -136,8 +109,38 @@ export default async function indexerBench() {
   });
 }
 
+/**
+ * A deployment on `hardhat node` whose `count` voters (impersonated, funded) and proposer each delegate to
+ * themselves, with automining off: the start of every history these benchmarks index. The proposer
+ * delegates too, since proposing takes governance v2's threshold of voting power.
+ */
+export async function holdersDeployed(provider: JsonRpcProvider, batch: ReturnType<typeof rpcBatcher>, count: number) {
+  const voters = Array.from({ length: count }, (_, i) => new Wallet(keccak256(id(`bench voter ${i}`))).address);
+  const proposer = await (await provider.getSigner(0)).getAddress();
+  const config = devDeployConfig([proposer, ...voters]);
+  config.governor.votingPeriod = 7 * 86_400;
+  const deployment = await deploySystem({ provider: eip1193(provider), pollIntervalMs: 50 }, config);
+  await batch(
+    voters.flatMap((v) => [
+      { method: "hardhat_setBalance", params: [v, toBeHex(10n ** 20n)] },
+      { method: "hardhat_impersonateAccount", params: [v] },
+    ]),
+  );
+  await batch([{ method: "evm_setAutomine", params: [false] }]);
+  const token = contractInterface("token");
+  await sendAndMine(
+    batch,
+    [proposer, ...voters].map((v) => ({
+      from: v,
+      to: deployment.contracts.token,
+      data: token.encodeFunctionData("delegate", [v]),
+    })),
+  );
+  return { deployment, proposer, voters };
+}
+
 /** Sends JSON-RPC batches straight to the node (one HTTP request per batch), failing on any error. */
-function rpcBatcher(url: string) {
+export function rpcBatcher(url: string) {
   let nextId = 1;
   return async (calls: RpcCall[]): Promise<unknown[]> => {
     const results: unknown[] = [];
@@ -163,7 +166,7 @@ function rpcBatcher(url: string) {
  * last of each group is included (the node slows down sharply with thousands of pending transactions).
  * A reverted one fails the run: a history with fewer events than it claims would flatter the figures.
  */
-async function sendAndMine(
+export async function sendAndMine(
   batch: ReturnType<typeof rpcBatcher>,
   txs: { from: string; to: string; data: string }[],
   perBlock = 200,
@@ -187,7 +190,12 @@ async function sendAndMine(
   }
 }
 
-async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deployment, proposer: string, count: number) {
+export async function propose(
+  batch: ReturnType<typeof rpcBatcher>,
+  deployment: Deployment,
+  proposer: string,
+  count: number,
+) {
   const governor = new Contract(deployment.contracts.governor, contractInterface("governor"));
   const ids: bigint[] = [];
   const txs = [];
@@ -224,7 +232,7 @@ async function propose(batch: ReturnType<typeof rpcBatcher>, deployment: Deploym
   return ids;
 }
 
-function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
+export function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
   const governor = contractInterface("governor");
   return proposals.flatMap((proposalId, p) =>
     voters.map((voter, v) => ({
@@ -239,7 +247,7 @@ function votes(deployment: Deployment, proposals: bigint[], voters: string[]) {
 }
 
 /** A fresh database on the machine's Postgres (DATABASE_URL's server, or the local default), dropped after. */
-async function createBenchDatabase() {
+export async function createBenchDatabase() {
   const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
   const name = `commons_bench_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: base.toString() });

@@ -5,6 +5,8 @@ import type { ForkSimulator } from "./chain/fork-simulation.ts";
 import gatewayPlugin from "./gateway/plugin.ts";
 import type { Upstream } from "./gateway/upstream.ts";
 import type { SyncStatus } from "./indexer/indexer.ts";
+import notificationRoutes from "./notifications/routes.ts";
+import type { Subscriptions } from "./notifications/subscriptions.ts";
 import { closeConnectionsWhenIdle } from "./ops/drain.ts";
 import { opsMetrics } from "./ops/ops-metrics.ts";
 import opsPlugin from "./ops/plugin.ts";
@@ -27,6 +29,8 @@ export interface ServerExtras {
   publicRpcUrl?: string;
   /** Runs proposals on a fork of the chain, for proposalImpact. */
   simulator?: ForkSimulator;
+  /** Notification subscriptions (GraphQL and the email links); without them those answer NOT_FOUND. */
+  subscriptions?: Subscriptions;
 }
 
 /**
@@ -68,7 +72,9 @@ export async function buildServer(deps: Deps, extras: ServerExtras = {}): Promis
     deps,
     ...(extras.relayer ? { relayer: extras.relayer } : {}),
     ...(extras.simulator ? { simulator: extras.simulator } : {}),
+    ...(extras.subscriptions ? { subscriptions: extras.subscriptions } : {}),
   });
+  if (extras.subscriptions) await app.register(notificationRoutes, { subscriptions: extras.subscriptions });
   await app.register(gatewayPlugin, { deps, ...(extras.upstream ? { upstream: extras.upstream } : {}) });
   await app.register(webPlugin, extras.publicRpcUrl ? { publicRpcUrl: extras.publicRpcUrl } : {});
   return app;

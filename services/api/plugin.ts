@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import mercurius, { type IResolvers } from "mercurius";
 import type { ForkSimulator } from "../chain/fork-simulation.ts";
 import { GOVERNANCE_CHANNEL, type GovernanceNotification } from "../indexer/notifications.ts";
+import type { Subscriptions } from "../notifications/subscriptions.ts";
 import type { Deps } from "../shared/deps.ts";
 import { AppError } from "../shared/errors.ts";
 import { clientKeyOf } from "./caller.ts";
@@ -24,6 +25,8 @@ export interface ApiPluginOptions {
   relayer?: Wallet;
   /** Runs proposals on a fork of the chain (proposalImpact's simulation); without it, that field fails. */
   simulator?: ForkSimulator;
+  /** Notification subscriptions; without them those fields answer NOT_FOUND. */
+  subscriptions?: Subscriptions;
 }
 
 function refuse(reply: FastifyReply, error: AppError, extensions: Record<string, unknown> = {}) {
@@ -111,7 +114,7 @@ export default async function apiPlugin(app: FastifyInstance, opts: ApiPluginOpt
     schema,
     // Checked against schema.graphql where they are built (resolvers/index.ts); the generated types
     // speak Apollo's dialect (__isTypeOf), which mercurius' own resolver type does not.
-    resolvers: createResolvers(deps, opts.relayer, opts.simulator) as IResolvers,
+    resolvers: createResolvers(deps, opts.relayer, opts.simulator, opts.subscriptions) as IResolvers,
     graphiql: true,
     errorFormatter: errorFormatter as never,
     additionalRouteOptions: { bodyLimit: MAX_BODY_BYTES },

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Deployment } from "../chain/deployment.ts";
 import { createChainReader } from "../chain/rpc.ts";
 import type { DatabaseHandle } from "../db/connection.ts";
+import type { IndexOutbox } from "../notifications/outbox.ts";
 import { AppError } from "../shared/errors.ts";
 import { sleep } from "./abortable-sleep.ts";
 import { readCheckpoint } from "./checkpoint.ts";
@@ -40,6 +41,8 @@ export interface IndexerDeps {
   logger?: Logger;
   /** How often a follower tries to become the leader (ms). */
   leaderIntervalMs?: number;
+  /** The notifications' outbox, written in the index's transactions; unset: notifications off. */
+  outbox?: IndexOutbox;
 }
 
 /**
@@ -96,6 +99,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
                 maxRange: deps.maxRange ?? 2_000,
                 progress,
                 logger: deps.logger,
+                outbox: deps.outbox,
                 onCommitted: () => {
                   for (const wake of waiters) wake();
                 },

@@ -3,6 +3,7 @@ import { type Deployment, governanceOf } from "../chain/deployment.ts";
 import { decodeLogs, type GovernanceEvent } from "../chain/events.ts";
 import type { BlockHeader, ChainReader, TransactionParties } from "../chain/rpc.ts";
 import { type DatabaseHandle, notifyIn, notifyManyIn } from "../db/connection.ts";
+import type { IndexOutbox } from "../notifications/outbox.ts";
 import { AppError, isAppError } from "../shared/errors.ts";
 import { backoffMs, sleep } from "./abortable-sleep.ts";
 import { applyRange, KEPT_BLOCKS, needsTransaction } from "./apply-range.ts";
@@ -44,6 +45,8 @@ export interface SyncOptions {
   progress: SyncProgress;
   onCommitted?: () => void;
   logger?: Logger | undefined;
+  /** Writes the notifications' outbox inside each range's and rollback's transaction; unset: none. */
+  outbox?: IndexOutbox | undefined;
 }
 
 /**
@@ -144,6 +147,7 @@ export async function runSync(options: SyncOptions, signal: AbortSignal): Promis
           totalSupply,
           ...(quorums ? { quorums } : {}),
         });
+        await options.outbox?.afterRange(trx, { from, to, events, blocks });
         if (result.policyChanged) await notifyIn(trx, POLICY_CHANNEL, JSON.stringify({ block: to }));
         await notifyManyIn(
           trx,
@@ -202,6 +206,7 @@ async function rollBack(options: SyncOptions, cp: Checkpoint, head: number): Pro
     const changes: GovernanceNotification[] = await rollbackTo(trx, CHECKPOINT_ID, found, {
       derivesQuorums: governanceOf(options.deployment).origin === "ours",
     });
+    await options.outbox?.afterRollback(trx, found.number);
     await notifyIn(trx, POLICY_CHANNEL, JSON.stringify({ block: found.number }));
     await notifyManyIn(
       trx,

@@ -9,6 +9,7 @@ import { type DatabaseHandle, openDatabase } from "../db/connection.ts";
 import { migrateToLatest } from "../db/migrate.ts";
 import type { Upstream } from "../gateway/upstream.ts";
 import { createIndexer, type Indexer } from "../indexer/indexer.ts";
+import { createNotifications, type Notifications } from "../notifications/notifications.ts";
 import { buildServer } from "../server.ts";
 import type { Config } from "../shared/config.ts";
 import type { Deps } from "../shared/deps.ts";
@@ -38,6 +39,8 @@ export interface Service {
   devChain: DevChain | undefined;
   deploymentFile: string;
   relayer: string | undefined;
+  /** Unset when NOTIFICATIONS is off. */
+  notifications: Notifications | undefined;
   /** Stops serving (calls in flight finish), then the indexer, the database and the chain. */
   close(): Promise<void>;
 }
@@ -99,7 +102,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
     await assertIndexMatches(database, { chainId: deployment.chainId, fresh: devChain !== undefined });
 
     const deps: Deps = { config, logger, database, provider, deployment, metrics, now: options.now ?? Date.now };
+    const notifications = config.NOTIFICATIONS ? createNotifications(deps) : undefined;
     const indexer = createIndexer({
+      ...(notifications ? { outbox: notifications.outbox } : {}),
       database,
       provider,
       deployment,
@@ -125,6 +130,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const app = await buildServer(deps, {
       indexer,
       simulator,
+      ...(notifications ? { subscriptions: notifications.subscriptions } : {}),
       ...(publicRpcUrl ? { publicRpcUrl } : {}),
       ...(relayer ? { relayer } : {}),
       ...(options.upstream ? { upstream: options.upstream } : {}),
@@ -133,6 +139,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
     closers.push(() => app.close());
     await app.listen({ host: config.HOST, port: config.PORT });
     const http = urlOf(app.server.address() as AddressInfo);
+    // Webhooks and emails go out from whichever replica holds the deliverer's lock, off the request path.
+    if (notifications) {
+      notifications.listening(http);
+      closers.push(() => notifications.close());
+    }
 
     // Usage receipts are anchored by whichever replica holds the anchorer's lock, off the request path.
     const anchorKey = config.ANCHOR_PRIVATE_KEY ?? devChain?.anchorer.privateKey;
@@ -162,6 +173,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       devChain,
       deploymentFile,
       relayer: relayer?.address,
+      notifications,
       close: closeAll,
     };
   } catch (error) {

@@ -131,6 +131,34 @@ const schema = z.object({
   RELAY_MAX_REASON_BYTES: z.coerce.number().int().min(0).max(65_536).default(1024),
   /** How long a proposal's simulation on a fork of the chain may take (proposalImpact). */
   IMPACT_SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  // Notifications (services/notifications): outbox, webhook and email delivery.
+  /** Write and deliver notifications (on by default; off skips the outbox in the indexer too). */
+  NOTIFICATIONS: bool.default("true"),
+  /** Accept webhook URLs on loopback addresses: for development and tests only (never in production). */
+  NOTIFY_ALLOW_LOOPBACK: bool.default("false"),
+  /** "Voting ends soon" is sent this many seconds before a proposal's deadline. */
+  NOTIFY_VOTING_ENDS_WITHIN_S: z.coerce.number().int().min(1).default(3600),
+  /** A receiver that has not answered within this is counted as failed (the attempt is retried). */
+  NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(10_000),
+  /** First retry delay; doubles per attempt (with jitter) up to NOTIFY_RETRY_MAX_MS. */
+  NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
+  NOTIFY_RETRY_MAX_MS: z.coerce.number().int().min(1).default(600_000),
+  /** An event still undelivered this long after it was due is dead-lettered (shown, no longer tried). */
+  NOTIFY_DEAD_AFTER_MS: z.coerce.number().int().min(1).default(86_400_000),
+  /** Receivers' requests in flight at once. */
+  NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
+  /** Subscriptions one owner (address) may hold. */
+  NOTIFY_SUBSCRIPTIONS_PER_OWNER: z.coerce.number().int().min(1).default(20),
+  /** A policy change is announced to owners whose keys used one of its models within this many days. */
+  NOTIFY_POLICY_USAGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** How often the delivering leader scans the ledger for budgets crossing 80% and 100% (ms). */
+  NOTIFY_BUDGET_SCAN_MS: z.coerce.number().int().min(50).default(10_000),
+  /** SMTP server for email notifications (smtp:// or smtps://, credentials in the URL); unset: no email. */
+  SMTP_URL: z.string().url().optional(),
+  /** Sender of notification emails. */
+  SMTP_FROM: z.string().min(3).default("AI Commons <notifications@localhost>"),
+  /** Public base URL of the service, for links in emails (confirm, unsubscribe); default the listening URL. */
+  PUBLIC_URL: z.string().url().optional(),
 });
 
 /** The settings, and the providers UPSTREAMS or UPSTREAMS_FILE lists, keys read (null when neither is set). */

@@ -34,6 +34,17 @@ export const errorTable = {
   GRAPHQL_VALIDATION_FAILED: { status: 400, type: "invalid_request_error", retryable: false },
   /** The query is deeper or costlier than the API answers. */
   QUERY_TOO_COMPLEX: { status: 400, type: "invalid_request_error", retryable: false },
+  // Notification subscriptions (services/notifications).
+  /** A webhook URL that is not an absolute http(s) URL. */
+  WEBHOOK_URL_INVALID: { status: 400, type: "invalid_request_error", retryable: false },
+  /** A webhook URL that points at this service, or at a loopback, link-local or unspecified address. */
+  WEBHOOK_URL_FORBIDDEN: { status: 400, type: "invalid_request_error", retryable: false },
+  /** An email address that cannot be mailed (not an address, or no SMTP_URL to send through). */
+  EMAIL_UNVERIFIABLE: { status: 400, type: "invalid_request_error", retryable: false },
+  /** The owner holds NOTIFY_SUBSCRIPTIONS_PER_OWNER subscriptions already. */
+  SUBSCRIPTION_LIMIT: { status: 429, type: "invalid_request_error", retryable: false },
+  /** An unsubscribe or confirm link whose signature does not verify. */
+  LINK_INVALID: { status: 400, type: "invalid_request_error", retryable: false },
   // Internal faults, wrapped where they enter our code.
   CONFIG_INVALID: { status: 500, type: "server_error", retryable: false },
   CONTRACTS_NOT_BUILT: { status: 500, type: "server_error", retryable: false },

@@ -17,6 +17,7 @@ export const appRoutes = [
   "/policies",
   "/policies/*",
   "/my-ai",
+  "/notifications",
   "/operator",
 ] as const;
 

@@ -1,5 +1,6 @@
 import type { Wallet } from "ethers";
 import type { ForkSimulator } from "../../chain/fork-simulation.ts";
+import type { Subscriptions } from "../../notifications/subscriptions.ts";
 import type { Deps } from "../../shared/deps.ts";
 import type { Resolvers } from "../generated/resolvers.ts";
 import { countedConnection } from "../pagination.ts";
@@ -10,6 +11,7 @@ import { createCastVoteBySig } from "./cast-vote-by-sig.ts";
 import { createDelegateBySig } from "./delegate-by-sig.ts";
 import { draftProposalMutations } from "./draft-proposal.ts";
 import { Decision, ledgerQueries, Usage } from "./ledger.ts";
+import { createNotificationResolvers } from "./notifications.ts";
 import { CommunityPool, Grant, ModelPolicy, PolicyVersion, policyQueries } from "./policies.ts";
 import { PolicyStatus, policyStatusQueries } from "./policy-status.ts";
 import { createImpactResolvers } from "./proposal-impact.ts";
@@ -27,11 +29,13 @@ export function createResolvers(
   deps: Deps,
   relayer: Wallet | undefined,
   simulator?: ForkSimulator,
+  subscriptions?: Subscriptions,
 ): Omit<Resolvers, "ProposalAction"> & { ProposalAction: typeof ProposalAction } {
   const quotas = createQuotas(deps);
   const relay = createRelay(deps, relayer, quotas);
   const impact = createImpactResolvers(simulator);
   const receipts = createReceiptResolvers(deps);
+  const notifications = createNotificationResolvers(subscriptions);
   return {
     BigInt: BigIntScalar,
     Address: AddressScalar,
@@ -46,6 +50,7 @@ export function createResolvers(
       ...syncStatusQueries,
       ...impact.queries,
       ...receipts.queries,
+      ...notifications.queries,
     },
     Mutation: {
       ...draftProposalMutations,
@@ -53,6 +58,7 @@ export function createResolvers(
       ...createCastVoteBySig(deps, relay),
       ...createDelegateBySig(deps, relay),
       ...createSignIn(quotas),
+      ...notifications.mutations,
     },
     Subscription,
     Receipt: receipts.Receipt,

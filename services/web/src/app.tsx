@@ -15,6 +15,7 @@ const nav = [
   ["/delegates", "Delegates"],
   ["/policies", "Policies"],
   ["/my-ai", "My AI"],
+  ["/notifications", "Notifications"],
   ["/operator", "Operator"],
 ] as const;
 
@@ -28,6 +29,9 @@ const DelegatesPage = lazyPage(() => import("./pages/delegates/delegates-page.ts
 const DelegatePage = lazyPage(() => import("./pages/delegates/delegates-page.tsx").then((m) => m.DelegatePage));
 const PoliciesPage = lazyPage(() => import("./pages/policies/policies-page.tsx").then((m) => m.PoliciesPage));
 const MyAiPage = lazyPage(() => import("./pages/my-ai/my-ai-page.tsx").then((m) => m.MyAiPage));
+const NotificationsPage = lazyPage(() =>
+  import("./pages/notifications/notifications-page.tsx").then((m) => m.NotificationsPage),
+);
 const OperatorPage = lazyPage(() => import("./pages/operator/operator-page.tsx").then((m) => m.OperatorPage));
 
 function LiveIndicator() {
@@ -105,6 +109,7 @@ export function App() {
               {(params) => <PoliciesPage model={decodeURIComponent(params.model)} />}
             </Route>
             <Route path="/my-ai">{() => <MyAiPage />}</Route>
+            <Route path="/notifications">{() => <NotificationsPage />}</Route>
             <Route path="/operator">{() => <OperatorPage />}</Route>
             <Route>
               <h1>Page not found</h1>

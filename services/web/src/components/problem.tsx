@@ -55,6 +55,10 @@ const byCode: Record<string, string> = {
   TRANSACTION_REVERTED: "Nothing changed on chain. Reload to see the current state.",
   SIMULATION_TIMEOUT: "The copy of the chain was too slow this time; reload the page to try again.",
   SIMULATION_FAILED: "The service could not copy the chain to try the proposal; reload later, or ask the operator.",
+  WEBHOOK_URL_INVALID: "Give a full http(s) URL without a user name or password.",
+  WEBHOOK_URL_FORBIDDEN: "Use a public address: this service, loopback and link-local addresses are not reachable.",
+  EMAIL_UNVERIFIABLE: "Check the address, or use a webhook if this service sends no email.",
+  SUBSCRIPTION_LIMIT: "Delete a subscription you no longer need, then try again.",
 };
 
 /** Any error a person can meet, in words, with what to do next. */
