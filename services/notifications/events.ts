@@ -1,5 +1,5 @@
 import type { GovernanceEvent } from "../chain/events.ts";
-import { deriveProposalState } from "../chain/proposal-state.ts";
+import { deriveProposalState, type ProposalFacts as IndexedProposalFacts } from "../chain/proposal-state.ts";
 
 /** Every event type a subscription can ask for (its `eventTypes` filter), as receivers see them. */
 export const EVENT_TYPES = [
@@ -38,18 +38,13 @@ export interface EventDraft {
   data: Record<string, unknown>;
 }
 
-/** What the mapping needs to know of a proposal, read after the range was applied. */
-export interface ProposalFacts {
+/**
+ * What the mapping needs to know of a proposal, read after the range was applied: what the index stores
+ * (the chain's facts its state follows from), and what the events name.
+ */
+export interface ProposalFacts extends Omit<IndexedProposalFacts, "eta"> {
   id: string;
   operationId: string;
-  status: string;
-  voteStart: number;
-  voteEnd: number;
-  forVotes: bigint;
-  againstVotes: bigint;
-  abstainVotes: bigint;
-  quorum: bigint;
-  superQuorum: bigint | null;
   /** Models its actions set or suspend (a policy change: announced to those who used them). */
   models: string[];
   /** Unix seconds it was canceled at; null: not canceled. */
