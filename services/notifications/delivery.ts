@@ -3,6 +3,7 @@ import type { DatabaseHandle } from "../db/connection.ts";
 import { sleep } from "../indexer/abortable-sleep.ts";
 import { createLeaderElection } from "../indexer/leader.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { Metrics } from "../shared/metrics.ts";
 import { scanBudgets } from "./budgets.ts";
 import type { Mailer } from "./email.ts";
 import { OUTBOX_CHANNEL } from "./outbox.ts";
@@ -23,6 +24,8 @@ export interface DelivererOptions {
   retryMaxMs: number;
   deadAfterMs: number;
   concurrency: number;
+  /** Counts each attempt's result (absent: not counted). */
+  metrics?: Pick<Metrics, "notificationDeliveries">;
   /** A policy change goes to owners whose keys used one of its models within this many days. */
   policyUsageDays: number;
   /** How often the leader scans the ledger for budget thresholds (budgets.ts). */
@@ -172,6 +175,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
     const deadline = row.created_at.getTime() + options.deadAfterMs;
     const attempts = row.attempts + 1;
+    options.metrics?.notificationDeliveries.inc({ channel: row.channel, result: now >= deadline ? "dead" : "failed" });
     if (now >= deadline) {
       await db
         .updateTable("notification_deliveries")
@@ -200,6 +204,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       from unnest(${rows.map((r) => r.event_seq)}::bigint[], ${rows.map((r) => r.subscription_id)}::text[])
         as done(seq, sub)
       where d.event_seq = done.seq and d.subscription_id = done.sub`.execute(db);
+    for (const row of rows) options.metrics?.notificationDeliveries.inc({ channel: row.channel, result: "delivered" });
   }
 
   /** Sends the due lanes, `concurrency` at a time; returns how many deliveries were attempted. */

@@ -32,6 +32,7 @@ export function createNotifications(deps: Deps): Notifications {
     logger: deps.logger.child({ component: "notifications" }),
     now: deps.now,
     mailer,
+    metrics: deps.metrics,
     get targets() {
       return targets();
     },

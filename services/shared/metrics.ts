@@ -55,6 +55,13 @@ export function createMetrics() {
       help: "Shadow decisions (under a queued proposal's policies) that failed; the live decision stood",
       registers,
     }),
+    /** Notifications (notifications/delivery.ts), counted on the replica that delivers them. */
+    notificationDeliveries: new Counter({
+      name: "commons_notification_deliveries_total",
+      help: "Notification delivery attempts by channel and result (delivered; failed: tried again later; dead: dead-lettered)",
+      labelNames: ["channel", "result"] as const,
+      registers,
+    }),
     ledgerWrites: new Counter({
       name: "commons_ledger_writes_total",
       help: "Ledger writes by kind (reserve, settle, release)",

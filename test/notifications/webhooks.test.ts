@@ -115,6 +115,15 @@ t.test("a receiver down longer than NOTIFY_DEAD_AFTER_MS: its events are dead-le
     return row?.dead === 1 ? row : undefined;
   }, "the event dead-lettered");
   t.match(dead, { pending: 0, delivered: 0, lastError: /HTTP 500/ });
+  const deliveries = async (result: string) => {
+    const metrics = await (await fetch(`${service.urls.http}/metrics`)).text();
+    const line = metrics.match(
+      new RegExp(`^commons_notification_deliveries_total\\{channel="webhook",result="${result}"\\} (\\d+)$`, "m"),
+    );
+    return Number(line?.[1] ?? 0);
+  };
+  t.equal(await deliveries("dead"), 1, "operators see the dead letter on /metrics");
+  t.ok((await deliveries("failed")) >= 1, "and the failed attempts before it");
 
   receiver.mode = "accept";
   const next = await proposeDraft(service, [policyAction("dead-2")]);
@@ -124,6 +133,11 @@ t.test("a receiver down longer than NOTIFY_DEAD_AFTER_MS: its events are dead-le
     [next],
     "the dead-lettered event is not sent again; later ones are",
   );
+  const delivered = await until(async () => {
+    const n = await deliveries("delivered");
+    return n >= 1 ? n : undefined;
+  }, "the delivery counted on /metrics");
+  t.equal(delivered, 1, "and the delivery after it");
 });
 
 t.test("a rotated secret: the old and the new one both verify during the overlap", async (t) => {
