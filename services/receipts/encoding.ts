@@ -1,5 +1,5 @@
 import { getAddress, hexlify, ZeroAddress, ZeroHash } from "ethers";
-import { keccak256, keccak256Into } from "./keccak.ts";
+import { keccak256, keccak256Into } from "#keccak";
 
 /**
  * A usage receipt: one settled gateway call (admitted or refused). Its encoding is fixed (docs/interfaces.md,

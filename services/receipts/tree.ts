@@ -1,5 +1,5 @@
 import { getBytes, hexlify, ZeroHash } from "ethers";
-import { keccak256, keccak256Into } from "./keccak.ts";
+import { keccak256, keccak256Into } from "#keccak";
 
 /**
  * A period's Merkle tree of receipt leaves, laid out exactly as `@openzeppelin/merkle-tree` lays out a
