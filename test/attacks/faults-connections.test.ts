@@ -48,11 +48,16 @@ async function terminateServiceBackends(): Promise<number[]> {
   );
   return rows.map((r) => r.pid);
 }
+/** The backends holding the indexer's leader lock (services/indexer/leader.ts; other leaders lock other keys). */
+const indexerLock = `commons-indexer:${replicas[0].deps.deployment.chainId}:${replicas[0].deps.deployment.contracts.governor}`;
 const leaderBackends = async () =>
   (
     await admin.query<{ pid: number }>(
+      // A bigint advisory key shows as its high and low 32 bits (classid, objid).
       `select pid from pg_locks
-        where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+        where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
+          and classid = ((hashtext($1)::bigint >> 32) & 4294967295)::oid and objid = (hashtext($1)::bigint & 4294967295)::oid`,
+      [indexerLock],
     )
   ).rows.map((r) => r.pid);
 const listenBackends = async () =>
