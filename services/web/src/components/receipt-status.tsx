@@ -1,6 +1,7 @@
 import { BrowserProvider, Contract } from "ethers";
 import { useState } from "preact/hooks";
-import type { Verification } from "../../../receipts/verify.ts";
+import { receiptFromJson } from "../../../receipts/encoding.ts";
+import { type Verification, verifyReceipt } from "../../../receipts/verify.ts";
 import { withBearer } from "../api.ts";
 import { useDeployment } from "../deployment.ts";
 import { graphql } from "../gql/gql.ts";
@@ -55,11 +56,6 @@ export function ReceiptStatus({ requestId, token }: { requestId: string; token: 
       const contract = new Contract(anchor, ANCHOR_OF, new BrowserProvider(connection.wallet.provider));
       anchoredRoot = (await contract.getFunction("anchorOf")(BigInt(period))).root;
     }
-    // The hashing (hash-wasm's Keccak) is fetched only when someone asks for a check.
-    const [{ receiptFromJson }, { verifyReceipt }] = await Promise.all([
-      import("../../../receipts/encoding.ts"),
-      import("../../../receipts/verify.ts"),
-    ]);
     const verification = verifyReceipt({
       receipt: receiptFromJson(values),
       proof: proof ?? [],
