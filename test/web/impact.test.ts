@@ -1,4 +1,4 @@
-import { id, Wallet } from "ethers";
+import { id, Wallet, ZeroAddress } from "ethers";
 import OpenAI from "openai";
 import type { Locator, Page } from "playwright-core";
 import t, { type Test } from "tap";
@@ -47,7 +47,7 @@ const value = (v: string | null) =>
 type Preview = Pick<ProposalImpactView, "diff" | "simulation" | "replay">;
 const PREVIEW = adHoc<
   { draftProposal: { impact: Preview } },
-  { input: { description: string; actions: ActionInput[] } }
+  { input: { description: string; actions: ActionInput[]; proposer: string } }
 >(`
   mutation ($input: DraftProposalInput!) {
     draftProposal(input: $input) {
@@ -256,7 +256,11 @@ t.test(
       await page.getByRole("button", { name: "Preview what it will do" }).click();
       await page.getByTestId("impact").getByTestId("impact-replay").waitFor({ timeout: 30_000 });
       const { draftProposal } = await api.request(PREVIEW, {
-        input: { description: "Suspend im-b", actions: [{ suspendModel: { modelId: "im-b", reason: "review" } }] },
+        input: {
+          description: "Suspend im-b",
+          actions: [{ suspendModel: { modelId: "im-b", reason: "review" } }],
+          proposer: ZeroAddress,
+        },
       });
       t.ok(draftProposal.impact.replay.newlyRefused >= 3, "the calls to im-b would be refused");
       await sameFigures(t, page, draftProposal.impact, { diff: true });
@@ -272,6 +276,7 @@ t.test(
         input: {
           description: "Suspend im-b",
           actions: [{ suspendModel: { modelId: "im-unknown", reason: "review again" } }],
+          proposer: ZeroAddress,
         },
       });
       const { diff, simulation } = refused.draftProposal.impact;

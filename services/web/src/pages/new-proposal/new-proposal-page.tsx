@@ -1,4 +1,5 @@
 import { useMutation, useQuery } from "@tanstack/preact-query";
+import { ZeroAddress } from "ethers";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useSearchParams } from "wouter-preact";
 import { send } from "../../../../cli/chain-actions.ts";
@@ -17,7 +18,8 @@ const DRAFT_PROPOSAL = graphql(`
   }
 `);
 
-// No proposer: a preview needs no wallet, and the impact does not depend on who proposes.
+// Only the impact is read: the draft is bound to the zero address (drafts always bind a proposer), which no
+// one can send it from; a preview needs no wallet, and the impact does not depend on who proposes.
 const PREVIEW_IMPACT = graphql(`
   mutation WebPreviewImpact($input: DraftProposalInput!) {
     draftProposal(input: $input) {
@@ -183,7 +185,9 @@ export function NewProposalPage() {
   const preview = useMutation({
     mutationFn: async () => {
       const actions = checks.map((c) => actionInput(c.action as NonNullable<typeof c.action>));
-      const { draftProposal } = await api.request(PREVIEW_IMPACT, { input: { description, actions } });
+      const { draftProposal } = await api.request(PREVIEW_IMPACT, {
+        input: { description, actions, proposer: ZeroAddress },
+      });
       return draftProposal.impact;
     },
   });
