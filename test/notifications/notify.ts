@@ -2,7 +2,8 @@ import { id, JsonRpcProvider } from "ethers";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import { castVote } from "../../services/cli/chain-actions.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
-import { advanceTo, holderWallet } from "../helpers/app.ts";
+import { advanceTo, apiKeyFor, type BuildOptions, build, holderWallet } from "../helpers/app.ts";
+import { startReceiver } from "./receiver.ts";
 
 /** A GraphQL call to the service over HTTP, with an API key or the operator token. */
 // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field, as the test's query shapes them
@@ -40,6 +41,24 @@ export async function subscribe(
   );
   if (!answer.data) throw new Error(`createSubscription failed: ${JSON.stringify(answer.errors)}`);
   return { id: answer.data.createSubscription.subscription.id, secret: answer.data.createSubscription.secret };
+}
+
+/**
+ * A verifying receiver, a service built with `options`, and development holder 0's key subscribed there
+ * to `proposal.created` by webhook, the receiver checking signatures with the subscription's secret.
+ */
+export async function subscribedReceiver(t: Parameters<typeof build>[0], options: BuildOptions) {
+  const receiver = await startReceiver();
+  t.teardown(receiver.close);
+  const service = await build(t, options);
+  const { key } = await apiKeyFor(service, 0);
+  const sub = await subscribe(service, key, {
+    channel: "WEBHOOK",
+    target: receiver.url,
+    eventTypes: ["proposal.created"],
+  });
+  receiver.secrets = [sub.secret];
+  return { receiver, service, key, sub };
 }
 
 /** A model policy action for draftProposal. */

@@ -2,7 +2,7 @@ import { JsonRpcProvider } from "ethers";
 import t from "tap";
 import { apiKeyFor, build, enact, holderWallet, proposeDraft } from "../helpers/app.ts";
 import { until } from "../helpers/until.ts";
-import { gql, HEALTH, policyAction, subscribe, voteAndEnd } from "./notify.ts";
+import { gql, HEALTH, policyAction, subscribe, subscribedReceiver, voteAndEnd } from "./notify.ts";
 import { startReceiver } from "./receiver.ts";
 
 const env = {
@@ -64,16 +64,7 @@ t.test("a governance history reaches a verifying receiver: signed, in order, eac
 });
 
 t.test("failing, hanging and stopped receivers get everything once they are back", async (t) => {
-  const receiver = await startReceiver();
-  t.teardown(receiver.close);
-  const service = await build(t, { env });
-  const { key } = await apiKeyFor(service, 0);
-  const sub = await subscribe(service, key, {
-    channel: "WEBHOOK",
-    target: receiver.url,
-    eventTypes: ["proposal.created"],
-  });
-  receiver.secrets = [sub.secret];
+  const { receiver, service, key } = await subscribedReceiver(t, { env });
 
   receiver.mode = "fail";
   const first = await proposeDraft(service, [policyAction("fail-1")]);
@@ -97,16 +88,7 @@ t.test("failing, hanging and stopped receivers get everything once they are back
 });
 
 t.test("a receiver down longer than NOTIFY_DEAD_AFTER_MS: its events are dead-lettered and shown", async (t) => {
-  const receiver = await startReceiver();
-  t.teardown(receiver.close);
-  const service = await build(t, { env: { ...env, NOTIFY_DEAD_AFTER_MS: "600" } });
-  const { key } = await apiKeyFor(service, 0);
-  const sub = await subscribe(service, key, {
-    channel: "WEBHOOK",
-    target: receiver.url,
-    eventTypes: ["proposal.created"],
-  });
-  receiver.secrets = [sub.secret];
+  const { receiver, service, key } = await subscribedReceiver(t, { env: { ...env, NOTIFY_DEAD_AFTER_MS: "600" } });
   receiver.mode = "fail";
   await proposeDraft(service, [policyAction("dead-1")]);
   const dead = await until(async () => {
@@ -141,15 +123,7 @@ t.test("a receiver down longer than NOTIFY_DEAD_AFTER_MS: its events are dead-le
 });
 
 t.test("a rotated secret: the old and the new one both verify during the overlap", async (t) => {
-  const receiver = await startReceiver();
-  t.teardown(receiver.close);
-  const service = await build(t, { env });
-  const { key } = await apiKeyFor(service, 0);
-  const sub = await subscribe(service, key, {
-    channel: "WEBHOOK",
-    target: receiver.url,
-    eventTypes: ["proposal.created"],
-  });
+  const { receiver, service, key, sub } = await subscribedReceiver(t, { env });
   const rotated = await gql(
     service,
     `mutation($id: ID!) { rotateSubscriptionSecret(id: $id) { secret subscription { id } } }`,
