@@ -27,7 +27,16 @@ export interface NotificationSubscriptionsTable {
   /** An email address is sent nothing but its confirmation until its owner follows the link. */
   verified: boolean;
   active: Generated<boolean>;
+  /** The chain's head when it started (created; for email, confirmed): it receives events of later blocks only. */
+  since_block: BlockNumber | null;
   created_at: Timestamp;
+}
+
+/** One confirmation mail sent (migrations/0026): what the per-address and per-owner daily limits count. */
+export interface NotificationConfirmationsTable {
+  target: string;
+  owner: string;
+  sent_at: Timestamp;
 }
 
 /** The outbox: one row per event, written in the transaction of the change that caused it. */
@@ -68,4 +77,5 @@ export interface NotificationTables {
   notification_subscriptions: NotificationSubscriptionsTable;
   notification_events: NotificationEventsTable;
   notification_deliveries: NotificationDeliveriesTable;
+  notification_confirmations: NotificationConfirmationsTable;
 }

@@ -100,6 +100,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         select e.seq, s.id, coalesce('proposal:' || e.proposal_id, e.type)
         from marked e join notification_subscriptions s on s.active and s.verified
         where e.retracts is null and not e.retracted
+          and (s.since_block is null or e.block_number is null or e.block_number > s.since_block)
           and (s.event_types is null or e.type = any(s.event_types))
           and (s.proposal_ids is null or e.proposal_id = any(s.proposal_ids)
             or e.type in ('policy.queued', 'policy.executed', 'budget.threshold', 'guardian.action'))

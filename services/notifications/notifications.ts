@@ -1,4 +1,5 @@
 import type { Deps } from "../shared/deps.ts";
+import { AppError } from "../shared/errors.ts";
 import { createDeliverer, type Deliverer } from "./delivery.ts";
 import { createMailer, type Mailer } from "./email.ts";
 import { createIndexOutbox, type IndexOutbox } from "./outbox.ts";
@@ -53,6 +54,12 @@ export function createNotifications(deps: Deps): Notifications {
       targets,
       mailer,
       maxPerOwner: config.NOTIFY_SUBSCRIPTIONS_PER_OWNER,
+      confirmationsPerAddress: config.NOTIFY_CONFIRMATIONS_PER_ADDRESS,
+      confirmationsPerOwner: config.NOTIFY_CONFIRMATIONS_PER_OWNER,
+      chainHead: () =>
+        deps.provider.getBlockNumber().catch((cause: unknown) => {
+          throw new AppError("RPC_ERROR", "cannot read the chain head from the RPC endpoint: try again", { cause });
+        }),
       now: deps.now,
     }),
     deliverer,

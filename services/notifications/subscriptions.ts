@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { getAddress, isAddress } from "ethers";
-import { type Selectable, sql } from "kysely";
+import { type Selectable, sql, type Transaction } from "kysely";
 import type { DatabaseHandle } from "../db/connection.ts";
 import type { NotificationSubscriptionsTable } from "../db/notification-tables.ts";
+import type { Database } from "../db/schema.ts";
 import { AppError } from "../shared/errors.ts";
 import type { Mailer } from "./email.ts";
 import { EVENT_TYPES } from "./events.ts";
@@ -26,11 +27,18 @@ export interface SubscriptionsDeps {
   targets: () => TargetRules;
   mailer: Mailer | null;
   maxPerOwner: number;
+  /** Confirmation mails one address, and one owner, may be sent in CONFIRMATION_WINDOW_MS. */
+  confirmationsPerAddress: number;
+  confirmationsPerOwner: number;
+  /** The chain's head block: where a subscription starts (it receives the events of later blocks). */
+  chainHead: () => Promise<number>;
   now: () => number;
 }
 
 /** How long the previous secret still signs after a rotation: receivers switch within it. */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+/** The window the confirmation mail limits count over. */
+const CONFIRMATION_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Entries of one filter. */
 const MAX_FILTER_ENTRIES = 100;
 
@@ -85,6 +93,43 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
     return row;
   }
 
+  /**
+   * Logs the confirmation mail about to be sent, or refuses it: deleting and creating a subscription again
+   * sends a new one, so without a bound anyone with an API key could mail any address without end.
+   */
+  async function countConfirmation(trx: Transaction<Database>, owner: string, target: string): Promise<void> {
+    // Owners lock first (the caller holds it), then the address: two owners mailing one address queue here.
+    await sql`select pg_advisory_xact_lock(hashtext(${`commons-confirmations:${target}`}))`.execute(trx);
+    const now = deps.now();
+    const since = new Date(now - CONFIRMATION_WINDOW_MS);
+    await trx.deleteFrom("notification_confirmations").where("sent_at", "<", since).execute();
+    const sent = await trx
+      .selectFrom("notification_confirmations")
+      .select(["target", "owner", "sent_at"])
+      .where((eb) => eb.or([eb("target", "=", target), eb("owner", "=", owner)]))
+      .orderBy("sent_at")
+      .execute();
+    const limits = [
+      { rows: sent.filter((r) => r.target === target), max: deps.confirmationsPerAddress, who: target },
+      { rows: sent.filter((r) => r.owner === owner), max: deps.confirmationsPerOwner, who: owner },
+    ];
+    for (const { rows, max, who } of limits) {
+      if (rows.length < max) continue;
+      const retryAt = new Date(
+        (rows[rows.length - max] as { sent_at: Date }).sent_at.getTime() + CONFIRMATION_WINDOW_MS,
+      );
+      throw new AppError(
+        "CONFIRMATION_LIMIT",
+        `${who} was sent ${rows.length} confirmation mails in the last 24 hours, the most allowed: the next may be sent at ${retryAt.toISOString()}`,
+        { details: { maximum: max, retryAt: retryAt.toISOString() } },
+      );
+    }
+    await trx
+      .insertInto("notification_confirmations")
+      .values({ target, owner, sent_at: new Date(now) })
+      .execute();
+  }
+
   return {
     async create(owner: string, input: SubscriptionInput): Promise<{ row: SubscriptionRow; secret: string | null }> {
       const filters = normaliseFilters(input);
@@ -92,6 +137,8 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
       const target = email
         ? checkEmail(input.target, deps.mailer !== null)
         : (await checkWebhookUrl(input.target.trim(), deps.targets())).url.toString();
+      // A webhook starts now; an email address when it is confirmed (it is sent nothing before).
+      const sinceBlock = email ? null : await deps.chainHead();
       const row: SubscriptionRow = {
         id: `sub_${randomUUID()}`,
         owner,
@@ -103,6 +150,7 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
         ...filters,
         verified: !email,
         active: true,
+        since_block: sinceBlock,
         created_at: new Date(deps.now()),
       };
       // The count and the insert in one transaction, under a per-owner lock: concurrent creations cannot pass the limit.
@@ -122,6 +170,7 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
             },
           );
         }
+        if (email) await countConfirmation(trx, owner, target);
         await trx.insertInto("notification_subscriptions").values(row).execute();
       });
       if (email) {
@@ -174,9 +223,11 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
       if (!row) throw new AppError("NOT_FOUND", "this subscription no longer exists: nothing more will be sent");
       checkLinkToken(token, row.secret, id, action);
       if (action === "confirm") {
+        // A second click keeps the first start: events between the two were the address's to receive.
+        const head = row.since_block ?? (await deps.chainHead());
         return db
           .updateTable("notification_subscriptions")
-          .set({ verified: true })
+          .set((eb) => ({ verified: true, since_block: eb.fn.coalesce("since_block", eb.val(head)) }))
           .where("id", "=", id)
           .returningAll()
           .executeTakeFirstOrThrow();

@@ -149,6 +149,10 @@ const schema = z.object({
   NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
   /** Subscriptions one owner (address) may hold. */
   NOTIFY_SUBSCRIPTIONS_PER_OWNER: z.coerce.number().int().min(1).default(20),
+  /** Confirmation mails one email address may be sent in 24 hours, whoever asks. */
+  NOTIFY_CONFIRMATIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(3),
+  /** Confirmation mails one owner may cause in 24 hours, to any addresses. */
+  NOTIFY_CONFIRMATIONS_PER_OWNER: z.coerce.number().int().min(1).default(10),
   /** A policy change is announced to owners whose keys used one of its models within this many days. */
   NOTIFY_POLICY_USAGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** How often the delivering leader scans the ledger for budgets crossing 80% and 100% (ms). */

@@ -43,6 +43,8 @@ export const errorTable = {
   EMAIL_UNVERIFIABLE: { status: 400, type: "invalid_request_error", retryable: false },
   /** The owner holds NOTIFY_SUBSCRIPTIONS_PER_OWNER subscriptions already. */
   SUBSCRIPTION_LIMIT: { status: 429, type: "invalid_request_error", retryable: false },
+  /** The address, or the owner, was sent NOTIFY_CONFIRMATIONS_PER_ADDRESS (…_PER_OWNER) confirmation mails in 24 hours. */
+  CONFIRMATION_LIMIT: { status: 429, type: "rate_limit_error", retryable: false },
   /** An unsubscribe or confirm link whose signature does not verify. */
   LINK_INVALID: { status: 400, type: "invalid_request_error", retryable: false },
   // Internal faults, wrapped where they enter our code.

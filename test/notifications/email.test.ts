@@ -77,3 +77,46 @@ t.test("email: confirmed first, then plain readable mail with a one-click unsubs
   t.equal(queued.filter((d) => d.status === "pending").length, 0, "nothing is queued for the unsubscribed address");
   t.equal(smtp.mails.length, count, "nothing more is mailed");
 });
+
+t.test("confirmation mails are bounded per address and per owner: create and delete cannot mail-bomb", async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(smtp.close);
+  const service = await build(t, {
+    env: {
+      SMTP_URL: smtp.url,
+      NOTIFY_CONFIRMATIONS_PER_ADDRESS: "2",
+      NOTIFY_CONFIRMATIONS_PER_OWNER: "3",
+    },
+  });
+  const alice = (await apiKeyFor(service, 0)).key;
+  const bob = (await apiKeyFor(service, 1)).key;
+  const DELETE = `mutation($id: ID!) { deleteSubscription(id: $id) }`;
+  const subscribeAndDelete = async (target: string, key: string) => {
+    const created = await gql(service, CREATE, { input: { channel: "EMAIL", target } }, key);
+    const id = created.data?.createSubscription?.subscription.id;
+    if (id) await gql(service, DELETE, { id }, key);
+    return created;
+  };
+  const mailsTo = (address: string) => smtp.mails.filter((m) => m.to.includes(address)).length;
+
+  for (let i = 0; i < 2; i++) t.notOk((await subscribeAndDelete("victim@commons.test", alice)).errors, `mail ${i + 1}`);
+  await until(() => (mailsTo("victim@commons.test") === 2 ? true : undefined), "both confirmations");
+  const third = await subscribeAndDelete("victim@commons.test", alice);
+  t.equal(third.errors?.[0]?.extensions.code, "CONFIRMATION_LIMIT", "the address's third mail in a day is refused");
+  t.match(third.errors?.[0]?.message, /victim@commons\.test was sent 2 confirmation mails in the last 24 hours/);
+  t.match(third.errors?.[0]?.extensions, { maximum: 2, retryAt: /^\d{4}-\d\d-\d\dT/ }, "and says when it may be sent");
+  const byBob = await subscribeAndDelete("victim@commons.test", bob);
+  t.equal(byBob.errors?.[0]?.extensions.code, "CONFIRMATION_LIMIT", "whoever asks");
+
+  t.notOk((await subscribeAndDelete("other@commons.test", alice)).errors, "another address: alice's third mail");
+  const fourth = await subscribeAndDelete("third@commons.test", alice);
+  t.equal(fourth.errors?.[0]?.extensions.code, "CONFIRMATION_LIMIT", "an owner's fourth mail in a day, to anyone");
+  t.match(fourth.errors?.[0]?.message, /^0x[0-9a-fA-F]{40} was sent 3 confirmation mails/);
+  t.notOk((await subscribeAndDelete("third@commons.test", bob)).errors, "bob may still mail a fresh address");
+
+  await until(() => (mailsTo("third@commons.test") === 1 ? true : undefined), "bob's confirmation");
+  t.equal(mailsTo("victim@commons.test"), 2, "the address got two mails, however often it was asked");
+  t.equal(smtp.mails.length, 4, "no refused request sent anything");
+  const left = await gql(service, `{ subscriptions { id } }`, {}, alice);
+  t.same(left.data?.subscriptions, [], "and a refused request leaves no subscription behind");
+});

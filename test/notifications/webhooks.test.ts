@@ -140,3 +140,25 @@ t.test("a rotated secret: the old and the new one both verify during the overlap
   await until(() => (receiver.events.length >= 2 ? true : undefined), "an event verified with the new secret");
   t.equal(receiver.rejected, 0);
 });
+
+t.test("a subscription receives what happens after it starts, not the events of earlier blocks", async (t) => {
+  const receiver = await startReceiver();
+  t.teardown(receiver.close);
+  const service = await build(t, { env });
+  const { key } = await apiKeyFor(service, 0);
+  // Indexed, and in the outbox; whether the deliverer has matched it yet or not, it came before the subscription.
+  const earlier = await proposeDraft(service, [policyAction("before-start")]);
+  const sub = await subscribe(service, key, {
+    channel: "WEBHOOK",
+    target: receiver.url,
+    eventTypes: ["proposal.created"],
+  });
+  receiver.secrets = [sub.secret];
+  const later = await proposeDraft(service, [policyAction("after-start")]);
+  await until(() => receiver.events.find((e) => e.data.proposalId === later), "the later proposal's event");
+  t.same(
+    receiver.events.map((e) => e.data.proposalId),
+    [later],
+    `only the proposal made after the subscription, not ${earlier}`,
+  );
+});
