@@ -1,6 +1,6 @@
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { apiKeyFor, build, proposeDraft } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { policyAction } from "../notifications/notify.ts";
 import { startReceiver } from "../notifications/receiver.ts";
 import { accessibilityProblems, browserMissing, launchBrowser, screenshot } from "./browser.ts";

@@ -12,11 +12,11 @@ import {
   type Wallet,
 } from "ethers";
 import { network } from "hardhat";
-import { type Action, encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
-import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../../services/chain/artifacts.ts";
-import { proposalNonceKey } from "../../services/chain/contracts.ts";
-import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
-import type { Deployment } from "../../services/chain/deployment.ts";
+import { type Action, encodeAction, policyRulesToAbi } from "../chain/actions.ts";
+import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../chain/artifacts.ts";
+import { proposalNonceKey } from "../chain/contracts.ts";
+import { type DeployConfig, deploySystem, devDeployConfig } from "../chain/deploy.ts";
+import type { Deployment } from "../chain/deployment.ts";
 
 type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
 export type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
