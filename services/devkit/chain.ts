@@ -315,7 +315,6 @@ export async function revertOf(pending: Promise<unknown>): Promise<Decoded> {
   throw new Error("expected a revert, but the call succeeded");
 }
 
-/** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
 /** The hash the registry stores for a SET_MODEL_POLICY action's rules: keccak256(abi.encode(PolicyInput)). */
 export function rulesHash(action: Action): string {
   if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
@@ -324,6 +323,7 @@ export function rulesHash(action: Action): string {
   return keccak256(AbiCoder.defaultAbiCoder().encode([input], [policyRulesToAbi(action)]));
 }
 
+/** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
 export function policyRules(action: Action): unknown[] {
   if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
   return [
