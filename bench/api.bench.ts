@@ -10,10 +10,10 @@ import { sql } from "kysely";
 import apiPlugin from "../services/api/plugin.ts";
 import { openDatabase } from "../services/db/connection.ts";
 import { migrateToLatest } from "../services/db/migrate.ts";
+import { createTestDatabase } from "../services/devkit/database.ts";
 import { loadConfig } from "../services/shared/config.ts";
 import { createLogger } from "../services/shared/logger.ts";
 import { createMetrics } from "../services/shared/metrics.ts";
-import { createTestDatabase } from "../test/helpers/db.ts";
 import { autocannon } from "./autocannon.ts";
 import { type BenchRow, percentile, runBench } from "./harness.ts";
 

@@ -17,7 +17,7 @@ import {
   policyAction,
   type Signer,
   Vote,
-} from "../test/helpers/chain.ts";
+} from "../services/devkit/chain.ts";
 import { type BenchRow, runBench } from "./harness.ts";
 
 /** Targets of issue 17, gas including the 21,000 base; votes are held to 5% above the baseline. */

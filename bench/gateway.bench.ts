@@ -19,10 +19,7 @@ import Fastify from "fastify";
 import { issueApiKey } from "../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../services/db/connection.ts";
 import { type DecisionRecord, recordDecision } from "../services/db/gateway-decisions.ts";
-import { createBatcher } from "../services/gateway/batcher.ts";
-import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
-import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
-import { GOVERNANCE_CHANNEL } from "../services/indexer/notifications.ts";
+import { createTestDatabase } from "../services/devkit/database.ts";
 import {
   buildGateway,
   openMigrated,
@@ -30,10 +27,13 @@ import {
   SEEDED_DEPLOYMENT,
   seedIndex,
   seedQueuedProposal,
-} from "../test/gateway/build.ts";
-import { createTestDatabase } from "../test/helpers/db.ts";
-import { until } from "../test/helpers/until.ts";
-import { startTestUpstream } from "../test/helpers/upstream.ts";
+} from "../services/devkit/gateway.ts";
+import { startTestUpstream } from "../services/devkit/openai-upstream.ts";
+import { until } from "../services/devkit/until.ts";
+import { createBatcher } from "../services/gateway/batcher.ts";
+import { LEDGER_BATCHING } from "../services/gateway/enforcer.ts";
+import { createUpstream, type JsonObject } from "../services/gateway/upstream.ts";
+import { GOVERNANCE_CHANNEL } from "../services/indexer/notifications.ts";
 import { autocannon } from "./autocannon.ts";
 import { type BenchRow, percentile, runBench } from "./harness.ts";
 

@@ -9,10 +9,10 @@ import type { Action } from "../services/chain/actions.ts";
 import { auditWindow, emptyAuditRow } from "../services/db/audit-window.ts";
 import { openDatabase } from "../services/db/connection.ts";
 import { migrateToLatest } from "../services/db/migrate.ts";
+import { createTestDatabase } from "../services/devkit/database.ts";
 import { type GovernanceState, stateAfter } from "../services/policy/after-actions.ts";
 import { type AuditedCall, createReplay } from "../services/policy/replay.ts";
 import { buildSnapshot } from "../services/policy/snapshot.ts";
-import { createTestDatabase } from "../test/helpers/db.ts";
 import { runBench } from "./harness.ts";
 
 const RECORDS = Number(process.env.IMPACT_BENCH_RECORDS ?? 1_000_000);

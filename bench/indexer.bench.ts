@@ -13,8 +13,8 @@ import type { Deployment } from "../services/chain/deployment.ts";
 import { logFilter } from "../services/chain/events.ts";
 import { openDatabase } from "../services/db/connection.ts";
 import { migrateToLatest } from "../services/db/migrate.ts";
+import { startHardhatNode } from "../services/devkit/hardhat-node.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
-import { startHardhatNode } from "../test/helpers/hardhat-node.ts";
 import { type BenchRow, runBench } from "./harness.ts";
 
 const VOTERS = 100;

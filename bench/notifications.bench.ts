@@ -9,12 +9,12 @@ import type { AddressInfo } from "node:net";
 import { JsonRpcProvider } from "ethers";
 import type { Kysely } from "kysely";
 import type { Database } from "../services/db/schema.ts";
+import { startHardhatNode } from "../services/devkit/hardhat-node.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
 import { createDeliverer } from "../services/notifications/delivery.ts";
 import type { EventDraft } from "../services/notifications/events.ts";
 import { createIndexOutbox, writeEvents } from "../services/notifications/outbox.ts";
 import { newWebhookSecret } from "../services/notifications/webhook.ts";
-import { startHardhatNode } from "../test/helpers/hardhat-node.ts";
 import { type BenchRow, runBench } from "./harness.ts";
 import { createBenchDatabase, holdersDeployed, propose, rpcBatcher, sendAndMine, votes } from "./indexer.bench.ts";
 

@@ -11,10 +11,10 @@ import { chromium } from "playwright-core";
 import { send } from "../services/cli/chain-actions.ts";
 import { createGraphqlClient } from "../services/cli/graphql-client.ts";
 import { DRAFT_PROPOSAL, SYNC_STATUS } from "../services/cli/operations.ts";
+import { browserMissing, chromiumArgs, chromiumPath } from "../services/devkit/chromium.ts";
 import { startService } from "../services/runtime/start-service.ts";
 import { loadConfig } from "../services/shared/config.ts";
 import { bundleSizes } from "../services/web/bundle-sizes.ts";
-import { browserMissing, chromiumArgs, chromiumPath } from "../test/web/browser.ts";
 import { percentile, runBench } from "./harness.ts";
 
 const PROPOSALS = 20;

@@ -19,6 +19,7 @@ import { createGraphqlClient, type GraphqlClient } from "../services/cli/graphql
 import { CAST_VOTE_BY_SIG, DRAFT_PROPOSAL, POLICY_STATUS, PROPOSAL, SYNC_STATUS } from "../services/cli/operations.ts";
 import { connectChain, fetchDeployment } from "../services/cli/service.ts";
 import { signInForApiKey } from "../services/cli/sign-in.ts";
+import { until } from "../services/devkit/until.ts";
 import { hardhatAccounts } from "../services/runtime/dev-accounts.ts";
 import { type Service, startService } from "../services/runtime/start-service.ts";
 import { loadConfig } from "../services/shared/config.ts";
@@ -48,16 +49,8 @@ function expect(condition: unknown, failure: string): asserts condition {
   if (!condition) throw new StepFailed(failure);
 }
 
-/** Polls until `check` gives a value (the index and the gateway catch up asynchronously). */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new StepFailed(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** How the demo waits for the index and the gateway, which catch up asynchronously. */
+const CATCH_UP = { timeoutMs: 30_000, intervalMs: 100 };
 
 /** Moves the development chain's clock to `timestamp` (evm_increaseTime + evm_mine). */
 async function advanceTo(provider: JsonRpcProvider, timestamp: number): Promise<number> {
@@ -244,10 +237,14 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
   });
 
   const calls = await step("Queue it in the timelock (anyone may)", async () => {
-    const proposal = await until("the proposal in the index", async () => {
-      const { proposal } = await api.request(PROPOSAL, { id: drafted.proposalId });
-      return proposal ?? undefined;
-    });
+    const proposal = await until(
+      async () => {
+        const { proposal } = await api.request(PROPOSAL, { id: drafted.proposalId });
+        return proposal ?? undefined;
+      },
+      "the proposal in the index",
+      CATCH_UP,
+    );
     const receipt = await queueProposal(deployment, bob, proposal);
     return [proposal, `ok: block ${receipt.blockNumber}`];
   });
@@ -260,10 +257,14 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
   });
 
   await step("Wait for the index to reach that block (syncStatus)", async () => {
-    const status = await until("the index", async () => {
-      const { syncStatus } = await api.request(SYNC_STATUS);
-      return syncStatus.indexedBlock >= executed ? syncStatus : undefined;
-    });
+    const status = await until(
+      async () => {
+        const { syncStatus } = await api.request(SYNC_STATUS);
+        return syncStatus.indexedBlock >= executed ? syncStatus : undefined;
+      },
+      "the index",
+      CATCH_UP,
+    );
     const { proposal } = await api.request(PROPOSAL, { id: drafted.proposalId });
     expect(proposal?.state === "EXECUTED", `the index says ${proposal?.state}, expected EXECUTED`);
     return [undefined, `ok: indexed block ${status.indexedBlock}, ${status.lag} behind; the proposal is EXECUTED`];
@@ -289,10 +290,14 @@ async function flow(api: GraphqlClient, url: string, deployment: Deployment, pro
     });
 
   await step(`The gateway lists ${model} for Alice once its policy snapshot has the change`, async () => {
-    await until("the gateway's policy snapshot", async () => {
-      const models = await openai.models.list();
-      return models.data.some((m) => m.id === model) ? true : undefined;
-    });
+    await until(
+      async () => {
+        const models = await openai.models.list();
+        return models.data.some((m) => m.id === model) ? true : undefined;
+      },
+      "the gateway's policy snapshot",
+      CATCH_UP,
+    );
     return [undefined, "ok"];
   });
 

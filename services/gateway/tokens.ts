@@ -67,7 +67,7 @@ function messageTokens(m: ChatMessage): number {
  * What a chat request costs whatever its completions: every message with all its parts, names and
  * tool calls; tools and functions (their JSON: descriptions and parameter schemas); the tool choice; the
  * response format's schema; and the prediction, whose rejected tokens are billed as completion tokens,
- * once per completion. At least what an upstream bills for them (test/helpers/upstream.ts bills so).
+ * once per completion. At least what an upstream bills for them (services/devkit/openai-upstream.ts bills so).
  */
 export function estimateChatInputTokens(request: ChatRequest): number {
   let total = PER_REPLY;
@@ -164,7 +164,7 @@ function itemTokens(item: ResponsesItem): number {
  * What a Responses API request costs whatever its output: the instructions and every input item (messages
  * with all their parts, function and custom tool calls and their outputs, reasoning summaries), the tools
  * (their JSON: descriptions and schemas), the tool choice and the text format's schema. At least what an
- * upstream bills for them (test/helpers/upstream.ts bills so). Stored conversations are refused
+ * upstream bills for them (services/devkit/openai-upstream.ts bills so). Stored conversations are refused
  * (responses-body.ts), so nothing is billed that the request does not carry.
  */
 export function estimateResponsesInputTokens(request: ResponsesRequest): number {

@@ -5,10 +5,10 @@ import t, { type Test } from "tap";
 import { readAnchor, usageAnchorAt } from "../../services/chain/usage-anchor.ts";
 import type { DecisionRecord } from "../../services/db/gateway-decisions.ts";
 import { periodRow } from "../../services/db/receipts.ts";
+import { createChain, impersonate } from "../../services/devkit/chain.ts";
+import { untilTrue } from "../../services/devkit/until.ts";
 import { type AuditRecord, RECEIPT_TYPES, receiptOf, receiptValues } from "../../services/receipts/encoding.ts";
-import { createChain, impersonate } from "../helpers/chain.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
-import { untilTrue } from "../helpers/until.ts";
 import { migratedDatabase } from "../indexer/fixture.ts";
 import { ANCHORER, anchorerOn, fillPeriod, PERIOD_MS } from "./fixture.ts";
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { GovernanceHelper, policyAction, type Signer } from "../helpers/chain.ts";
+import { GovernanceHelper, policyAction, type Signer } from "../../services/devkit/chain.ts";
 import { createApiFixture, dataOf } from "../helpers/graphql.ts";
 
 // ProposalCanceled does not name the canceller: the index reads it from the canceling transaction.

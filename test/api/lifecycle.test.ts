@@ -1,7 +1,7 @@
 import { type Contract, id, Wallet } from "ethers";
 import t from "tap";
 import type { Action } from "../../services/chain/actions.ts";
-import { GovernanceHelper, type Signer, Vote } from "../helpers/chain.ts";
+import { GovernanceHelper, type Signer, Vote } from "../../services/devkit/chain.ts";
 import { createApiFixture, dataOf, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
 
 const TOKENS = 10n ** 18n;

@@ -4,7 +4,7 @@ import { SiweMessage } from "siwe";
 import t from "tap";
 import apiPlugin from "../../services/api/plugin.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { GovernanceHelper, policyAction, revertOf, type Signer, Vote } from "../helpers/chain.ts";
+import { GovernanceHelper, policyAction, revertOf, type Signer, Vote } from "../../services/devkit/chain.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN, TEST_SIWE_DOMAIN } from "../helpers/graphql.ts";
 
 const relayer = new Wallet(Wallet.createRandom().privateKey);

@@ -1,6 +1,6 @@
 import t from "tap";
+import { GovernanceHelper, policyAction, type Signer, Vote } from "../../services/devkit/chain.ts";
 import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
-import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
 import { createApiFixture } from "../helpers/graphql.ts";
 import { connect, type Message } from "../helpers/ws-client.ts";
 

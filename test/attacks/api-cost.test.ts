@@ -9,11 +9,11 @@ import { parse } from "graphql";
 import t from "tap";
 import WebSocket from "ws";
 import apiPlugin from "../../services/api/plugin.ts";
+import { until } from "../../services/devkit/until.ts";
 import { GOVERNANCE_CHANNEL } from "../../services/indexer/notifications.ts";
 import { createRpcProvider } from "../../services/runtime/rpc-provider.ts";
 import { codesOf, createApiFixture, dataOf, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
-import { until } from "../helpers/until.ts";
 import { connect as connectTo, type Message, tryConnect, type WsClient } from "../helpers/ws-client.ts";
 
 const api = await createApiFixture(t, {

@@ -7,7 +7,7 @@ import { type HDNodeWallet, Wallet } from "ethers";
 import Fastify from "fastify";
 import t from "tap";
 import apiPlugin from "../../services/api/plugin.ts";
-import { GovernanceHelper, policyAction, type Signer, Vote } from "../helpers/chain.ts";
+import { GovernanceHelper, policyAction, type Signer, Vote } from "../../services/devkit/chain.ts";
 import { codesOf, createApiFixture, dataOf, type GraphQLResponse } from "../helpers/graphql.ts";
 
 const TOKEN = 10n ** 18n;

@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import t from "tap";
 import { writeDeployment } from "../../services/chain/deployment.ts";
+import { until } from "../../services/devkit/until.ts";
 import { startDevChain } from "../../services/runtime/dev-chain.ts";
 import { createLogger } from "../../services/shared/logger.ts";
 import { build } from "../helpers/app.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
-import { until } from "../helpers/until.ts";
 
 const PATH_SECRET = "v3PathSecret0123456789";
 const QUERY_SECRET = "QuerySecret9876543210";

@@ -5,9 +5,9 @@
  */
 import { connect, type Socket } from "node:net";
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { buildServer } from "../../services/server.ts";
 import { build } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 
 const service = await build(t, {
   env: {

@@ -4,13 +4,13 @@ import pg from "pg";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
-import { policyRow, seedIndex } from "../gateway/build.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { startSharedChain } from "../helpers/shared-chain.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
 
 /**
  * Two replicas of the whole service on one Postgres and one chain, as behind a load balancer, while an

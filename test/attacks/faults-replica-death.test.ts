@@ -5,12 +5,12 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { policyRow, seedIndex } from "../gateway/build.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { HANG, startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { startSharedChain } from "../helpers/shared-chain.ts";
-import { until } from "../helpers/until.ts";
-import { HANG, startTestUpstream } from "../helpers/upstream.ts";
 
 /**
  * A replica dies (kill -9) while it holds budget slices and has calls in flight, some of them admitted

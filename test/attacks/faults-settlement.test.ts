@@ -5,10 +5,10 @@ import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import { openDatabase } from "../../services/db/connection.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { HANG, startTestUpstream } from "../helpers/upstream.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { HANG, startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 
 /**
  * The network between a replica and Postgres, as a TCP proxy the test can cut: every connection is

@@ -5,8 +5,8 @@
  */
 import type OpenAI from "openai";
 import t, { type Test } from "tap";
-import { until } from "../helpers/until.ts";
-import { BILLED_PER_IMAGE, OVERBILL, OVERBILLED } from "../helpers/upstream.ts";
+import { BILLED_PER_IMAGE, OVERBILL, OVERBILLED } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { ask, gatewayUnderAttack, outcome } from "./gateway-target.ts";
 
 const LIMIT = 256;

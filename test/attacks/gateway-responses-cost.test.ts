@@ -5,7 +5,7 @@
  */
 import type OpenAI from "openai";
 import t, { type Test } from "tap";
-import { BILLED_PER_IMAGE } from "../helpers/upstream.ts";
+import { BILLED_PER_IMAGE } from "../../services/devkit/openai-upstream.ts";
 import { gatewayUnderAttack } from "./gateway-target.ts";
 
 const { db, upstream, client } = await gatewayUnderAttack(t, { policy: { max_tokens_per_request: 256 } });

@@ -3,8 +3,8 @@
  * bills its prompt; the gateway must charge at least that, not 0.
  */
 import t from "tap";
-import { until } from "../helpers/until.ts";
-import { ACCEPT_ONLY, billedPromptTokens } from "../helpers/upstream.ts";
+import { ACCEPT_ONLY, billedPromptTokens } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { gatewayUnderAttack } from "./gateway-target.ts";
 
 const { db, upstream, client, consumers } = await gatewayUnderAttack(t);

@@ -2,10 +2,10 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import type { Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
 import type { Logger } from "../../services/shared/logger.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
 
 /**
  * What the attacks aim at: a gateway on a fresh Postgres database in front of a test upstream that bills

@@ -6,8 +6,8 @@
 import { Writable } from "node:stream";
 import OpenAI from "openai";
 import t, { type Test } from "tap";
+import { FAIL, PROVIDER_SECRET, STREAM_ERROR } from "../../services/devkit/openai-upstream.ts";
 import { createLogger } from "../../services/shared/logger.ts";
-import { FAIL, PROVIDER_SECRET, STREAM_ERROR } from "../helpers/upstream.ts";
 import { ask, gatewayUnderAttack } from "./gateway-target.ts";
 
 const lines: string[] = [];

@@ -15,10 +15,10 @@ import { delegate, send } from "../../services/cli/chain-actions.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { SYNC_STATUS } from "../../services/cli/operations.ts";
 import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
+import { until } from "../../services/devkit/until.ts";
 import { isAppError } from "../../services/shared/errors.ts";
 import { advanceTo, build, enact } from "../helpers/app.ts";
 import { adHoc } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
 
 // The whole service on its own development chain. Its clock follows the chain's (the test moves the
 // chain across epochs), so staleness, which compares the index heartbeat with the service's clock, is

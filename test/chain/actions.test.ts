@@ -12,8 +12,8 @@ import {
 } from "../../services/chain/actions.ts";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import type { Deployment } from "../../services/chain/deployment.ts";
+import { grantAction, policyAction } from "../../services/devkit/chain.ts";
 import { isAppError } from "../../services/shared/errors.ts";
-import { grantAction, policyAction } from "../helpers/chain.ts";
 import { badActions } from "./bad-actions.ts";
 
 // Encoding and decoding need only the addresses, not a chain.

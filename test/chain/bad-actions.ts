@@ -1,6 +1,6 @@
 import { ZeroAddress } from "ethers";
 import type { Action } from "../../services/chain/actions.ts";
-import { grantAction, policyAction } from "../helpers/chain.ts";
+import { grantAction, policyAction } from "../../services/devkit/chain.ts";
 
 /**
  * Inputs that both the contracts and `validateAction` refuse, each with the custom error the contract

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import t from "tap";
-import { createChain, impersonate, revertOf } from "../helpers/chain.ts";
+import { createChain, impersonate, revertOf } from "../../services/devkit/chain.ts";
 
 // Properties of the allocator's time arithmetic, checked against the deployed contract through eth_call.
 // Assertions inside properties use node:assert so that fast-check reports the shrunk counterexample.

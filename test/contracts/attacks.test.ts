@@ -13,7 +13,7 @@ import {
   revertOf,
   type Signer,
   Vote,
-} from "../helpers/chain.ts";
+} from "../../services/devkit/chain.ts";
 
 // Five holders of 1M each; a long voting delay leaves room to act between proposing and the snapshot.
 const chain = await createChain({

@@ -11,7 +11,7 @@ import {
   revertOf,
   type Signer,
   Vote,
-} from "../helpers/chain.ts";
+} from "../../services/devkit/chain.ts";
 
 // Governance v2 on the real EVM, each path with its attack: the guardian (cancel, the lapsing model brake,
 // removal), the super quorum against the timelock, keyed vote nonces and delegation by signature.

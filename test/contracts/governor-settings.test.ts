@@ -1,6 +1,6 @@
 import t from "tap";
 import type { GovernorSetting } from "../../services/chain/actions.ts";
-import { createChain, eventsOf, GovernanceHelper, ProposalState, revertOf } from "../helpers/chain.ts";
+import { createChain, eventsOf, GovernanceHelper, ProposalState, revertOf } from "../../services/devkit/chain.ts";
 
 // One chain for the file: each setting is changed by its own proposal, on top of the previous ones.
 const chain = await createChain();

@@ -2,8 +2,15 @@ import { ContractFactory, ZeroAddress } from "ethers";
 import t from "tap";
 import { encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
 import { contractInterface, loadArtifact } from "../../services/chain/artifacts.ts";
+import {
+  createChain,
+  type Decoded,
+  eventsOf,
+  impersonate,
+  policyAction,
+  revertOf,
+} from "../../services/devkit/chain.ts";
 import { badActions } from "../chain/bad-actions.ts";
-import { createChain, type Decoded, eventsOf, impersonate, policyAction, revertOf } from "../helpers/chain.ts";
 
 // The owner-only functions are called directly by the (impersonated) timelock: what is checked here is
 // the contracts' own validation, not governance, which test/contracts/lifecycle.test.ts covers.

@@ -10,7 +10,7 @@ import {
   policyRules,
   rulesHash,
   Vote,
-} from "../helpers/chain.ts";
+} from "../../services/devkit/chain.ts";
 
 // One chain for the file: each test enacts one proposal on top of the state the previous ones left.
 const chain = await createChain();

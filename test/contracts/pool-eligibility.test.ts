@@ -1,6 +1,13 @@
 import { type Contract, parseUnits } from "ethers";
 import t from "tap";
-import { createChain, eventsOf, GovernanceHelper, impersonate, revertOf, type Signer } from "../helpers/chain.ts";
+import {
+  createChain,
+  eventsOf,
+  GovernanceHelper,
+  impersonate,
+  revertOf,
+  type Signer,
+} from "../../services/devkit/chain.ts";
 
 // One-hour epochs and a minimum of 100 tokens, set at deployment; three holders of 1M each.
 const EPOCH = 3_600;

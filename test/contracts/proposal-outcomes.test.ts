@@ -8,7 +8,7 @@ import {
   policyAction,
   revertOf,
   Vote,
-} from "../helpers/chain.ts";
+} from "../../services/devkit/chain.ts";
 
 // Unequal holders, so that one vote can miss quorum and another can outweigh it:
 // alice 600k, bob 300k, carol 30k; quorum is 4% of 930k = 37.2k.

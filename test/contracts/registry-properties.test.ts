@@ -11,7 +11,7 @@ import {
   policyRules,
   revertOf,
   rulesHash,
-} from "../helpers/chain.ts";
+} from "../../services/devkit/chain.ts";
 
 // A random sequence of setPolicy / suspendModel calls against a model of what the registry should hold.
 // Every run starts from the same deployed chain (evm_snapshot / evm_revert), so runs do not see each other.

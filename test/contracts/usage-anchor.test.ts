@@ -3,9 +3,9 @@ import { type Log, ZeroAddress, ZeroHash } from "ethers";
 import fc from "fast-check";
 import t from "tap";
 import { readAnchor, usageAnchorAbi, usageAnchorAt } from "../../services/chain/usage-anchor.ts";
+import { createChain, GovernanceHelper, type Signer } from "../../services/devkit/chain.ts";
 import { RECEIPT_TYPES, receiptLeaf, receiptValues } from "../../services/receipts/encoding.ts";
 import { buildTree, proofOf } from "../../services/receipts/tree.ts";
-import { createChain, GovernanceHelper, type Signer } from "../helpers/chain.ts";
 import { receiptArb } from "../receipts/fixtures.ts";
 
 const ANCHORER = 18;

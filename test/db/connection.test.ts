@@ -2,9 +2,9 @@ import { sql } from "kysely";
 import t from "tap";
 import { type DatabaseHandle, notifyIn, openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { untilTrue } from "../../services/devkit/until.ts";
 import { isAppError } from "../../services/shared/errors.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { untilTrue } from "../helpers/until.ts";
 
 async function both(t: { teardown(fn: () => unknown): void }): Promise<DatabaseHandle[]> {
   const postgres = await openDatabase({ url: await createTestDatabase(t), poolSize: 2 });

@@ -14,9 +14,9 @@ import {
 } from "../../services/db/ledger/client.ts";
 import { takeSlice } from "../../services/db/ledger/leases.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { openMigrated } from "../../services/devkit/gateway.ts";
 import { decide } from "../../services/policy/decide.ts";
-import { openMigrated } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { nowArb, requestArb, snapshotArb, usageArb } from "../policy/fixtures.ts";
 
 const CONSUMERS = ["0xA", "0xB"] as const;

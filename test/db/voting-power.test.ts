@@ -2,7 +2,7 @@ import t, { type Test } from "tap";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
 import { HEAD_SETTLE_MARGIN_S, pastVotes, settledVotesAt } from "../../services/db/voting-power.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 
 const ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const T = 1_800_000_000;

@@ -13,10 +13,10 @@ import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { DRAFT_PROPOSAL, PROPOSAL, type ProposalView, SYNC_STATUS } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
+import { startHardhatNode } from "../../services/devkit/hardhat-node.ts";
+import { until } from "../../services/devkit/until.ts";
 import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
-import { startHardhatNode } from "../helpers/hardhat-node.ts";
-import { until } from "../helpers/until.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -11,9 +11,9 @@ import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
 import { readDeployment } from "../../services/chain/deployment.ts";
 import { delegate } from "../../services/cli/chain-actions.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { until } from "../../services/devkit/until.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
 import { apiKeyOf, approve, callModel, commons, enact, exitsZero, kill, testNetwork, writeJson } from "./flow.ts";
 
 const { node, dir, provider, accounts } = await testNetwork(t, "new");

@@ -2,7 +2,7 @@ import t from "tap";
 import { findApiKey, hashApiKey, issueApiKey, listApiKeys, revokeApiKey } from "../../services/db/api-keys.ts";
 import { openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 
 const owner = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
 const other = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";

@@ -3,11 +3,11 @@ import { sql } from "kysely";
 import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey, revokeApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { billedPromptTokens, STALL, STALL_AFTER, startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { countTextTokens } from "../../services/gateway/tokens.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { billedPromptTokens, STALL, STALL_AFTER, startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const alice = Wallet.createRandom().address; // a grant on any model
 const bob = Wallet.createRandom().address; // the community pool only

@@ -2,12 +2,12 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t, { type Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createChain, GovernanceHelper, policyAction } from "../../services/devkit/chain.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createIndexer } from "../../services/indexer/indexer.ts";
-import { createChain, GovernanceHelper, policyAction } from "../helpers/chain.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated } from "./build.ts";
 
 /** A development chain indexed into a fresh database as it goes, and a local upstream. */
 async function chainIndexAndUpstream(t: Test) {

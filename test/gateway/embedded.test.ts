@@ -3,8 +3,8 @@ import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import { openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { buildGateway, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
 import { DEV_MODEL_LABEL } from "../../services/gateway/dev-model.ts";
-import { buildGateway, policyRow, seedIndex } from "./build.ts";
 
 t.test("on the embedded defaults (PGlite, local development model) the whole flow runs offline", async (t) => {
   const database = await openDatabase({});

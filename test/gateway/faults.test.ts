@@ -3,9 +3,9 @@ import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import { openDatabase } from "../../services/db/connection.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
 
 t.test(
   "when the ledger's database is gone, calls fail closed with DATABASE_ERROR and nothing reaches the upstream",

@@ -1,10 +1,10 @@
 import t from "tap";
 import { settleCalls, sweepLedger } from "../../services/db/ledger/client.ts";
 import { renewLeases, returnSlice, type SliceKey, takeSlice } from "../../services/db/ledger/leases.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { openMigrated } from "../../services/devkit/gateway.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createLeases, type Leases, type LeaseTicket } from "../../services/gateway/leases.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { openMigrated } from "./build.ts";
 
 const { db } = await openMigrated(t, await createTestDatabase(t));
 

@@ -5,12 +5,12 @@ import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { issueApiKey } from "../../services/db/api-keys.ts";
 import type { DatabaseHandle } from "../../services/db/connection.ts";
 import { reserveCalls, settleCalls } from "../../services/db/ledger/client.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { billedPromptTokens, startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { adHoc } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
-import { billedPromptTokens, startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const messages = [{ role: "user" as const, content: "hi" }];
 // The test upstream answers exactly max_tokens, so every call costs exactly what it reserves.

@@ -7,12 +7,17 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t, { type Test } from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import {
+  refusingUpstreamUrl,
+  STREAM_ERROR,
+  startTestUpstream,
+  type TestUpstream,
+} from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createWeightedPick } from "../../services/gateway/providers.ts";
 import { loadConfig } from "../../services/shared/config.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { refusingUpstreamUrl, STREAM_ERROR, startTestUpstream, type TestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const consumer = Wallet.createRandom().address;
 const database = await openMigrated(t, await createTestDatabase(t));

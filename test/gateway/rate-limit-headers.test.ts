@@ -6,10 +6,10 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
 import { resetDuration } from "../../services/gateway/rate-limit-headers.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
 
 const consumer = Wallet.createRandom().address;
 const poor = Wallet.createRandom().address;

@@ -6,9 +6,8 @@ import { Wallet } from "ethers";
 import OpenAI from "openai";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { countTextTokens } from "../../services/gateway/tokens.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
 import {
   billedResponsesPromptTokens,
   FAIL,
@@ -17,8 +16,9 @@ import {
   STALL_AFTER,
   STREAM_ERROR,
   startTestUpstream,
-} from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "./build.ts";
+} from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
+import { countTextTokens } from "../../services/gateway/tokens.ts";
 
 const alice = Wallet.createRandom().address; // a large grant
 const carol = Wallet.createRandom().address; // a small grant

@@ -1,6 +1,17 @@
 import { Wallet } from "ethers";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import {
+  buildGateway,
+  openMigrated,
+  policyRow,
+  SEEDED_DEPLOYMENT,
+  seedIndex,
+  seedQueuedProposal,
+} from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { type CallInput, createEnforcer } from "../../services/gateway/enforcer.ts";
 import { createKeyCache } from "../../services/gateway/key-cache.ts";
 import { createPolicyStore, type PolicyStore } from "../../services/gateway/policy-store.ts";
@@ -11,10 +22,6 @@ import type { ModelPolicy } from "../../services/policy/types.ts";
 import { loadConfig } from "../../services/shared/config.ts";
 import { createLogger } from "../../services/shared/logger.ts";
 import { createMetrics } from "../../services/shared/metrics.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
-import { buildGateway, openMigrated, policyRow, SEEDED_DEPLOYMENT, seedIndex, seedQueuedProposal } from "./build.ts";
 
 /**
  * A shadow evaluation that throws changes nothing of the live path: the enforcer (real Postgres, the real

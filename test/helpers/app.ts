@@ -8,12 +8,12 @@ import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { DRAFT_PROPOSAL, PROPOSAL, SYNC_STATUS } from "../../services/cli/operations.ts";
 import { type IssuedKey, signInForApiKey } from "../../services/cli/sign-in.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { until } from "../../services/devkit/until.ts";
 import type { Upstream } from "../../services/gateway/upstream.ts";
 import { type Service, startService } from "../../services/runtime/start-service.ts";
 import { loadConfig } from "../../services/shared/config.ts";
 import type { Logger } from "../../services/shared/logger.ts";
-import { createTestDatabase } from "./db.ts";
-import { until } from "./until.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 

@@ -4,13 +4,13 @@ import apiPlugin from "../../services/api/plugin.ts";
 import type { TypedDocument } from "../../services/cli/graphql-client.ts";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
+import { type Chain, createChain } from "../../services/devkit/chain.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 import { createIndexer, type Indexer } from "../../services/indexer/indexer.ts";
 import { loadConfig } from "../../services/shared/config.ts";
 import type { Deps } from "../../services/shared/deps.ts";
 import { createLogger } from "../../services/shared/logger.ts";
 import { createMetrics } from "../../services/shared/metrics.ts";
-import { type Chain, createChain } from "./chain.ts";
-import { createTestDatabase } from "./db.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 

@@ -6,8 +6,8 @@ import {
   reserveCalls,
   settleCalls,
 } from "../../services/db/ledger/client.ts";
-import { openMigrated } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { openMigrated } from "../../services/devkit/gateway.ts";
 
 /**
  * A replay needs each record's prompt estimate, max_tokens and decision clock (migration 0016). The

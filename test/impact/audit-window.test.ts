@@ -1,7 +1,7 @@
 import t from "tap";
 import { AUDIT_PAGE_SIZE, auditWindow, emptyAuditRow } from "../../services/db/audit-window.ts";
-import { openMigrated } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { openMigrated } from "../../services/devkit/gateway.ts";
 
 /**
  * The replay's stream sends each row's numbers, reason code and consumer packed in one text: every field

@@ -5,11 +5,11 @@ import t from "tap";
 import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
 import { build, enact, passProposal, proposeDraft } from "../helpers/app.ts";
 import { adHoc } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
 
 /**
  * Differential: random histories of calls go through the gateway, a random policy change is proposed,

@@ -9,11 +9,11 @@ import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { PROPOSAL, PROPOSAL_IMPACT } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
 import type { ShadowDecisions } from "../../services/db/gateway-tables.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
 import { build, enact, holderWallet, passProposal, proposeDraft } from "../helpers/app.ts";
 import { adHoc } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
 
 /**
  * Shadow mode on the whole service: two proposals queued in the timelock, calls through the real openai

@@ -5,7 +5,7 @@ import type { ProposalState } from "../../services/chain/proposal-state.ts";
 import { proposalStateOf } from "../../services/db/governance-queries.ts";
 import type { Database } from "../../services/db/schema.ts";
 import { pastVotes } from "../../services/db/voting-power.ts";
-import type { Chain } from "../helpers/chain.ts";
+import type { Chain } from "../../services/devkit/chain.ts";
 
 const states: ProposalState[] = [
   "PENDING",

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import t from "tap";
-import { createChain } from "../helpers/chain.ts";
+import { createChain } from "../../services/devkit/chain.ts";
+import { untilTrue } from "../../services/devkit/until.ts";
 import { createRpcProxy } from "../helpers/rpc-proxy.ts";
-import { untilTrue } from "../helpers/until.ts";
 import { freshIndexRows, indexRows, migratedDatabase } from "./fixture.ts";
 import { playHistory, stepArb } from "./history.ts";
 import { kill, spawnIndexer } from "./indexer-child.ts";

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { createChain } from "../helpers/chain.ts";
+import { createChain } from "../../services/devkit/chain.ts";
 import { compareWithChain } from "./compare-with-chain.ts";
 import { migratedDatabase, startIndexer } from "./fixture.ts";
 import { playHistory, stepArb } from "./history.ts";

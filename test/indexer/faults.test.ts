@@ -1,7 +1,7 @@
 import { JsonRpcProvider } from "ethers";
 import fc from "fast-check";
 import t from "tap";
-import { createChain } from "../helpers/chain.ts";
+import { createChain } from "../../services/devkit/chain.ts";
 import { createRpcProxy, seededRandom } from "../helpers/rpc-proxy.ts";
 import { freshIndexRows, indexRows, migratedDatabase, startIndexer } from "./fixture.ts";
 import { playHistory, stepArb } from "./history.ts";

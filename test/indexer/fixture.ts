@@ -3,9 +3,9 @@ import type { Kysely } from "kysely";
 import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
 import { migrateToLatest } from "../../services/db/migrate.ts";
 import type { Database } from "../../services/db/schema.ts";
+import type { Chain } from "../../services/devkit/chain.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 import { createIndexer, type Indexer, type IndexerDeps } from "../../services/indexer/indexer.ts";
-import type { Chain } from "../helpers/chain.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 

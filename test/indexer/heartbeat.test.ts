@@ -1,7 +1,7 @@
 import t from "tap";
+import { createChain } from "../../services/devkit/chain.ts";
+import { until } from "../../services/devkit/until.ts";
 import { readCheckpoint } from "../../services/indexer/checkpoint.ts";
-import { createChain } from "../helpers/chain.ts";
-import { until } from "../helpers/until.ts";
 import { migratedDatabase, startIndexer } from "./fixture.ts";
 
 t.test("an indexer waiting at the head of an idle chain keeps its heartbeat current", async (t) => {

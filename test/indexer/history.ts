@@ -1,7 +1,7 @@
 import { type Contract, getBytes, hexlify, id, ZeroAddress, ZeroHash } from "ethers";
 import fc from "fast-check";
 import type { Action } from "../../services/chain/actions.ts";
-import { type Chain, GovernanceHelper, type Signer, Vote } from "../helpers/chain.ts";
+import { type Chain, GovernanceHelper, type Signer, Vote } from "../../services/devkit/chain.ts";
 
 /** One step of a random governance history; steps that the contracts refuse are simply skipped. */
 export type Step =

@@ -2,8 +2,8 @@ import { JsonRpcProvider } from "ethers";
 import t from "tap";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import { send } from "../../services/cli/chain-actions.ts";
+import { until } from "../../services/devkit/until.ts";
 import { apiKeyFor, build, enact, holderWallet } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { policyAction, subscribe } from "./notify.ts";
 import { startReceiver } from "./receiver.ts";
 

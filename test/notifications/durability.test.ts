@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { JsonRpcProvider } from "ethers";
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { apiKeyFor, build, proposeDraft } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { policyAction, subscribe } from "./notify.ts";
 import { startReceiver } from "./receiver.ts";
 

@@ -1,6 +1,6 @@
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { apiKeyFor, build, proposeDraft } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { CREATE, gql, policyAction } from "./notify.ts";
 import { startSmtp } from "./smtp.ts";
 

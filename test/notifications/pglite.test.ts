@@ -1,6 +1,6 @@
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { proposeDraft } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { policyAction, subscribedReceiver } from "./notify.ts";
 
 t.test("on the embedded default (PGlite), events are written and delivered too", async (t) => {

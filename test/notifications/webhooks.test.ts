@@ -1,7 +1,7 @@
 import { JsonRpcProvider } from "ethers";
 import t from "tap";
+import { until } from "../../services/devkit/until.ts";
 import { apiKeyFor, build, enact, holderWallet, proposeDraft } from "../helpers/app.ts";
-import { until } from "../helpers/until.ts";
 import { gql, HEALTH, policyAction, subscribe, subscribedReceiver, voteAndEnd } from "./notify.ts";
 import { startReceiver } from "./receiver.ts";
 

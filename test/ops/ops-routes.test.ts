@@ -1,9 +1,9 @@
 import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 import { createReadinessCheck, type Readiness } from "../../services/ops/readiness.ts";
 import { loadConfig } from "../../services/shared/config.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 
 let skewMs = 0;
 const service = await build(t, { now: () => Date.now() + skewMs });

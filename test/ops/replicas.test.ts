@@ -1,11 +1,11 @@
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import t from "tap";
 import { loadArtifact } from "../../services/chain/artifacts.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { until } from "../../services/devkit/until.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { startSharedChain } from "../helpers/shared-chain.ts";
-import { until } from "../helpers/until.ts";
 
 // One chain and one Postgres, shared by two service instances, as two replicas behind a load balancer.
 const { chain, env: chainEnv } = await startSharedChain(t);

@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { id } from "ethers";
 import t from "tap";
 import { openDatabase } from "../../services/db/connection.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
 import { apiKeyFor, build, enact } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { until } from "../helpers/until.ts";
 
 /** A real OpenAI-compatible upstream that holds every answer until the test releases it. */
 async function gatedUpstream() {

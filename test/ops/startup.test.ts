@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { createTestDatabase } from "../../services/devkit/database.ts";
 import { readCheckpoint } from "../../services/indexer/checkpoint.ts";
 import { apiKeyFor, build } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 
 t.test("npm start refuses bad settings, naming each one, and exits 1", async (t) => {
   const root = fileURLToPath(new URL("../../", import.meta.url));

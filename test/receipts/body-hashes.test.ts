@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { Wallet } from "ethers";
 import t from "tap";
 import { issueApiKey } from "../../services/db/api-keys.ts";
-import { buildGateway, openMigrated, policyRow, seedIndex } from "../gateway/build.ts";
-import { createTestDatabase } from "../helpers/db.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { buildGateway, openMigrated, policyRow, seedIndex } from "../../services/devkit/gateway.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
 
 // Two gateways on one database: receipts' body hashes on (the default) and off (RECEIPT_BODY_HASHES=false).
 const database = await openMigrated(t, await createTestDatabase(t));

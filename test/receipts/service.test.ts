@@ -7,13 +7,13 @@ import t from "tap";
 import { usageAnchorAt } from "../../services/chain/usage-anchor.ts";
 import { runCli } from "../../services/cli/program.ts";
 import { openDatabase } from "../../services/db/connection.ts";
+import { createTestDatabase } from "../../services/devkit/database.ts";
+import { until } from "../../services/devkit/until.ts";
 import { RECEIPT_TYPES, receiptFromJson, receiptValues } from "../../services/receipts/encoding.ts";
 import { hardhatAccounts } from "../../services/runtime/dev-accounts.ts";
 import type { Service } from "../../services/runtime/start-service.ts";
 import { apiKeyFor, build, enact } from "../helpers/app.ts";
-import { createTestDatabase } from "../helpers/db.ts";
 import { adHoc, TEST_OPERATOR_TOKEN } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
 
 // Two replicas on one chain and one Postgres, both holding the anchorer's key: one anchors.
 const PERIOD_S = 4;

@@ -1,35 +1,14 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-
-/** Debian's chromium (playwright's own download does not work here); CHROMIUM_PATH names another. */
-export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { chromiumArgs, chromiumPath } from "../../services/devkit/chromium.ts";
 
 /** Where every page's screenshot goes (gitignored), for a reviewer to look at. */
 export const screenshotDir = new URL("./screenshots/", import.meta.url);
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-/** Headless, and nothing of chromium's own that would reach the network or slow the start. */
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--headless",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-/** Why the browser tests cannot run on this machine, or undefined when they can. */
-export function browserMissing(): string | undefined {
-  return existsSync(chromiumPath)
-    ? undefined
-    : `no chromium at ${chromiumPath}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
-}
 
 /** One headless chromium for the whole file, with a fresh profile; closed on teardown. */
 export async function launchBrowser(t: Teardown): Promise<BrowserContext> {

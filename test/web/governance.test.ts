@@ -7,8 +7,9 @@ import t from "tap";
 import { encodeAction } from "../../services/chain/actions.ts";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import { send } from "../../services/cli/chain-actions.ts";
+import { browserMissing } from "../../services/devkit/chromium.ts";
 import { advanceTo, build } from "../helpers/app.ts";
-import { accessibilityProblems, browserMissing, launchBrowser, screenshot } from "./browser.ts";
+import { accessibilityProblems, launchBrowser, screenshot } from "./browser.ts";
 import { TestWallet } from "./test-wallet.ts";
 
 const OPERATOR_TOKEN = "operator-token-for-the-web-test";

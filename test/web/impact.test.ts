@@ -6,12 +6,13 @@ import type { ActionInput } from "../../services/cli/gql/graphql.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { PROPOSAL_IMPACT, type ProposalImpactView } from "../../services/cli/operations.ts";
 import { signInForApiKey } from "../../services/cli/sign-in.ts";
+import { browserMissing } from "../../services/devkit/chromium.ts";
+import { startTestUpstream } from "../../services/devkit/openai-upstream.ts";
+import { until } from "../../services/devkit/until.ts";
 import { createUpstream } from "../../services/gateway/upstream.ts";
 import { build, enact, passProposal, proposeDraft } from "../helpers/app.ts";
 import { adHoc } from "../helpers/graphql.ts";
-import { until } from "../helpers/until.ts";
-import { startTestUpstream } from "../helpers/upstream.ts";
-import { accessibilityProblems, browserMissing, launchBrowser, screenshot } from "./browser.ts";
+import { accessibilityProblems, launchBrowser, screenshot } from "./browser.ts";
 
 /**
  * The impact of a proposal on its page and on the New proposal page, in a real chromium against the whole

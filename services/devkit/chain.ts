@@ -12,11 +12,11 @@ import {
   type Wallet,
 } from "ethers";
 import { network } from "hardhat";
-import { type Action, encodeAction, policyRulesToAbi } from "../../services/chain/actions.ts";
-import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../../services/chain/artifacts.ts";
-import { proposalNonceKey } from "../../services/chain/contracts.ts";
-import { type DeployConfig, deploySystem, devDeployConfig } from "../../services/chain/deploy.ts";
-import type { Deployment } from "../../services/chain/deployment.ts";
+import { type Action, encodeAction, policyRulesToAbi } from "../chain/actions.ts";
+import { type ContractRole, contractInterface, contractNames, loadArtifact } from "../chain/artifacts.ts";
+import { proposalNonceKey } from "../chain/contracts.ts";
+import { type DeployConfig, deploySystem, devDeployConfig } from "../chain/deploy.ts";
+import type { Deployment } from "../chain/deployment.ts";
 
 type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
 export type Signer = Awaited<ReturnType<HardhatEthers["getSigners"]>>[number];
@@ -315,7 +315,6 @@ export async function revertOf(pending: Promise<unknown>): Promise<Decoded> {
   throw new Error("expected a revert, but the call succeeded");
 }
 
-/** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
 /** The hash the registry stores for a SET_MODEL_POLICY action's rules: keccak256(abi.encode(PolicyInput)). */
 export function rulesHash(action: Action): string {
   if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
@@ -324,6 +323,7 @@ export function rulesHash(action: Action): string {
   return keccak256(AbiCoder.defaultAbiCoder().encode([input], [policyRulesToAbi(action)]));
 }
 
+/** What the registry stores for a SET_MODEL_POLICY action: its PolicyInput struct, read back as an array. */
 export function policyRules(action: Action): unknown[] {
   if (action.kind !== "SET_MODEL_POLICY") throw new Error(`${action.kind} sets no policy`);
   return [

@@ -1,7 +1,7 @@
 /**
- * The one way tests wait for something: polls `check` until it returns a value other than undefined,
- * and fails with a message naming `what` (and the last value seen, when `describe` is given) once
- * `timeoutMs` has passed, so that a test that would hang fails instead, saying what it waited for.
+ * The one way tests, benchmarks and the demo wait for something: polls `check` until it returns a value
+ * other than undefined, and fails with a message naming `what` once `timeoutMs` has passed, so that a
+ * test (or a run) that would hang fails instead, saying what it waited for.
  */
 export async function until<T>(
   check: () => T | undefined | Promise<T | undefined>,

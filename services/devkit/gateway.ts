@@ -1,18 +1,18 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Insertable, Kysely } from "kysely";
 import OpenAI from "openai";
-import { type Action, encodeAction } from "../../services/chain/actions.ts";
-import type { Deployment } from "../../services/chain/contracts.ts";
-import { type DatabaseHandle, openDatabase } from "../../services/db/connection.ts";
-import type { PolicyVersionsTable } from "../../services/db/index-tables.ts";
-import { migrateToLatest } from "../../services/db/migrate.ts";
-import type { Database } from "../../services/db/schema.ts";
-import gatewayPlugin from "../../services/gateway/plugin.ts";
-import { createUpstream, type Upstream } from "../../services/gateway/upstream.ts";
-import { GOVERNANCE_CHANNEL, POLICY_CHANNEL } from "../../services/indexer/notifications.ts";
-import { loadConfig } from "../../services/shared/config.ts";
-import { createLogger, type Logger } from "../../services/shared/logger.ts";
-import { createMetrics, type Metrics } from "../../services/shared/metrics.ts";
+import { type Action, encodeAction } from "../chain/actions.ts";
+import type { Deployment } from "../chain/contracts.ts";
+import { type DatabaseHandle, openDatabase } from "../db/connection.ts";
+import type { PolicyVersionsTable } from "../db/index-tables.ts";
+import { migrateToLatest } from "../db/migrate.ts";
+import type { Database } from "../db/schema.ts";
+import gatewayPlugin from "../gateway/plugin.ts";
+import { createUpstream, type Upstream } from "../gateway/upstream.ts";
+import { GOVERNANCE_CHANNEL, POLICY_CHANNEL } from "../indexer/notifications.ts";
+import { loadConfig } from "../shared/config.ts";
+import { createLogger, type Logger } from "../shared/logger.ts";
+import { createMetrics, type Metrics } from "../shared/metrics.ts";
 
 type Teardown = { teardown(fn: () => unknown): void };
 

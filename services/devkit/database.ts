@@ -5,8 +5,8 @@ import pg from "pg";
 export const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 /**
- * A fresh, empty Postgres database for one test file, dropped on teardown: no shared state between
- * files, and files can run in parallel.
+ * A fresh, empty Postgres database for one test file (or benchmark), dropped on teardown: no shared
+ * state between files, and files can run in parallel.
  */
 export async function createTestDatabase(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const name = `commons_test_${randomBytes(6).toString("hex")}`;
