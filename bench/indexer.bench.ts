@@ -3,16 +3,14 @@
  * node (`hardhat node` in its own process, as an operator would run one), indexed into the machine's Postgres.
  * Prints events per second for catch-up and the live lag in blocks while votes keep arriving.
  */
-import { randomBytes } from "node:crypto";
 import { Contract, id, JsonRpcProvider, keccak256, toBeHex, Wallet } from "ethers";
-import pg from "pg";
 import { encodeAction } from "../services/chain/actions.ts";
 import { contractInterface } from "../services/chain/artifacts.ts";
 import { deploySystem, devDeployConfig, eip1193 } from "../services/chain/deploy.ts";
 import type { Deployment } from "../services/chain/deployment.ts";
 import { logFilter } from "../services/chain/events.ts";
-import { openDatabase } from "../services/db/connection.ts";
-import { migrateToLatest } from "../services/db/migrate.ts";
+import { createTestDatabase } from "../services/devkit/database.ts";
+import { openMigrated } from "../services/devkit/gateway.ts";
 import { startHardhatNode } from "../services/devkit/hardhat-node.ts";
 import { createIndexer } from "../services/indexer/indexer.ts";
 import { type BenchRow, runBench } from "./harness.ts";
@@ -246,26 +244,15 @@ export function votes(deployment: Deployment, proposals: bigint[], voters: strin
   );
 }
 
-/** A fresh database on the machine's Postgres (DATABASE_URL's server, or the local default), dropped after. */
+/** A fresh, migrated database on the machine's Postgres (TEST_DATABASE_URL's server, or the local default), dropped on close. */
 export async function createBenchDatabase() {
-  const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
-  const name = `commons_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base.toString() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString() });
-  await migrateToLatest(database.db);
+  const teardowns: (() => unknown)[] = [];
+  const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
+  const database = await openMigrated(t, await createTestDatabase(t));
   return {
     ...database,
     async close() {
-      await database.close();
-      const drop = new pg.Client({ connectionString: base.toString() });
-      await drop.connect();
-      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await drop.end();
+      for (const fn of teardowns.reverse()) await fn();
     },
   };
 }
