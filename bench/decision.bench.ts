@@ -119,7 +119,7 @@ export default async function decisionBench() {
     // proposal's policies and the record's shadow entry built (policy/shadow.ts), with the most proposals
     // the gateway shadows at once, each changing a model's limits.
     const shadows = shadowsOf(
-      { policies: snapshot, governor: {}, nextGrantId: BigInt(CONSUMERS + 1) },
+      { policies: snapshot, governor: {}, guardian: {}, nextGrantId: BigInt(CONSUMERS + 1) },
       Array.from({ length: MAX_SHADOWED_PROPOSALS }, (_, p) => ({
         proposalId: String(100 + p),
         eta: p,

@@ -57,7 +57,7 @@ function policiesInForce(): GovernanceState {
     ),
     { kind: "SET_COMMUNITY_POOL", allowancePerAddress: 2_000n, poolSizePerEpoch: 1_000_000n, epochLength: 86_400 },
   ];
-  return stateAfter({ policies: empty, governor: {}, nextGrantId: 1n }, actions, enactedBy).state;
+  return stateAfter({ policies: empty, governor: {}, guardian: {}, nextGrantId: 1n }, actions, enactedBy).state;
 }
 
 /** A proposal that binds: a tighter limit on one model, a suspension, smaller grants, a smaller pool. */

@@ -59,6 +59,8 @@ export interface ChainState {
   nextGrantId: bigint;
   pool: { allowancePerAddress: bigint; poolSizePerEpoch: bigint; epochLength: number };
   governor: Record<GovernorSetting, bigint>;
+  /** The governor's proposal guardian and the registry's guardian suspension period (seconds). */
+  guardian: { guardian: string; suspensionPeriod: number };
   /** Who controls the registry and the allocator (the timelock, unless a call handed them on). */
   owners: { registry: string; allocator: string };
 }
@@ -219,6 +221,10 @@ export async function readChainState(
       QUORUM_NUMERATOR: BigInt(await governor.getFunction("quorumNumerator()")()),
       LATE_QUORUM_EXTENSION: BigInt(await governor.lateQuorumVoteExtension()),
       SUPER_QUORUM_NUMERATOR: BigInt(await governor.getFunction("superQuorumNumerator()")()),
+    },
+    guardian: {
+      guardian: await governor.proposalGuardian(),
+      suspensionPeriod: Number(await registry.guardianSuspensionPeriod()),
     },
     owners: { registry: await registry.owner(), allocator: await allocator.owner() },
   };

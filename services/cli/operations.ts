@@ -88,6 +88,7 @@ export const PROPOSAL_IMPACT_FIELDS = graphql(`
       grants { grantId grantee modelId change fields { field before after } }
       communityPool { field before after }
       governor { field before after }
+      guardian { field before after }
       unknownCalls
       problems { index error message }
     }

@@ -8,7 +8,10 @@ function mac(secret: string, subscriptionId: string, action: LinkAction): string
   return createHmac("sha256", secret).update(`${action}:${subscriptionId}`).digest("base64url");
 }
 
-/** `<subscription id>.<HMAC of action and id under the subscription's secret>`: rotating the secret voids old links. */
+/**
+ * `<subscription id>.<HMAC of action and id under the subscription's secret>`. An email subscription's secret
+ * never changes (rotation is a webhook's only), so a link in any mail sent works while the subscription lives.
+ */
 export function linkToken(secret: string, subscriptionId: string, action: LinkAction): string {
   return `${subscriptionId}.${mac(secret, subscriptionId, action)}`;
 }
@@ -27,7 +30,7 @@ export function checkLinkToken(token: string, secret: string, subscriptionId: st
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
     throw new AppError(
       "LINK_INVALID",
-      "the link's signature does not verify (it is altered, or the subscription's secret was rotated)",
+      "the link's signature does not verify: it is altered, or not from a mail of this subscription",
     );
   }
 }

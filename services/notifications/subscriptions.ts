@@ -197,11 +197,21 @@ export function createSubscriptions(deps: SubscriptionsDeps) {
       return row;
     },
 
-    /** A new secret signs from now on; the old one also signs for ROTATION_OVERLAP_MS, so receivers switch without a gap. */
+    /**
+     * A new secret signs from now on; the old one also signs for ROTATION_OVERLAP_MS, so receivers switch
+     * without a gap. A webhook's only: an email subscription's secret is never shown (no one holds it to
+     * rotate), and it signs the links of every mail already sent, whose one-click unsubscribe must keep
+     * working for as long as the subscription lives (RFC 8058), not only for an overlap.
+     */
     async rotateSecret(owner: string, id: string): Promise<{ row: SubscriptionRow; secret: string }> {
       const row = await owned(owner, id);
-      if (row.channel !== "webhook")
-        throw new AppError("BAD_USER_INPUT", "only a webhook subscription has a signing secret");
+      if (row.channel !== "webhook") {
+        throw new AppError(
+          "BAD_USER_INPUT",
+          "only a webhook subscription has a signing secret to rotate; an email subscription's links stay valid while it lives (delete it to end them)",
+          { details: { reason: "EMAIL_HAS_NO_SECRET" } },
+        );
+      }
       const secret = newWebhookSecret();
       const updated = await db
         .updateTable("notification_subscriptions")

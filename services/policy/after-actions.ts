@@ -11,10 +11,19 @@ import type { GrantPolicy, PolicySnapshot, Provenance } from "./types.ts";
 /** Governor settings as the index has them; a setting it has never seen is absent. */
 export type GovernorSettings = Partial<Record<GovernorSetting, bigint>>;
 
-/** Everything a proposal can change: the policy snapshot decisions read, the governor's settings. */
+/** The emergency brake as the index has it; a setting it has never seen is absent. */
+export interface GuardianSettings {
+  /** The governor's proposal guardian (the zero address: none). */
+  guardian?: string;
+  /** How long a guardian's suspension of a model lasts, in seconds (the registry's). */
+  suspensionPeriod?: number;
+}
+
+/** Everything a proposal can change: the policy snapshot decisions read, the governor's settings, the guardian. */
 export interface GovernanceState {
   policies: PolicySnapshot;
   governor: GovernorSettings;
+  guardian: GuardianSettings;
   /** The id the allocator gives its next grant (grants are numbered from 1). */
   nextGrantId: bigint;
 }
@@ -57,6 +66,7 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
   const grantsByConsumer = new Map(state.policies.grantsByConsumer);
   let pool = state.policies.pool;
   const governor = { ...state.governor };
+  const guardian = { ...state.guardian };
   let nextGrantId = state.nextGrantId;
   const problems: ActionProblem[] = [];
   const unknownCalls: number[] = [];
@@ -177,15 +187,22 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
       case "UPDATE_GOVERNOR_SETTING":
         governor[action.setting] = action.value;
         return null;
-      // The guardian and its suspension period change no policy a decision reads, and no governor setting
-      // the diff compares; the proposal page states them in words. Only the registry's bounds can refuse.
+      // The guardian and its suspension period change no policy a decision reads; the diff shows them to
+      // the voter all the same. Only the registry's bounds can refuse.
       case "SET_GUARDIAN":
+        guardian.guardian = action.guardian;
         return null;
       case "SET_GUARDIAN_SUSPENSION_PERIOD": {
         const [min, max] = GUARDIAN_SUSPENSION_PERIOD_BOUNDS;
-        return action.period < min || action.period > max
-          ? problem(index, "RegistryInvalidSuspensionPeriod", `the suspension period must be ${min} to ${max} seconds`)
-          : null;
+        if (action.period < min || action.period > max) {
+          return problem(
+            index,
+            "RegistryInvalidSuspensionPeriod",
+            `the suspension period must be ${min} to ${max} seconds`,
+          );
+        }
+        guardian.suspensionPeriod = action.period;
+        return null;
       }
       case "UNKNOWN":
         unknownCalls.push(index);
@@ -197,7 +214,7 @@ export function stateAfter(state: GovernanceState, actions: readonly Action[], e
     if (refused !== null) problems.push(refused);
   }
   return {
-    state: { policies: { ...state.policies, models, grantsByConsumer, pool }, governor, nextGrantId },
+    state: { policies: { ...state.policies, models, grantsByConsumer, pool }, governor, guardian, nextGrantId },
     problems,
     unknownCalls,
   };

@@ -15,9 +15,15 @@ export function governanceStateOf(rows: GovernanceRows, settings: SnapshotSettin
     if (Object.hasOwn(governorSettingFunctions, row.setting))
       governor[row.setting as GovernorSetting] = BigInt(row.value);
   }
+  const guardian: GovernanceState["guardian"] = {};
+  for (const row of rows.guardian) {
+    if (row.kind === "GUARDIAN") guardian.guardian = row.value;
+    else guardian.suspensionPeriod = Number(row.value);
+  }
   return {
     policies: buildSnapshot(rows.policies, settings),
     governor,
+    guardian,
     nextGrantId: rows.maxGrantId === null ? 1n : BigInt(rows.maxGrantId) + 1n,
   };
 }

@@ -1,5 +1,5 @@
 import type { GovernorSetting } from "../chain/actions.ts";
-import { type GovernanceState, grantsById } from "./after-actions.ts";
+import { type GovernanceState, type GuardianSettings, grantsById } from "./after-actions.ts";
 import type { GrantPolicy, ModelPolicy, PoolPolicy } from "./types.ts";
 
 /**
@@ -34,6 +34,8 @@ export interface PolicyDiff {
   grants: GrantChange[];
   communityPool: FieldChange[];
   governor: FieldChange[];
+  /** The governor's proposal guardian and the registry's guardian suspension period. */
+  guardian: FieldChange[];
 }
 
 /** The fields of a model policy a proposal can change, in the order they are shown. */
@@ -71,6 +73,7 @@ const governorSettings: readonly GovernorSetting[] = [
   "LATE_QUORUM_EXTENSION",
   "SUPER_QUORUM_NUMERATOR",
 ];
+const guardianFields = ["guardian", "suspensionPeriod"] as const satisfies readonly (keyof GuardianSettings)[];
 
 function text(value: unknown): string | null {
   if (value === undefined || value === null) return null;
@@ -127,5 +130,6 @@ export function diffStates(before: GovernanceState, after: GovernanceState): Pol
     grants,
     communityPool: changedFields(poolFields, before.policies.pool, after.policies.pool),
     governor,
+    guardian: changedFields(guardianFields, before.guardian, after.guardian),
   };
 }

@@ -68,6 +68,9 @@ export function stateDifferences(expected: GovernanceState, chain: ChainState, c
   for (const [setting, value] of Object.entries(expected.governor)) {
     differ("governor", setting, value, chain.governor[setting as GovernorSetting]);
   }
+  for (const [field, value] of Object.entries(expected.guardian)) {
+    differ("guardian", field, value, chain.guardian[field as keyof ChainState["guardian"]]);
+  }
   differ("registry", "owner", controller, chain.owners.registry);
   differ("allocator", "owner", controller, chain.owners.allocator);
   return warnings;

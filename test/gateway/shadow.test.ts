@@ -54,7 +54,7 @@ class FaultyModels extends Map<string, ModelPolicy> {
   }
 }
 const live = store.current();
-const state: GovernanceState = { policies: live, governor: {}, nextGrantId: 2n };
+const state: GovernanceState = { policies: live, governor: {}, guardian: {}, nextGrantId: 2n };
 const faulty: Shadow = { proposalId: "101", policies: { ...live, models: new FaultyModels(live.models) } };
 const [suspending] = shadowsOf(state, [
   { proposalId: "102", eta: 1, actions: [{ kind: "SUSPEND_MODEL", modelId: "m-open", reason: "review" }] },

@@ -42,7 +42,7 @@ t.test("a replay decides a call as its content would, or says it cannot", async 
             },
           ]
         : [];
-      const after = stateAfter({ policies: before, governor: {}, nextGrantId: 100n }, actions, {
+      const after = stateAfter({ policies: before, governor: {}, guardian: {}, nextGrantId: 100n }, actions, {
         proposalId: "9",
         txHash: "",
         blockNumber: 0,

@@ -1,6 +1,7 @@
 import { Contract, getAddress, id, JsonRpcProvider, Wallet } from "ethers";
 import t from "tap";
 import { contractInterface, loadArtifact } from "../../services/chain/artifacts.ts";
+import { describeImpact } from "../../services/cli/commands/impact.ts";
 import { createGraphqlClient } from "../../services/cli/graphql-client.ts";
 import { PROPOSAL_IMPACT, PROPOSAL_IMPACT_FIELDS, type ProposalImpactView } from "../../services/cli/operations.ts";
 import { build, holderWallet, indexedProposal, passProposal, proposeDraft } from "../helpers/app.ts";
@@ -189,6 +190,32 @@ t.test(
     t.equal(error, simulation.calls[0]?.error?.data, "the chain reverts with the revert the simulation decoded");
   },
 );
+
+t.test("a proposal that replaces the guardian shows it and its suspension period before and after", async (t) => {
+  const governor = new Contract(contracts.governor, loadArtifact("governor").abi, provider);
+  const registryOnChain = new Contract(contracts.registry, loadArtifact("registry").abi, provider);
+  const guardianBefore = (await governor.getFunction("proposalGuardian")()) as string;
+  const periodBefore = String(await registryOnChain.getFunction("guardianSuspensionPeriod")());
+  const heir = getAddress(Wallet.createRandom().address);
+  t.not(periodBefore, "7200", "the period changes");
+  const proposalId = await proposeDraft(service, [
+    { setGuardian: { guardian: heir } },
+    { setGuardianSuspensionPeriod: { period: 7200 } },
+  ]);
+  const impact = await impactOf(proposalId);
+  t.same(impact.diff.guardian, [
+    { field: "guardian", before: guardianBefore, after: heir },
+    { field: "suspensionPeriod", before: periodBefore, after: "7200" },
+  ]);
+  t.same(impact.diff.problems, []);
+  t.equal(impact.simulation.executes, true);
+  t.same(impact.simulation.warnings, [], "the fork's guardian and period after agree with the diff");
+  t.match(
+    describeImpact(impact),
+    `  guardian: guardian ${guardianBefore} -> ${heir}; suspensionPeriod ${periodBefore} -> 7200`,
+    "commons impact lists it",
+  );
+});
 
 t.test("calldata that does more than its decoded actions say is a warning", async (t) => {
   const heir = getAddress(Wallet.createRandom().address);

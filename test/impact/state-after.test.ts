@@ -44,6 +44,7 @@ const deployed: GovernanceState = {
     { defaultMaxTokens: 256, maxStalenessMs: 60_000, allowStale: true },
   ),
   governor: start.governor,
+  guardian: start.guardian,
   nextGrantId: start.nextGrantId,
 };
 const enactedBy = { proposalId: "1", txHash: "", blockNumber: 0, blockTime: 0 };

@@ -8,7 +8,9 @@ import { encodeAction } from "../../services/chain/actions.ts";
 import { contractInterface } from "../../services/chain/artifacts.ts";
 import { send } from "../../services/cli/chain-actions.ts";
 import { browserMissing } from "../../services/devkit/chromium.ts";
-import { advanceTo, build } from "../helpers/app.ts";
+import { advanceTo, apiKeyFor, build } from "../helpers/app.ts";
+import { subscribe } from "../notifications/notify.ts";
+import { startReceiver } from "../notifications/receiver.ts";
 import { accessibilityProblems, launchBrowser, screenshot } from "./browser.ts";
 import { TestWallet } from "./test-wallet.ts";
 
@@ -35,7 +37,9 @@ t.test(
   async (t) => {
     const guidelineUri = await serveGuideline(t);
     // Short anchoring periods, so that the receipts of the calls below are anchored while the test runs.
-    const service = await build(t, { env: { OPERATOR_TOKEN, ANCHOR_PERIOD_S: "2", ANCHOR_DELAY_MS: "0" } });
+    const service = await build(t, {
+      env: { OPERATOR_TOKEN, ANCHOR_PERIOD_S: "2", ANCHOR_DELAY_MS: "0", NOTIFY_ALLOW_LOOPBACK: "true" },
+    });
     const base = service.urls.http;
     const provider = new JsonRpcProvider(service.urls.rpc, undefined, { cacheTimeout: -1, pollingInterval: 50 });
     t.teardown(() => provider.destroy());
@@ -55,6 +59,16 @@ t.test(
     // The wallet starts on another chain (1), as a wallet usually is.
     const wallet = new TestWallet(service.urls.rpc, [alice.privateKey, bob.privateKey], { chainId: 1 });
     t.teardown(() => wallet.close());
+
+    // A receiver that is down for the whole loop: the Operator page shows its proposal.created waiting, and why.
+    const failing = await startReceiver();
+    t.teardown(failing.close);
+    failing.mode = "fail";
+    const subscription = await subscribe(service, (await apiKeyFor(service, 0)).key, {
+      channel: "WEBHOOK",
+      target: failing.url,
+      eventTypes: ["proposal.created"],
+    });
 
     const context = await launchBrowser(t);
     const page = await context.newPage();
@@ -269,7 +283,7 @@ t.test(
       t.equal(revoked, "INVALID_API_KEY", "a revoked key is refused");
     });
 
-    await t.test("the Operator page shows the calls, usage over time and the index", async (t) => {
+    await t.test("the Operator page shows the calls, usage over time, the index and notification health", async (t) => {
       await visit(page, "/operator", "Operator");
       await page.getByLabel("Operator token (OPERATOR_TOKEN of the service)").fill(OPERATOR_TOKEN);
       await page.getByRole("button", { name: "Use for this tab" }).click();
@@ -282,6 +296,14 @@ t.test(
       await page.getByText(`${MODEL}: policy v1, approved`).waitFor();
       await page.getByText("A call now would be admitted").waitFor();
       t.match(await page.getByTestId("indexed-block").textContent(), /^\d+ of \d+$/);
+      const health = page.getByTestId("notification-health");
+      const row = health.getByTestId("notification-health-row").filter({ hasText: subscription.id });
+      await row.filter({ hasText: "0 / 1 / 0" }).waitFor({ timeout: 15_000 });
+      t.match(await row.textContent(), /HTTP 500/, "the last error of its delivery");
+      t.match(await row.textContent(), /ago\)/, "how long its delivery has waited");
+      t.equal(await health.getByTestId("notifications-pending").textContent(), "1");
+      t.equal(await health.getByTestId("notifications-dead").textContent(), "0");
+      t.ok(failing.requests >= 1, "the service did try to deliver it");
       await check(page, "operator");
     });
 

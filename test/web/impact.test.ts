@@ -66,6 +66,15 @@ const PREVIEW = adHoc<
   }
 `);
 
+const GUARDIAN_DIFF = adHoc<
+  { draftProposal: { impact: { diff: Pick<ProposalImpactView["diff"], "guardian"> } } },
+  { input: { description: string; actions: ActionInput[]; proposer: string } }
+>(`
+  mutation ($input: DraftProposalInput!) {
+    draftProposal(input: $input) { impact { diff { guardian { field before after } } } }
+  }
+`);
+
 /** The text of each cell of each row matching `rows`. */
 const cells = (rows: Locator) =>
   rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent?.trim())));
@@ -302,6 +311,37 @@ t.test(
         ],
       ]);
       t.equal(await page.getByTestId("simulation-warning").count(), simulation.warnings.length);
+    });
+
+    await t.test("a guardian change is previewed before and after, in words", async (t) => {
+      await page.goto(new URL("/new", service.urls.http).toString());
+      await page.getByLabel("Title and description").fill("A shorter brake, and no guardian");
+      await page.getByTestId("action-0").getByLabel("Kind").selectOption("SET_GUARDIAN_SUSPENSION_PERIOD");
+      await page.getByTestId("action-0").getByLabel("Suspension period (seconds)").fill("7200");
+      await page.getByRole("button", { name: "Add an action" }).click();
+      await page.getByTestId("action-1").getByLabel("Kind").selectOption("SET_GUARDIAN");
+      await page.getByTestId("action-1").getByLabel("New guardian address").fill(ZeroAddress);
+      await page.getByRole("button", { name: "Preview what it will do" }).click();
+      const guardian = page.getByTestId("impact").getByTestId("impact-guardian");
+      await guardian.waitFor({ timeout: 30_000 });
+      const { diff } = await api
+        .request(GUARDIAN_DIFF, {
+          input: {
+            description: "A shorter brake, and no guardian",
+            actions: [{ setGuardianSuspensionPeriod: { period: 7200 } }, { setGuardian: { guardian: ZeroAddress } }],
+            proposer: ZeroAddress,
+          },
+        })
+        .then((r) => r.draftProposal.impact);
+      const appointed = diff.guardian[0]?.before as string;
+      t.same(diff.guardian, [
+        { field: "guardian", before: appointed, after: ZeroAddress },
+        { field: "suspensionPeriod", before: "86400", after: "7200" },
+      ]);
+      t.same(await guardian.getByTestId("impact-field").evaluateAll((li) => li.map((l) => l.textContent)), [
+        `guardian: ${appointed} → becomes no guardian`,
+        "suspension lapses after: 1 d 0 h → becomes 2 h 0 min",
+      ]);
     });
 
     t.same(pageErrors, [], "no uncaught error in the pages");

@@ -26,6 +26,7 @@ export function describeImpact(impact: ProposalImpactView): string {
   }
   if (diff.communityPool.length > 0) lines.push(`  community pool: ${fieldChanges(diff.communityPool)}`);
   if (diff.governor.length > 0) lines.push(`  governor: ${fieldChanges(diff.governor)}`);
+  if (diff.guardian.length > 0) lines.push(`  guardian: ${fieldChanges(diff.guardian)}`);
   for (const index of diff.unknownCalls)
     lines.push(`  call ${index}: a call this service cannot read (not in this diff)`);
   for (const p of diff.problems) lines.push(`  ! call ${p.index} will be refused: ${p.error} (${p.message})`);

@@ -1,4 +1,4 @@
-import { shortAddress, tokens, words } from "../format.ts";
+import { duration, shortAddress, tokens, words } from "../format.ts";
 import { graphql } from "../gql/gql.ts";
 import type {
   WebImpactDiffFragment,
@@ -19,6 +19,7 @@ graphql(`
     grants { grantId grantee modelId change fields { field before after } }
     communityPool { field before after }
     governor { field before after }
+    guardian { field before after }
     unknownCalls
     problems { index error message }
   }
@@ -90,10 +91,21 @@ function Fields({ fields }: { fields: { field: string; before: string | null; af
 
 const changeWords = { NEW: "new", CHANGED: "changed", REVOKED: "revoked" } as const;
 
+/** The guardian's fields in words: the zero address is no guardian, the period a duration. */
+function guardianValue(field: string, value: string | null): string | null {
+  if (value === null) return null;
+  if (field === "suspensionPeriod") return duration(Number(value));
+  return /^0x0{40}$/i.test(value) ? "no guardian" : value;
+}
+
 export function ImpactDiffView({ diff }: { diff: WebImpactDiffFragment }) {
   const nothing =
-    diff.models.length + diff.grants.length + diff.communityPool.length + diff.governor.length === 0 &&
-    diff.unknownCalls.length === 0;
+    diff.models.length +
+      diff.grants.length +
+      diff.communityPool.length +
+      diff.governor.length +
+      diff.guardian.length ===
+      0 && diff.unknownCalls.length === 0;
   return (
     <div data-testid="impact-diff">
       <h3>Policies before → after</h3>
@@ -103,7 +115,7 @@ export function ImpactDiffView({ diff }: { diff: WebImpactDiffFragment }) {
           fail to execute.
         </p>
       ))}
-      {nothing ? <p>It changes no model policy, grant, pool or governor setting.</p> : null}
+      {nothing ? <p>It changes no model policy, grant, pool, governor setting or guardian.</p> : null}
       {diff.models.map((m) => (
         <div key={m.modelId} data-testid="impact-model">
           <h4>
@@ -139,6 +151,18 @@ export function ImpactDiffView({ diff }: { diff: WebImpactDiffFragment }) {
         <div data-testid="impact-governor">
           <h4>Governor settings</h4>
           <Fields fields={diff.governor} />
+        </div>
+      ) : null}
+      {diff.guardian.length > 0 ? (
+        <div data-testid="impact-guardian">
+          <h4>Guardian (emergency brake)</h4>
+          <Fields
+            fields={diff.guardian.map((f) => ({
+              field: f.field === "suspensionPeriod" ? "suspension lapses after" : f.field,
+              before: guardianValue(f.field, f.before),
+              after: guardianValue(f.field, f.after),
+            }))}
+          />
         </div>
       ) : null}
       {diff.unknownCalls.length > 0 ? (

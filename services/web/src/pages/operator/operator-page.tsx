@@ -10,7 +10,7 @@ import { LoadMore, nextCursor } from "../../components/load-more.tsx";
 import { usePageTitle } from "../../components/page-title.ts";
 import { Problem } from "../../components/problem.tsx";
 import { UsageTable } from "../../components/usage-table.tsx";
-import { shortAddress, tokens } from "../../format.ts";
+import { dateTime, relative, shortAddress, tokens } from "../../format.ts";
 import { graphql } from "../../gql/gql.ts";
 import type { DecisionFilter, WebOperatorDecisionsQuery } from "../../gql/graphql.ts";
 import { useSessionValue } from "../../session.ts";
@@ -39,6 +39,12 @@ const POLICY_STATUS = graphql(`
       budgets { source grantId granted used reserved left }
       recentDecisions(first: 10) { ...DecisionFields }
     }
+  }
+`);
+
+const NOTIFICATION_HEALTH = graphql(`
+  query WebOperatorNotificationHealth {
+    notificationHealth { subscriptionId owner channel active pending delivered dead oldestPendingAt lastError }
   }
 `);
 
@@ -251,6 +257,82 @@ function Usage({ token }: { token: string }) {
   );
 }
 
+/** Whether notifications reach their subscribers: what waits, what died, since when, and why (every subscription). */
+function NotificationHealth({ token }: { token: string }) {
+  const health = useQuery({
+    queryKey: ["operator-notification-health", token],
+    queryFn: () => withBearer(token).request(NOTIFICATION_HEALTH),
+    refetchInterval: 10_000,
+  });
+  const rows = health.data?.notificationHealth ?? [];
+  const total = (count: (r: (typeof rows)[number]) => number) => rows.reduce((sum, r) => sum + count(r), 0);
+  const dead = total((r) => r.dead);
+  const waiting = rows.flatMap((r) => (r.oldestPendingAt === null ? [] : [r.oldestPendingAt]));
+  const oldest = waiting.length > 0 ? Math.min(...waiting) : null;
+  const since = (at: number) => `${dateTime(at)} (${relative(at)})`;
+  return (
+    <section class="panel" aria-labelledby="notifications" data-testid="notification-health">
+      <h2 id="notifications">Notifications</h2>
+      <Problem error={health.error} label="Reading notification health" />
+      {health.data ? (
+        <>
+          <dl class="facts">
+            <dt>Subscriptions</dt>
+            <dd>
+              {rows.length} ({rows.filter((r) => r.active).length} active)
+            </dd>
+            <dt>Waiting</dt>
+            <dd data-testid="notifications-pending">{total((r) => r.pending)}</dd>
+            <dt>Dead letters</dt>
+            <dd class={dead > 0 ? "refused" : ""} data-testid="notifications-dead">
+              {dead}
+            </dd>
+            <dt>Oldest waiting since</dt>
+            <dd>{oldest === null ? "nothing waits" : since(oldest)}</dd>
+          </dl>
+          {rows.length > 0 ? (
+            <table>
+              <caption>Per subscription, oldest first</caption>
+              <thead>
+                <tr>
+                  <th>Subscription</th>
+                  <th>Owner</th>
+                  <th>State</th>
+                  <th>Delivered / waiting / dead</th>
+                  <th>Oldest waiting since</th>
+                  <th>Last error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.subscriptionId} data-testid="notification-health-row">
+                    <td>
+                      {r.channel === "WEBHOOK" ? "Webhook" : "Email"} <code>{r.subscriptionId}</code>
+                    </td>
+                    <td>
+                      <span class="address" title={r.owner}>
+                        {shortAddress(r.owner)}
+                      </span>
+                    </td>
+                    <td>{r.active ? "active" : "unsubscribed"}</td>
+                    <td>
+                      {r.delivered} / {r.pending} / {r.dead}
+                    </td>
+                    <td>{r.oldestPendingAt === null ? "-" : since(r.oldestPendingAt)}</td>
+                    <td>{r.lastError ?? "-"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p>No subscriptions yet.</p>
+          )}
+        </>
+      ) : null}
+    </section>
+  );
+}
+
 /** For operators, with the operator token (kept in this tab's session only). */
 export function OperatorPage() {
   usePageTitle("Operator");
@@ -290,6 +372,7 @@ export function OperatorPage() {
       {token ? (
         <>
           <PolicyStatusForm token={token} />
+          <NotificationHealth token={token} />
           <Usage token={token} />
           <Decisions token={token} />
         </>
