@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { normalizeContent } from "../policy/content.ts";
-import { chatDialect, type ForwardDeps, forwardJson, forwardStream } from "./forward.ts";
+import { bindAuditId, chatDialect, type ForwardDeps, forwardJson, forwardStream } from "./forward.ts";
 import { refuseUnauthenticated, sendRefusal } from "./openai-errors.ts";
 import { type ChatBody, declaredPurpose, forwardedMetadata, parseChatBody } from "./request-body.ts";
 import { chatInputText, estimateChatInputTokens } from "./tokens.ts";
@@ -39,8 +39,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ForwardDeps) {
       answeredAfterSettlement: !body.stream,
       served: upstream.serves(body.model),
     });
-    // Log lines of this call carry the audit record's id: logs and audit trail join on it.
-    reply.log = reply.log.child({ auditId: admission.requestId });
+    bindAuditId(reply, admission.requestId);
     if (!admission.admitted) return sendRefusal(reply, admission);
     // The upstream may produce no more than was reserved for.
     const forward = forwardable(body, admission.decision.maxTokens);

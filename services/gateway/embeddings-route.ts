@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { normalizeContent } from "../policy/content.ts";
 import { AppError } from "../shared/errors.ts";
-import { type ForwardDeps, forwardJson } from "./forward.ts";
+import { bindAuditId, type ForwardDeps, forwardJson } from "./forward.ts";
 import { refuseUnauthenticated, sendRefusal } from "./openai-errors.ts";
 import { declaredPurpose, parseEmbeddingsBody } from "./request-body.ts";
 import { embeddingInputs, embeddingText, estimateEmbeddingTokens } from "./tokens.ts";
@@ -29,8 +29,7 @@ export function registerEmbeddingsRoute(app: FastifyInstance, deps: ForwardDeps)
       answeredAfterSettlement: true,
       served: upstream.serves(body.model),
     });
-    // Log lines of this call carry the audit record's id: logs and audit trail join on it.
-    reply.log = reply.log.child({ auditId: admission.requestId });
+    bindAuditId(reply, admission.requestId);
     if (!admission.admitted) return sendRefusal(reply, admission);
     return forwardJson(reply, admission, "/embeddings", body.forward, deps);
   });

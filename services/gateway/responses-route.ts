@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { normalizeContent } from "../policy/content.ts";
-import { type ForwardDeps, forwardJson, forwardStream, responsesDialect } from "./forward.ts";
+import { bindAuditId, type ForwardDeps, forwardJson, forwardStream, responsesDialect } from "./forward.ts";
 import { refuseUnauthenticated, sendRefusal } from "./openai-errors.ts";
 import { declaredPurpose, forwardedMetadata } from "./request-body.ts";
 import { parseResponsesBody, type ResponsesRequest } from "./responses-body.ts";
@@ -41,8 +41,7 @@ export function registerResponsesRoute(app: FastifyInstance, deps: ForwardDeps) 
       answeredAfterSettlement: !body.stream,
       served: upstream.serves(body.model),
     });
-    // Log lines of this call carry the audit record's id: logs and audit trail join on it.
-    reply.log = reply.log.child({ auditId: admission.requestId });
+    bindAuditId(reply, admission.requestId);
     if (!admission.admitted) return sendRefusal(reply, admission);
     const forward = forwardable(body.request, admission.decision.maxTokens);
     if (body.stream) return forwardStream(reply, admission, forward, promptTokens, responsesDialect, deps);
