@@ -12,7 +12,7 @@ import {
   updatePeriod,
 } from "../db/receipts.ts";
 import { sleep } from "../indexer/abortable-sleep.ts";
-import { createLeaderElection } from "../indexer/leader.ts";
+import { createLeaderTask } from "../indexer/leader.ts";
 import { RECEIPT_FORMAT } from "../receipts/encoding.ts";
 import { buildPeriod, periodAt, periodBounds } from "../receipts/period.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -63,8 +63,6 @@ export function createAnchorer(deps: AnchorerDeps): Anchorer {
   const intervalMs = deps.intervalMs ?? 5_000;
   const reorgDepth = deps.reorgDepth ?? 64;
   const confirmations = Math.max(1, deps.confirmations);
-  const stopping = new AbortController();
-  let running: Promise<void> | undefined;
 
   /** Builds and stores every closed period after the last one stored. */
   async function buildClosedPeriods(): Promise<void> {
@@ -191,20 +189,18 @@ export function createAnchorer(deps: AnchorerDeps): Anchorer {
     }
   }
 
+  const task = createLeaderTask({
+    database,
+    name: "commons-receipts-anchorer",
+    intervalMs,
+    onError: (error) => logger.warn({ err: error }, "anchorer leader election failed; retrying"),
+    term,
+    onFailed: (error) => logger.error({ err: error }, "anchorer stopped"),
+  });
+
   return {
     tick,
-    start() {
-      const election = createLeaderElection({
-        database,
-        name: "commons-receipts-anchorer",
-        intervalMs,
-        onError: (error) => logger.warn({ err: error }, "anchorer leader election failed; retrying"),
-      });
-      running = election.run(term, stopping.signal);
-    },
-    async stop() {
-      stopping.abort();
-      await running;
-    },
+    start: task.start,
+    stop: task.stop,
   };
 }

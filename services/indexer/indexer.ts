@@ -7,7 +7,7 @@ import type { IndexOutbox } from "../notifications/outbox.ts";
 import { AppError } from "../shared/errors.ts";
 import { sleep } from "./abortable-sleep.ts";
 import { readCheckpoint } from "./checkpoint.ts";
-import { createLeaderElection } from "./leader.ts";
+import { createLeaderTask } from "./leader.ts";
 import { runSync, type SyncProgress } from "./sync.ts";
 
 export interface SyncStatus {
@@ -54,7 +54,6 @@ export function createIndexer(deps: IndexerDeps): Indexer {
   const pollIntervalMs = deps.pollIntervalMs ?? 1_000;
   const progress: SyncProgress = { indexedBlock: 0, headBlock: 0, lastError: null, events: 0 };
   const waiters = new Set<() => void>();
-  let running: { controller: AbortController; done: Promise<void> } | undefined;
 
   const reader = createChainReader({
     provider: deps.provider as Provider,
@@ -63,7 +62,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       progress.lastError = error.message;
     },
   });
-  const election = createLeaderElection({
+  const task = createLeaderTask({
     database: deps.database,
     name: `commons-indexer:${deps.deployment.chainId}:${deps.deployment.contracts.governor}`,
     ...(deps.leaderIntervalMs ? { intervalMs: deps.leaderIntervalMs } : {}),
@@ -72,6 +71,28 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       for (const wake of waiters) wake();
     },
     onError: (error) => deps.logger?.warn({ err: error }, "leader election failed; retrying"),
+    term: (signal) =>
+      runSync(
+        {
+          database: deps.database,
+          reader,
+          deployment: deps.deployment,
+          confirmations,
+          pollIntervalMs,
+          maxRange: deps.maxRange ?? 2_000,
+          progress,
+          logger: deps.logger,
+          outbox: deps.outbox,
+          onCommitted: () => {
+            for (const wake of waiters) wake();
+          },
+        },
+        signal,
+      ),
+    onFailed: (error) => {
+      progress.lastError = error instanceof Error ? error.message : String(error);
+      deps.logger?.error({ err: error }, "indexer stopped");
+    },
   });
 
   async function refreshFromDatabase() {
@@ -84,42 +105,11 @@ export function createIndexer(deps: IndexerDeps): Indexer {
 
   return {
     async start() {
-      if (running) return;
-      const controller = new AbortController();
-      const done = election
-        .run(
-          (signal) =>
-            runSync(
-              {
-                database: deps.database,
-                reader,
-                deployment: deps.deployment,
-                confirmations,
-                pollIntervalMs,
-                maxRange: deps.maxRange ?? 2_000,
-                progress,
-                logger: deps.logger,
-                outbox: deps.outbox,
-                onCommitted: () => {
-                  for (const wake of waiters) wake();
-                },
-              },
-              signal,
-            ),
-          controller.signal,
-        )
-        .catch((error) => {
-          progress.lastError = error instanceof Error ? error.message : String(error);
-          deps.logger?.error({ err: error }, "indexer stopped");
-        });
-      running = { controller, done };
+      task.start();
     },
 
     async stop() {
-      if (!running) return;
-      running.controller.abort();
-      await running.done;
-      running = undefined;
+      await task.stop();
       for (const wake of waiters) wake();
     },
 
@@ -127,9 +117,9 @@ export function createIndexer(deps: IndexerDeps): Indexer {
       const target = block ?? (await reader.headNumber()) - confirmations;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        if (!election.isLeader()) await refreshFromDatabase();
+        if (!task.isLeader()) await refreshFromDatabase();
         if (progress.indexedBlock >= target) return;
-        if (!running) throw new AppError("INTERNAL", `indexer is not running (waiting for block ${target})`);
+        if (!task.isRunning()) throw new AppError("INTERNAL", `indexer is not running (waiting for block ${target})`);
         if (Date.now() > deadline) {
           throw new AppError(
             "POLICY_STATE_STALE",
@@ -153,7 +143,7 @@ export function createIndexer(deps: IndexerDeps): Indexer {
         headBlock: progress.headBlock,
         lag: Math.max(0, progress.headBlock - progress.indexedBlock),
         lastError: progress.lastError,
-        leader: election.isLeader(),
+        leader: task.isLeader(),
       };
     },
   };

@@ -84,3 +84,41 @@ export function createLeaderElection(options: LeaderOptions): LeaderElection {
     },
   };
 }
+
+/** A term that runs whenever this replica leads, from `start()` until `stop()`. */
+export interface LeaderTask {
+  /** Starts taking part in the election; a second call while running does nothing. */
+  start(): void;
+  /** Leaves the election and waits until the term (if it was leading) has ended. */
+  stop(): Promise<void>;
+  /** Started and not stopped (whether it leads or follows). */
+  isRunning(): boolean;
+  isLeader(): boolean;
+}
+
+/**
+ * The indexer, the notifications deliverer and the receipts anchorer each run one loop on one replica at a
+ * time: this is their shared start and stop around `createLeaderElection`. A term that throws ends the task
+ * (`onFailed` says why); elections that fail are retried (`onError`).
+ */
+export function createLeaderTask(
+  options: LeaderOptions & { term: (signal: AbortSignal) => Promise<void>; onFailed: (error: unknown) => void },
+): LeaderTask {
+  const election = createLeaderElection(options);
+  let running: { controller: AbortController; done: Promise<void> } | undefined;
+  return {
+    start() {
+      if (running) return;
+      const controller = new AbortController();
+      running = { controller, done: election.run(options.term, controller.signal).catch(options.onFailed) };
+    },
+    async stop() {
+      if (!running) return;
+      running.controller.abort();
+      await running.done;
+      running = undefined;
+    },
+    isRunning: () => running !== undefined,
+    isLeader: () => election.isLeader(),
+  };
+}

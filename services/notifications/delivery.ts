@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { DatabaseHandle } from "../db/connection.ts";
 import { sleep } from "../indexer/abortable-sleep.ts";
-import { createLeaderElection } from "../indexer/leader.ts";
+import { createLeaderTask } from "../indexer/leader.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { scanBudgets } from "./budgets.ts";
@@ -80,13 +80,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const { database, logger } = options;
   const db = database.db;
   const idleMs = options.idleMs ?? 1_000;
-  const election = createLeaderElection({
-    database,
-    name: options.name,
-    ...(options.leaderIntervalMs ? { intervalMs: options.leaderIntervalMs } : {}),
-    onError: (error) => logger?.warn({ err: error }, "notifications: leader election failed; retrying"),
-  });
-  let running: { controller: AbortController; done: Promise<void> } | undefined;
 
   async function fanOut(): Promise<number> {
     const { rows } = await sql<{ n: number }>`
@@ -286,22 +279,21 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     }
   }
 
+  const task = createLeaderTask({
+    database,
+    name: options.name,
+    ...(options.leaderIntervalMs ? { intervalMs: options.leaderIntervalMs } : {}),
+    onError: (error) => logger?.warn({ err: error }, "notifications: leader election failed; retrying"),
+    term,
+    onFailed: (error) => logger?.error({ err: error }, "notifications: deliverer stopped"),
+  });
+
   return {
-    start() {
-      if (running) return;
-      const controller = new AbortController();
-      const done = election.run(term, controller.signal).catch((error) => {
-        logger?.error({ err: error }, "notifications: deliverer stopped");
-      });
-      running = { controller, done };
-    },
+    start: task.start,
     async stop() {
-      if (!running) return;
-      running.controller.abort();
-      await running.done;
-      running = undefined;
+      await task.stop();
       options.mailer?.close();
     },
-    isLeader: () => election.isLeader(),
+    isLeader: task.isLeader,
   };
 }
