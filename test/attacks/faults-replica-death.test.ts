@@ -80,6 +80,11 @@ const messages = [{ role: "user" as const, content: "hi" }];
 const counters = () => db.selectFrom("gateway_budget_counters").selectAll().where("account", "=", "grant:1").execute();
 
 t.test("what a dead replica held goes back, and what it admitted is charged", async (t) => {
+  // The index was seeded behind the replica's back (no notification): it sees the policy on its next reload.
+  await until(
+    async () => ((await client.models.list()).data.some((m) => m.id === "m") ? true : undefined),
+    "the replica's policy snapshot to hold the seeded model",
+  );
   // Enough calls for it to lease slices and admit on them in memory.
   await until(async () => {
     await client.chat.completions.create({ model: "m", messages, max_tokens: 8 });
