@@ -103,7 +103,14 @@ t.test("connections cut mid-call: nothing lost, nothing stranded, both replicas 
     async () => (replicas.filter((r) => r.indexer.status().leader).length === 1 ? true : undefined),
     "one replica to lead",
   );
-  // Both replicas know the policy and hold budget slices before the cuts.
+  // The index was seeded behind the replicas' backs (no notification): each sees the policy on its next reload.
+  for (const client of [clients[0], clients[keys.length]] as OpenAI[]) {
+    await until(
+      async () => ((await client.models.list()).data.some((m) => m.id === "m") ? true : undefined),
+      "each replica's policy snapshot to hold the seeded model",
+    );
+  }
+  // Both replicas hold budget slices before the cuts.
   for (let i = 0; i < clients.length * 4; i++) await call(i, false);
   const leader = await leaderBackends();
   const listeners = await listenBackends();
