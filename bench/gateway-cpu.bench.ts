@@ -15,7 +15,14 @@ import { Wallet } from "ethers";
 import { sql } from "kysely";
 import { issueApiKey } from "../services/db/api-keys.ts";
 import { createTestDatabase } from "../services/devkit/database.ts";
-import { buildGateway, openMigrated, policyRow, SEEDED_DEPLOYMENT, seedIndex } from "../services/devkit/gateway.ts";
+import {
+  BENCH_CHAT_BODY as body,
+  buildGateway,
+  openMigrated,
+  policyRow,
+  SEEDED_DEPLOYMENT,
+  seedIndex,
+} from "../services/devkit/gateway.ts";
 import { startTestUpstream } from "../services/devkit/openai-upstream.ts";
 import { autocannon } from "./autocannon.ts";
 import { runBench } from "./harness.ts";
@@ -26,11 +33,6 @@ const WARM_S = 3;
 const MEASURED_S = 10;
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU in hundredths of a second. */
 const TICK_MS = 10;
-const body = JSON.stringify({
-  model: "bench-model",
-  messages: [{ role: "user", content: "Summarise the commons in one line." }],
-  max_tokens: 16,
-});
 
 interface Measured {
   gatewayCpuMs: number;

@@ -21,6 +21,7 @@ import type { DatabaseHandle } from "../services/db/connection.ts";
 import { type DecisionRecord, recordDecision } from "../services/db/gateway-decisions.ts";
 import { createTestDatabase } from "../services/devkit/database.ts";
 import {
+  BENCH_CHAT_BODY as body,
   buildGateway,
   openMigrated,
   policyRow,
@@ -44,11 +45,6 @@ const SATURATION = { connections: 32, duration: 8 };
 const ABBA_RUNS = [false, true, true, false, false, true, true, false];
 const ABBA_SATURATION = { connections: 32, duration: 5 };
 const SHADOWED_PROPOSAL = "1";
-const body = JSON.stringify({
-  model: "bench-model",
-  messages: [{ role: "user", content: "Summarise the commons in one line." }],
-  max_tokens: 16,
-});
 
 interface Run {
   rps: number;

@@ -17,6 +17,13 @@ import { createMetrics, type Metrics } from "../shared/metrics.ts";
 type Teardown = { teardown(fn: () => unknown): void };
 
 /** Opens `url` (a createTestDatabase database) with the schema migrated; closed on teardown. */
+/** The chat call the gateway benchmarks send, each in the same words: a one-line prompt, a small completion bound. */
+export const BENCH_CHAT_BODY = JSON.stringify({
+  model: "bench-model",
+  messages: [{ role: "user", content: "Summarise the commons in one line." }],
+  max_tokens: 16,
+});
+
 export async function openMigrated(t: Teardown, url: string, poolSize = 10): Promise<DatabaseHandle> {
   const database = await openDatabase({ url, poolSize });
   t.teardown(() => database.close());
